@@ -1,0 +1,72 @@
+"""kmcodec: palette images by k-means colour quantisation, in the ``.kmq`` file format.
+
+Quick use::
+
+    import kmcodec
+    data = kmcodec.encode(image, colors=16)   # PIL image or (H, W, 3|4) uint8 array -> bytes
+    pixels = kmcodec.decode(data)             # -> (H, W, 3|4) uint8 array
+    kmcodec.save("photo.kmq", image, colors=16)
+    pixels = kmcodec.load("photo.kmq")
+
+The format is specified in ``spec/kmq.md``.
+"""
+
+from __future__ import annotations
+
+from .codec import (
+    KmqImage,
+    decode,
+    decode_indexed,
+    encode,
+    encode_indexed,
+    encode_quantized,
+    load,
+    read,
+    save,
+)
+from .compression import DEFAULT_LEVEL
+from .container import EXTENSION, MAX_PIXELS, MIME_TYPE, VERSION
+from .errors import (
+    ChecksumError,
+    CorruptError,
+    IndexRangeError,
+    KmqError,
+    LimitError,
+    NotKmqError,
+    QualityError,
+    TruncatedError,
+    UnsupportedError,
+)
+from .metrics import psnr
+from .quantize import Quantized, quantize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_LEVEL",
+    "EXTENSION",
+    "MAX_PIXELS",
+    "MIME_TYPE",
+    "VERSION",
+    "ChecksumError",
+    "CorruptError",
+    "IndexRangeError",
+    "KmqError",
+    "KmqImage",
+    "LimitError",
+    "NotKmqError",
+    "QualityError",
+    "Quantized",
+    "TruncatedError",
+    "UnsupportedError",
+    "decode",
+    "decode_indexed",
+    "encode",
+    "encode_indexed",
+    "encode_quantized",
+    "load",
+    "psnr",
+    "quantize",
+    "read",
+    "save",
+]

@@ -1,0 +1,311 @@
+"""The public encode and decode functions: the whole way from pixels to a ``.kmq`` file and back.
+
+    pixels --quantize--> palette + indices --bitpack--> packed rows --compression--> zstd frame
+           --container--> file bytes
+
+and the same way back. This module only wires the stages together and converts the errors of
+the libraries under them into :mod:`kmcodec.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import bitpack, compression
+from .container import (
+    CHUNK_EXIF,
+    CHUNK_ICC,
+    Coding,
+    Header,
+    build_file,
+    index_bits_allowed,
+    split_file,
+)
+from .errors import IndexRangeError
+from .pixels import check_size
+from .quantize import Quantized, quantize
+
+__all__ = [
+    "KmqImage",
+    "decode",
+    "decode_indexed",
+    "encode",
+    "encode_indexed",
+    "load",
+    "read",
+    "save",
+]
+
+_EXIF_PREFIX = b"Exif\x00\x00"
+
+
+@dataclass
+class KmqImage:
+    """A decoded ``.kmq`` file.
+
+    Attributes
+    ----------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+    indices : ndarray of uint8, shape (height, width)
+    header : kmcodec.container.Header
+    icc_profile : bytes or None
+    exif : bytes or None
+        The EXIF data (a TIFF structure, without the ``Exif\\0\\0`` prefix).
+    chunks : dict of bytes to bytes
+        Every metadata chunk, known or not, by type.
+    """
+
+    palette: np.ndarray
+    indices: np.ndarray
+    header: Header
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    chunks: dict[bytes, bytes] = field(default_factory=dict)
+
+    def image(self) -> np.ndarray:
+        """Return the pixels as a (height, width, 3 or 4) uint8 array."""
+        return self.palette[self.indices]
+
+
+def _check_indexed(palette: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pal = np.asarray(palette)
+    idx = np.asarray(indices)
+    if pal.dtype != np.uint8 or idx.dtype != np.uint8:
+        msg = f"palette and indices must be uint8, got {pal.dtype} and {idx.dtype}"
+        raise TypeError(msg)
+    if pal.ndim != 2 or pal.shape[1] not in (3, 4) or not 1 <= len(pal) <= 256:
+        msg = f"palette must have shape (K, 3) or (K, 4) with 1 <= K <= 256, got {pal.shape}"
+        raise ValueError(msg)
+    if idx.ndim != 2:
+        msg = f"indices must have shape (height, width), got {idx.shape}"
+        raise ValueError(msg)
+    check_size(idx.shape[1], idx.shape[0])
+    if int(idx.max()) >= len(pal):
+        msg = f"index {int(idx.max())} is out of range for a palette of {len(pal)} colours"
+        raise ValueError(msg)
+    return np.ascontiguousarray(pal), np.ascontiguousarray(idx)
+
+
+def _metadata_chunks(icc_profile: bytes | None, exif: bytes | None) -> dict[bytes, bytes]:
+    chunks: dict[bytes, bytes] = {}
+    if icc_profile:
+        chunks[CHUNK_ICC] = bytes(icc_profile)
+    if exif:
+        exif = bytes(exif)
+        chunks[CHUNK_EXIF] = exif[len(_EXIF_PREFIX) :] if exif.startswith(_EXIF_PREFIX) else exif
+    return chunks
+
+
+def encode_indexed(
+    palette: np.ndarray,
+    indices: np.ndarray,
+    *,
+    compress_level: int = compression.DEFAULT_LEVEL,
+    index_bits: int | None = None,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+) -> bytes:
+    """Encode a palette and an index plane as a ``.kmq`` file, losslessly.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+        1 to 256 RGB or RGBA entries.
+    indices : ndarray of uint8, shape (height, width)
+        Every value below K.
+    compress_level : int, default=19
+        zstd level, 1 to 22.
+    index_bits : {None, 1, 2, 4, 8}, default=None
+        Bits per stored index. None tries every width that can hold K and keeps the smallest
+        file (narrow rows win at very small K; after zstd, one byte per index usually wins from
+        about 16 colours up).
+    icc_profile, exif : bytes, optional
+        Metadata to store in chunks.
+
+    Returns
+    -------
+    bytes
+    """
+    pal, idx = _check_indexed(palette, indices)
+    allowed = index_bits_allowed(len(pal))
+    if index_bits is None:
+        candidates = allowed
+    elif index_bits in allowed:
+        candidates = (index_bits,)
+    else:
+        msg = f"index_bits={index_bits!r} cannot code {len(pal)} colours; use one of {allowed}"
+        raise ValueError(msg)
+    compression.check_level(compress_level)
+    best_bits, best_stream = 0, b""
+    for bits in candidates:
+        stream = compression.compress(bitpack.pack_rows(idx, bits), compress_level)
+        if not best_stream or len(stream) < len(best_stream):
+            best_bits, best_stream = bits, stream
+    header = Header(
+        width=idx.shape[1],
+        height=idx.shape[0],
+        colors=len(pal),
+        index_bits=best_bits,
+        has_alpha=pal.shape[1] == 4,
+        coding=Coding.ROWS,
+    )
+    return build_file(header, pal.tobytes(), _metadata_chunks(icc_profile, exif), best_stream)
+
+
+def read(data: bytes | bytearray | memoryview) -> KmqImage:
+    """Decode a ``.kmq`` file into its palette, indices, header and metadata.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The whole file.
+
+    Returns
+    -------
+    KmqImage
+
+    Raises
+    ------
+    kmcodec.errors.KmqError
+        A subclass naming what is wrong (see :mod:`kmcodec.errors`).
+    """
+    head, stream = split_file(data)
+    h = head.header
+    rows = compression.decompress(stream, h.unpacked_size)
+    indices = bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
+    if (1 << h.index_bits) > h.colors and int(indices.max()) >= h.colors:
+        msg = f"palette index {int(indices.max())} is out of range for {h.colors} colours"
+        raise IndexRangeError(msg)
+    palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
+    return KmqImage(
+        palette=palette,
+        indices=indices,
+        header=h,
+        icc_profile=head.chunks.get(CHUNK_ICC),
+        exif=head.chunks.get(CHUNK_EXIF),
+        chunks=head.chunks,
+    )
+
+
+def decode_indexed(data: bytes | bytearray | memoryview) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a ``.kmq`` file to its palette and index plane.
+
+    Parameters
+    ----------
+    data : bytes-like
+
+    Returns
+    -------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+    indices : ndarray of uint8, shape (height, width)
+    """
+    image = read(data)
+    return image.palette, image.indices
+
+
+def encode(
+    image: object,
+    colors: int = 256,
+    *,
+    compress_level: int = compression.DEFAULT_LEVEL,
+    index_bits: int | None = None,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+    **quantize_options: object,
+) -> bytes:
+    """Quantise an image to at most ``colors`` colours and encode it as a ``.kmq`` file.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or array_like
+        A PIL image, or a uint8 array of shape (H, W, 3), (H, W, 4) or (H, W).
+    colors : int, default=256
+        Largest palette size, 1 to 256. An image with at most this many distinct colours is
+        stored losslessly.
+    compress_level : int, default=19
+        zstd level, 1 to 22.
+    index_bits : {None, 1, 2, 4, 8}, default=None
+        See :func:`encode_indexed`.
+    icc_profile, exif : bytes, optional
+        Metadata to store. For a PIL image, default to ``image.info``'s.
+    **quantize_options
+        Passed to :func:`kmcodec.quantize` (``random_state``, ``max_iter``, ``tol``, ``init``).
+
+    Returns
+    -------
+    bytes
+    """
+    info = getattr(image, "info", None) or {}
+    q = quantize(image, colors, **quantize_options)
+    return encode_quantized(
+        q,
+        compress_level=compress_level,
+        index_bits=index_bits,
+        icc_profile=icc_profile if icc_profile is not None else info.get("icc_profile"),
+        exif=exif if exif is not None else info.get("exif"),
+    )
+
+
+def encode_quantized(q: Quantized, **options: object) -> bytes:
+    """Encode the result of :func:`kmcodec.quantize`; ``options`` as for :func:`encode_indexed`."""
+    return encode_indexed(q.palette, q.indices, **options)  # type: ignore[arg-type]
+
+
+def decode(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """Decode a ``.kmq`` file to pixels.
+
+    Parameters
+    ----------
+    data : bytes-like
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width, 3) or (height, width, 4)
+        RGBA when the file's palette is RGBA.
+    """
+    return read(data).image()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader never sees a half-written file, and a failure leaves no partial file behind.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: str | os.PathLike[str], image: object, colors: int = 256, **options: object) -> None:
+    """Encode ``image`` and write it to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+    image : PIL.Image.Image or array_like
+    colors : int, default=256
+    **options
+        As for :func:`encode`.
+    """
+    write_atomic(path, encode(image, colors, **options))  # type: ignore[arg-type]
+
+
+def load(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read and decode a ``.kmq`` file to a (height, width, 3 or 4) uint8 array."""
+    return decode(Path(path).read_bytes())

@@ -1,0 +1,95 @@
+"""Images in, pixel arrays out: the entry of the data's way through kmcodec.
+
+Everything kmcodec encodes passes through :func:`as_pixels`, which turns a PIL image or a numpy
+array into a C-contiguous ``(height, width, 3)`` or ``(height, width, 4)`` uint8 array and
+rejects what the format cannot hold, with a clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .container import MAX_PIXELS
+from .errors import LimitError
+
+__all__ = ["PIL_MODES", "as_pixels", "check_size", "drop_opaque_alpha"]
+
+#: Pillow modes kmcodec converts (to RGB, or to RGBA when they carry alpha or transparency).
+PIL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX")
+
+
+def check_size(width: int, height: int) -> None:
+    """Raise ``ValueError`` for an empty image and ``LimitError`` above ``MAX_PIXELS``."""
+    if width < 1 or height < 1:
+        msg = f"an image must be at least 1x1 pixels, got {width}x{height}"
+        raise ValueError(msg)
+    if width * height > MAX_PIXELS:
+        msg = f"{width}x{height} is more than the {MAX_PIXELS} pixels a KMQ file may hold"
+        raise LimitError(msg)
+
+
+def _from_pil(image: Any) -> np.ndarray:
+    mode = image.mode
+    if mode not in PIL_MODES:
+        msg = (
+            f"cannot encode a mode {mode!r} image as KMQ; convert it first, e.g."
+            f" image.convert('RGB') (supported modes: {', '.join(PIL_MODES)})"
+        )
+        raise ValueError(msg)
+    check_size(*image.size)
+    has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
+    target = "RGBA" if has_alpha else "RGB"
+    if mode != target:
+        image = image.convert(target)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def as_pixels(image: Any) -> np.ndarray:
+    """Return an image as a C-contiguous uint8 array of shape (height, width, 3 or 4).
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or array_like
+        A PIL image in one of :data:`PIL_MODES`, or a uint8 array of shape (height, width, 3),
+        (height, width, 4) or (height, width) (grey, repeated into RGB).
+
+    Returns
+    -------
+    ndarray of uint8
+        RGB, or RGBA when the input has an alpha channel or a transparent colour.
+
+    Raises
+    ------
+    TypeError
+        The array is not uint8.
+    ValueError
+        Wrong shape or Pillow mode, or an empty image.
+    LimitError
+        More than ``MAX_PIXELS`` pixels.
+    """
+    if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
+        pixels = _from_pil(image)
+    else:
+        pixels = np.asarray(image)
+        if pixels.dtype != np.uint8:
+            msg = f"pixel arrays must be uint8, got {pixels.dtype} (scale and use .astype(np.uint8))"
+            raise TypeError(msg)
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+            msg = f"pixel arrays must have shape (H, W, 3), (H, W, 4) or (H, W), got {pixels.shape}"
+            raise ValueError(msg)
+        check_size(pixels.shape[1], pixels.shape[0])
+    return np.ascontiguousarray(pixels)
+
+
+def drop_opaque_alpha(pixels: np.ndarray) -> np.ndarray:
+    """Return RGB pixels if an RGBA array is fully opaque, else the array unchanged.
+
+    Like pngquant, an alpha channel that is 255 everywhere is not worth storing.
+    """
+    if pixels.shape[2] == 4 and bool((pixels[:, :, 3] == 255).all()):
+        return np.ascontiguousarray(pixels[:, :, :3])
+    return pixels
