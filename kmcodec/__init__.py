@@ -38,12 +38,13 @@ from .errors import (
     UnsupportedError,
 )
 from .metrics import psnr
-from .quantize import Quantized, quantize
+from .quantize import DEFAULT_SMOOTH, Quantized, quantize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "DEFAULT_SMOOTH",
     "EXTENSION",
     "MAX_PIXELS",
     "MIME_TYPE",

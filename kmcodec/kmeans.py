@@ -175,7 +175,8 @@ def lloyd(
     k = len(c)
     labels, dist = assign(x32, c)
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    while n_iter < max_iter:
+        n_iter += 1
         weight = np.bincount(labels, weights=w, minlength=k)
         sums = np.stack(
             [np.bincount(labels, weights=w * x32[:, j], minlength=k) for j in range(dims)], axis=1

@@ -74,7 +74,9 @@ def as_pixels(image: Any) -> np.ndarray:
     else:
         pixels = np.asarray(image)
         if pixels.dtype != np.uint8:
-            msg = f"pixel arrays must be uint8, got {pixels.dtype} (scale and use .astype(np.uint8))"
+            msg = (
+                f"pixel arrays must be uint8, got {pixels.dtype} (scale and use .astype(np.uint8))"
+            )
             raise TypeError(msg)
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)

@@ -27,7 +27,9 @@ _BLOCK_PAIRS = 1 << 22
 _SMOOTH_PASSES = 3
 
 
-def nearest_two(points: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_two(
+    points: np.ndarray, palette: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find each point's nearest and second-nearest palette entry.
 
     Parameters

@@ -28,6 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
+#: PNG-24 sizes (KB) the original student experiment reported for its two photos, for comparison;
+#: where it reported a range, the smallest value.
+REPORTED_PNG24_KB = {
+    "Koala.jpg": {2: 64.6, 5: 163, 10: 298, 15: 390, 20: 482},
+    "Penguins.jpg": {2: 34.3, 5: 64, 10: 162, 15: 218, 20: 235},
+}
+
+
 def png24_size(pixels: np.ndarray) -> int:
     """Bytes of ``pixels`` saved as a true-colour PNG with Pillow's default settings."""
     buf = io.BytesIO()
@@ -37,17 +45,19 @@ def png24_size(pixels: np.ndarray) -> int:
 
 def run(paths: list[Path], ks: list[int], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    ratios: list[float] = []
     print(f"kmcodec {kmcodec.__version__}: k-means palette, zstd level {kmcodec.DEFAULT_LEVEL}")
     header = (
         f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'bpp':>7}{'PNG-24 bytes':>14}{'kmq/PNG24':>10}"
         f"{'original':>10}{'PSNR dB':>9}{'encode s':>10}{'decode s':>10}"
     )
     for path in paths:
+        reported = REPORTED_PNG24_KB.get(path.name, {})
         with Image.open(path) as im:
             im.load()
             original = np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
         print(f"\n{path.name}: {original.shape[1]}x{original.shape[0]}")
-        print(header)
+        print(header + ("  vs reported PNG-24" if reported else ""))
         for k in ks:
             t0 = time.perf_counter()
             quantized = kmcodec.quantize(original, k)
@@ -62,12 +72,24 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
             if not np.array_equal(decoded, quantized.image()):
                 raise SystemExit(f"{target}: decoded pixels differ from the quantised image")
             png = png24_size(decoded)
+            if k in reported:
+                ratios.append(size / (reported[k] * 1000))
             n = original.shape[0] * original.shape[1]
             print(
                 f"{path.stem[:13]:<14}{k:>4}{size:>11}{8 * size / n:>7.3f}{png:>14}"
                 f"{size / png:>10.3f}{path.stat().st_size:>10}"
                 f"{kmcodec.psnr(original, decoded):>9.2f}{t_enc:>10.3f}{t_dec:>10.4f}"
+                + (
+                    f"  {size / (reported[k] * 1000):.3f} of {reported[k]} KB"
+                    if k in reported
+                    else ""
+                )
             )
+    if ratios:
+        print(
+            f"\n.kmq size / reported PNG-24 size over {len(ratios)} (image, K) pairs:"
+            f" median {float(np.median(ratios)):.3f}, largest {max(ratios):.3f}"
+        )
     print(f"\n.kmq files written to {out}/")
 
 

@@ -1,0 +1,82 @@
+"""save / load, metadata chunks, and the array and PIL entry points."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kmcodec
+from kmcodec.codec import write_atomic
+
+
+def test_save_then_load_gives_the_quantised_image(tmp_path, photo) -> None:
+    path = tmp_path / "photo.kmq"
+    kmcodec.save(path, photo, 16)
+    q = kmcodec.quantize(photo, 16)
+    np.testing.assert_array_equal(kmcodec.load(path), q.image())
+    assert path.read_bytes() == kmcodec.encode(photo, 16)
+
+
+def test_save_leaves_no_file_when_encoding_fails(tmp_path) -> None:
+    path = tmp_path / "bad.kmq"
+    with pytest.raises(ValueError):
+        kmcodec.save(path, np.zeros((2, 2, 3), np.uint8), 0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "a.kmq"
+    path.write_bytes(b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, b"new contents")
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.kmq"]
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path) -> None:
+    path = tmp_path / "p.kmq"
+    kmcodec.save(path, np.zeros((2, 2, 3), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_icc_and_exif_round_trip_and_default_from_pil_info(photo) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    im = Image.fromarray(photo)
+    im.info["icc_profile"] = b"ICC bytes"
+    data = kmcodec.encode(im, 8, exif=exif.tobytes())
+    img = kmcodec.read(data)
+    assert img.icc_profile == b"ICC bytes"
+    assert img.exif == exif.tobytes()[6:]  # stored without the "Exif\0\0" prefix
+    restored = Image.Exif()
+    restored.load(img.exif)
+    assert restored[0x0112] == 3
+
+
+def test_array_and_pil_inputs_give_the_same_file(photo) -> None:
+    assert kmcodec.encode(photo, 9) == kmcodec.encode(Image.fromarray(photo), 9)
+
+
+def test_grey_arrays_are_accepted() -> None:
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    out = kmcodec.decode(kmcodec.encode(grey, 64))
+    np.testing.assert_array_equal(out[..., 0], grey)
+    assert out.shape == (8, 8, 3)
+
+
+def test_rgba_file_decodes_to_rgba() -> None:
+    rgba = np.zeros((3, 3, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 128)
+    out = kmcodec.decode(kmcodec.encode(rgba, 4))
+    np.testing.assert_array_equal(out, rgba)

@@ -1,0 +1,39 @@
+"""`make demo`'s script runs end to end and prints the table it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from .conftest import ROOT
+
+
+def test_demo_encodes_decodes_and_prints_the_table(tmp_path) -> None:
+    src = tmp_path / "small.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)).save(src)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "demo.py"),
+            str(src),
+            "--out",
+            str(out),
+            "--colors",
+            "2,5",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "kmq bytes" in result.stdout and "PNG-24 bytes" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("small ")]
+    assert [r[1] for r in rows] == ["2", "5"]
+    for k, row in zip((2, 5), rows, strict=True):
+        size = (out / f"small-k{k}.kmq").stat().st_size
+        assert int(row[2]) == size
+        assert float(row[3]) == round(8 * size / (24 * 32), 3)

@@ -1,0 +1,90 @@
+"""Weighted k-means: seeding, Lloyd iterations, empty clusters, weights as repeated points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kmcodec.kmeans import assign, k_means, kmeans_plusplus, lloyd
+
+
+def _blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[20, 20, 20], [200, 40, 40], [40, 200, 40], [40, 40, 200]], float)
+    points = np.concatenate([c + rng.normal(0, 3, size=(50, 3)) for c in centres])
+    return points, centres
+
+
+def test_finds_well_separated_clusters() -> None:
+    points, centres = _blobs()
+    found, labels, inertia = k_means(points, 4, random_state=0)
+    order = np.argsort(found[:, 0] * 1e6 + found[:, 1] * 1e3 + found[:, 2])
+    expected = np.argsort(centres[:, 0] * 1e6 + centres[:, 1] * 1e3 + centres[:, 2])
+    np.testing.assert_allclose(found[order], centres[expected], atol=2.0)
+    assert len(np.unique(labels)) == 4
+    assert inertia < 200 * 3 * 16  # about 3 * sigma^2 per point
+
+
+def test_weights_act_as_repeated_points() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.uniform(0, 255, size=(40, 3))
+    weights = rng.integers(1, 5, size=40)
+    repeated = np.repeat(points, weights, axis=0)
+    seeds = points[:5]
+    weighted = lloyd(points, seeds, sample_weight=weights, max_iter=50, tol=0)[0]
+    plain = lloyd(repeated, seeds, max_iter=50, tol=0)[0]
+    np.testing.assert_allclose(weighted, plain, rtol=1e-6, atol=1e-4)
+
+
+def test_centres_are_weighted_means_of_their_points_at_convergence() -> None:
+    points, _ = _blobs(1)
+    weights = np.arange(1, len(points) + 1, dtype=float)
+    centres, labels, _, _ = lloyd(points, points[::50], sample_weight=weights, max_iter=100, tol=0)
+    for k in range(len(centres)):
+        m = labels == k
+        np.testing.assert_allclose(
+            centres[k], np.average(points[m], axis=0, weights=weights[m]), atol=1e-3
+        )
+
+
+def test_empty_cluster_is_reseeded_at_a_badly_fitted_point() -> None:
+    points = np.array([[0, 0, 0], [1, 0, 0], [100, 0, 0], [101, 0, 0]], float)
+    # Two centres far from everything: one is left empty after the first assignment.
+    seeds = np.array([[50, 0, 0], [1000, 1000, 1000]], float)
+    _, labels, inertia, _ = lloyd(points, seeds, max_iter=20, tol=0)
+    assert len(np.unique(labels)) == 2
+    assert inertia == pytest.approx(1.0)  # {0, 1} and {100, 101}: 4 * 0.5^2
+
+
+def test_kmeans_plusplus_picks_distinct_data_points_reproducibly() -> None:
+    points, _ = _blobs(2)
+    a = kmeans_plusplus(points, 4, random_state=5)
+    b = kmeans_plusplus(points, 4, random_state=5)
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a, axis=0)) == 4
+    assert all((points == c).all(axis=1).any() for c in a)
+    # One seed per blob: k-means++ spreads its draws.
+    labels, _ = assign(a, np.array([[20, 20, 20], [200, 40, 40], [40, 200, 40], [40, 40, 200]]))
+    assert sorted(labels) == [0, 1, 2, 3]
+
+
+def test_assign_matches_brute_force_and_breaks_ties_low() -> None:
+    rng = np.random.default_rng(4)
+    points = rng.integers(0, 256, size=(500, 3)).astype(np.float32)
+    centres = rng.integers(0, 256, size=(17, 3)).astype(np.float32)
+    labels, dist = assign(points, centres)
+    brute = ((points[:, None] - centres[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(dist, brute.min(axis=1))
+    np.testing.assert_array_equal(brute[np.arange(500), labels], brute.min(axis=1))
+    tie, _ = assign(np.array([[5.0, 0, 0]]), np.array([[0.0, 0, 0], [10.0, 0, 0]]))
+    assert tie.tolist() == [0]
+
+
+def test_bad_arguments() -> None:
+    points, _ = _blobs()
+    with pytest.raises(ValueError, match="n_clusters"):
+        kmeans_plusplus(points, 0)
+    with pytest.raises(ValueError, match="init"):
+        k_means(points, 2, init="random-ish")
+    with pytest.raises(ValueError, match="shape"):
+        k_means(points, 2, init=np.zeros((3, 3)))

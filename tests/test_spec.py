@@ -1,0 +1,96 @@
+"""spec/kmq.md and the code agree: the header table, the chunk table, the hex dump example and
+the list of conformance files."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+import kmcodec
+from kmcodec import container
+
+from .conftest import ROOT, VECTORS
+
+SPEC = (ROOT / "spec" / "kmq.md").read_text()
+TYPE_SIZES = {"u8": 1, "u16": 2, "u32": 4}
+
+
+def _table_after(marker: str) -> list[list[str]]:
+    """The rows of the markdown table that follows an HTML comment marker."""
+    lines = SPEC.split(f"<!-- {marker} -->", 1)[1].strip().splitlines()
+    rows = []
+    for line in lines[2:]:  # skip the head and the |---| line
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def _hexdump() -> tuple[bytes, list[tuple[int, bytes, str]]]:
+    block = SPEC.split("<!-- hexdump -->", 1)[1].split("```", 2)[1]
+    data = b""
+    lines = []
+    for line in block.strip().splitlines()[1:]:
+        offset, hexbytes, meaning = re.split(r"\s{2,}", line.strip(), maxsplit=2)
+        assert int(offset, 16) == len(data), f"offset column wrong at {line!r}"
+        chunk = bytes.fromhex(hexbytes)
+        lines.append((len(data), chunk, meaning))
+        data += chunk
+    return data, lines
+
+
+def test_header_table_matches_the_construct_declaration() -> None:
+    rows = _table_after("header-table")
+    subcons = container.HEADER.subcons
+    assert [r[3] for r in rows] == [s.name for s in subcons]
+    offset = 0
+    for row, sub in zip(rows, subcons, strict=True):
+        assert int(row[0]) == offset, row
+        assert int(row[1]) == sub.sizeof(), row
+        base = row[2].split("[")[0]
+        if base in TYPE_SIZES and "[" not in row[2]:
+            assert TYPE_SIZES[base] == sub.sizeof(), row
+        offset += sub.sizeof()
+    assert offset == container.HEADER_SIZE == 28
+
+
+def test_spec_states_the_magic_limit_and_mime_type_of_the_code() -> None:
+    magic_hex = " ".join(f"{b:02X}" for b in container.MAGIC)
+    assert magic_hex in SPEC
+    assert f"{container.MAX_PIXELS:,}" in SPEC
+    assert container.MIME_TYPE in SPEC and container.EXTENSION in SPEC
+    assert f"# The KMQ image format, version {container.VERSION}" in SPEC
+
+
+def test_chunk_table_matches_the_chunk_header() -> None:
+    rows = _table_after("chunk-table")
+    assert [r[3] for r in rows[:2]] == [s.name for s in container.CHUNK_HEADER.subcons]
+    assert container.CHUNK_HEADER.sizeof() == 8
+    for kind in container.KNOWN_CHUNKS:
+        assert f"`{kind.decode()}`" in SPEC
+
+
+def test_hexdump_is_what_the_encoder_writes_for_the_example() -> None:
+    data, _ = _hexdump()
+    palette = np.array([[0x20, 0x40, 0x80], [0xFF, 0xFF, 0xFF], [0, 0, 0]], dtype=np.uint8)
+    indices = np.array([[0, 1, 2, 0], [1, 1, 2, 2]], dtype=np.uint8)
+    assert kmcodec.encode_indexed(palette, indices, index_bits=2) == data
+    got_palette, got_indices = kmcodec.decode_indexed(data)
+    np.testing.assert_array_equal(got_palette, palette)
+    np.testing.assert_array_equal(got_indices, indices)
+    assert (VECTORS / "valid" / "example.kmq").read_bytes() == data
+
+
+def test_hexdump_annotations_name_the_header_fields_in_order() -> None:
+    _, lines = _hexdump()
+    names = [s.name for s in container.HEADER.subcons]
+    for name, (_, _, meaning) in zip(names, lines, strict=False):
+        assert re.split(r"[\s:]", meaning)[0] == name, (name, meaning)
+
+
+def test_spec_lists_every_conformance_file() -> None:
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    listed = {r[0].strip("`") for r in _table_after("vectors")}
+    assert listed == {v["file"] for v in manifest["valid"] + manifest["invalid"]}

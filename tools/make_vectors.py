@@ -1,0 +1,236 @@
+"""Generate the conformance files in ``spec/vectors/`` (see ``spec/kmq.md``, section 6).
+
+Usage::
+
+    python tools/make_vectors.py [--out spec/vectors]
+
+Valid files come with the PNG they must decode to, made from the source pixels (not by decoding
+the file). Invalid files are valid files with one defect each; a header that is altered gets its
+CRC recomputed, so that the defect, not the CRC, is what a decoder meets first. Everything is
+built from fixed data, so the output is the same on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import zstandard
+from PIL import Image
+
+from kmcodec import bitpack, compression, container
+from kmcodec.codec import encode_indexed
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = container.HEADER
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(20261127)
+
+
+def _palette(k: int, channels: int = 3) -> np.ndarray:
+    return _rng().integers(0, 256, size=(k, channels), dtype=np.uint8)
+
+
+def _indices(width: int, height: int, k: int, seed: int) -> np.ndarray:
+    idx = np.random.default_rng(seed).integers(0, k, size=(height, width), dtype=np.uint8)
+    idx.flat[: min(k, idx.size)] = np.arange(min(k, idx.size))  # every entry used when it fits
+    return idx
+
+
+def example() -> tuple[np.ndarray, np.ndarray]:
+    """The 4 x 2 image of spec section 5."""
+    palette = np.array([[0x20, 0x40, 0x80], [0xFF, 0xFF, 0xFF], [0, 0, 0]], dtype=np.uint8)
+    indices = np.array([[0, 1, 2, 0], [1, 1, 2, 2]], dtype=np.uint8)
+    return palette, indices
+
+
+def metadata() -> tuple[bytes, bytes]:
+    """An sRGB ICC profile and an EXIF block with orientation 6."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return icc, exif.tobytes()
+
+
+def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
+    """Return {name: (file bytes, expected pixels)}."""
+    out: dict[str, tuple[bytes, np.ndarray]] = {}
+
+    def add(name: str, palette: np.ndarray, indices: np.ndarray, **kw: object) -> None:
+        out[name] = (encode_indexed(palette, indices, **kw), palette[indices])  # type: ignore[arg-type]
+
+    add("example", *example(), index_bits=2)
+    add("one-pixel", _palette(1), np.zeros((1, 1), np.uint8))
+    add("bits1-odd-width", _palette(2), _indices(13, 5, 2, 1), index_bits=1)
+    add("bits2", _palette(4), _indices(7, 3, 4, 2), index_bits=2)
+    add("bits4", _palette(16), _indices(9, 4, 16, 3), index_bits=4)
+    add("bits8", _palette(200), _indices(33, 9, 200, 4), index_bits=8)
+    add("bits8-few-colors", _palette(5), _indices(6, 6, 5, 5), index_bits=8)
+    rgba = _palette(3, 4)
+    rgba[0] = (0, 0, 0, 0)
+    add("rgba", rgba, _indices(10, 4, 3, 6))
+    add("256-colors", _palette(256), np.arange(256, dtype=np.uint8).reshape(16, 16))
+    icc, exif = metadata()
+    meta_palette, meta_indices = _palette(4), _indices(5, 5, 4, 7)
+    data = encode_indexed(meta_palette, meta_indices, icc_profile=icc, exif=exif)
+    unknown = _add_chunk(data, b"zzzz", b"an unknown ancillary chunk")
+    out["metadata"] = (unknown, meta_palette[meta_indices])
+    return out
+
+
+def _parts(data: bytes) -> tuple[dict, bytes, bytes]:
+    """Split a file into (header fields, palette, everything after the header CRC)."""
+    fields = dict(HEADER.parse(data[: container.HEADER_SIZE]))
+    channels = 4 if fields["flags"] & container.FLAG_ALPHA else 3
+    end = container.HEADER_SIZE + fields["colors"] * channels
+    return fields, data[container.HEADER_SIZE : end], data[end + 4 :]
+
+
+def _assemble(fields: dict, palette: bytes, rest: bytes) -> bytes:
+    fields = {k: v for k, v in fields.items() if not k.startswith("_") and k != "magic"}
+    head = HEADER.build(fields)
+    return head + palette + struct.pack("<I", zlib.crc32(palette, zlib.crc32(head))) + rest
+
+
+def _patch(data: bytes, **changes: int) -> bytes:
+    """Change header fields and recompute the header CRC."""
+    fields, palette, rest = _parts(data)
+    fields.update(changes)
+    return _assemble(fields, palette, rest)
+
+
+def _chunk(kind: bytes, payload: bytes, crc: int | None = None) -> bytes:
+    if crc is None:
+        crc = zlib.crc32(payload, zlib.crc32(kind))
+    return kind + struct.pack("<I", len(payload)) + payload + struct.pack("<I", crc)
+
+
+def _add_chunk(data: bytes, kind: bytes, payload: bytes, crc: int | None = None) -> bytes:
+    """Insert a chunk after the existing ones."""
+    fields, palette, rest = _parts(data)
+    stream = rest[len(rest) - fields["stream_size"] :]
+    chunks = rest[: len(rest) - fields["stream_size"]]
+    fields["chunk_count"] += 1
+    return _assemble(fields, palette, chunks + _chunk(kind, payload, crc) + stream)
+
+
+def _with_stream(data: bytes, stream: bytes) -> bytes:
+    """Replace the index stream (and stream_size)."""
+    fields, palette, rest = _parts(data)
+    chunks = rest[: len(rest) - fields["stream_size"]]
+    fields["stream_size"] = len(stream)
+    return _assemble(fields, palette, chunks + stream)
+
+
+def _frame(payload: bytes, **kw: object) -> bytes:
+    opts = dict(level=3, write_checksum=True, write_content_size=True)
+    opts.update(kw)
+    return zstandard.ZstdCompressor(**opts).compress(payload)  # type: ignore[arg-type]
+
+
+def _frame_declaring(size: int, payload: bytes) -> bytes:
+    """A zstd frame whose header declares ``size`` bytes but which holds ``payload``."""
+    descriptor = 0xE4  # 8-byte content size, single segment, content checksum
+    block = struct.pack("<I", (len(payload) << 3) | 1)[:3] + payload  # last block, raw
+    return b"\x28\xb5\x2f\xfd" + bytes([descriptor]) + struct.pack("<Q", size) + block + b"\0" * 4
+
+
+def invalid_files() -> dict[str, tuple[bytes, str]]:
+    """Return {name: (file bytes, name of the error class it must raise)}."""
+    palette, indices = example()
+    good = encode_indexed(palette, indices, index_bits=2)
+    rows = bitpack.pack_rows(indices, 2)
+    hs = container.HEADER_SIZE
+    crc_end = hs + palette.size + 4
+    with_chunk = encode_indexed(palette, indices, index_bits=2, exif=b"MM\0*\0\0\0\x08\0\0")
+    bad_range = indices.copy()
+    bad_range[1, 3] = 3  # K = 3, so index 3 is out of range
+    bad_checksum = bytearray(good)
+    bad_checksum[-1] ^= 0xFF
+    cases = {
+        "empty": (b"", "NotKmqError"),
+        "bad-magic": (b"\x89PNG\r\n\x1a\n" + good[8:], "NotKmqError"),
+        "truncated-magic": (good[:5], "TruncatedError"),
+        "truncated-header": (good[: hs - 1], "TruncatedError"),
+        "truncated-palette": (good[: hs + 4], "TruncatedError"),
+        "truncated-crc": (good[: crc_end - 1], "TruncatedError"),
+        "truncated-chunk": (with_chunk[: crc_end + 10], "TruncatedError"),
+        "truncated-payload": (good[:-3], "TruncatedError"),
+        "unknown-version": (_patch(good, version=2), "UnsupportedError"),
+        "unknown-coding": (_patch(good, coding=7), "UnsupportedError"),
+        "unknown-critical-chunk": (_add_chunk(good, b"ZZZZ", b"?"), "UnsupportedError"),
+        "reserved-flag": (_patch(good, flags=0x02), "CorruptError"),
+        "zero-width": (_patch(good, width=0), "CorruptError"),
+        "zero-height": (_patch(good, height=0), "CorruptError"),
+        "too-many-pixels": (_patch(good, width=65536, height=65536), "LimitError"),
+        "zero-colors": (_patch(good, colors=0), "CorruptError"),
+        "257-colors": (_patch(good, colors=257), "CorruptError"),
+        "bits-too-narrow": (_patch(good, colors=5), "CorruptError"),
+        "bits-3": (_patch(good, index_bits=3), "CorruptError"),
+        "bad-header-crc": (good[: crc_end - 4] + b"\0\0\0\0" + good[crc_end:], "ChecksumError"),
+        "bad-chunk-crc": (_add_chunk(good, b"abcd", b"data", crc=0), "ChecksumError"),
+        "bad-chunk-type": (_add_chunk(good, b"ab1d", b"data"), "CorruptError"),
+        "duplicate-chunk": (_add_chunk(with_chunk, b"exif", b"MM\0*"), "CorruptError"),
+        "trailing-bytes": (good + b"\0", "CorruptError"),
+        "not-zstd": (_with_stream(good, b"\x89PNG" + rows), "CorruptError"),
+        "frame-size-mismatch": (
+            _with_stream(good, _frame_declaring(1 << 33, rows)),
+            "CorruptError",
+        ),
+        "frame-no-content-size": (
+            _with_stream(good, _frame(rows, write_content_size=False)),
+            "CorruptError",
+        ),
+        "frame-no-checksum": (
+            _with_stream(good, _frame(rows, write_checksum=False)),
+            "CorruptError",
+        ),
+        "frame-extra-data": (_with_stream(good, _frame(rows) + b"\0"), "CorruptError"),
+        "bad-zstd-checksum": (bytes(bad_checksum), "ChecksumError"),
+        "index-out-of-range": (
+            _with_stream(good, compression.compress(bitpack.pack_rows(bad_range, 2))),
+            "IndexRangeError",
+        ),
+    }
+    return cases
+
+
+def write(out: Path) -> dict:
+    """Write every vector and the manifest under ``out``; return the manifest."""
+    (out / "valid").mkdir(parents=True, exist_ok=True)
+    (out / "invalid").mkdir(parents=True, exist_ok=True)
+    manifest: dict = {"valid": [], "invalid": []}
+    for name, (data, pixels) in valid_files().items():
+        (out / "valid" / f"{name}.kmq").write_bytes(data)
+        Image.fromarray(pixels).save(out / "valid" / f"{name}.png", optimize=True)
+        manifest["valid"].append({"file": f"valid/{name}.kmq", "png": f"valid/{name}.png"})
+    for name, (data, error) in invalid_files().items():
+        (out / "invalid" / f"{name}.kmq").write_bytes(data)
+        manifest["invalid"].append({"file": f"invalid/{name}.kmq", "error": error})
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "spec" / "vectors")
+    args = parser.parse_args(argv)
+    manifest = write(args.out)
+    print(
+        f"wrote {len(manifest['valid'])} valid and {len(manifest['invalid'])} invalid files"
+        f" to {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
