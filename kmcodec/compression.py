@@ -14,30 +14,53 @@ import zstandard
 
 from .errors import ChecksumError, CorruptError
 
-__all__ = ["DEFAULT_LEVEL", "MAX_LEVEL", "MIN_LEVEL", "compress", "decompress"]
+__all__ = ["DEFAULT_LEVEL", "FAST_OPTIMAL", "MAX_LEVEL", "MIN_LEVEL", "compress", "decompress"]
 
 #: zstd's magic number, the first four bytes of every zstd frame.
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MIN_LEVEL = 1
 MAX_LEVEL = zstandard.MAX_COMPRESSION_LEVEL
-#: Default zstd level. Level 19 is where zstd's optimal parser ("btultra") pays off on index
-#: planes: on the Kodak set it is 10-15% smaller than level 9 (1.54 vs 1.72 bits per pixel at
-#: 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more. It costs 50-110 ms on a
-#: 768x512 image, which is why ``compress_level`` can be lowered.
+#: The level of the best compression: zstd's optimal parser ("btultra") pays off on index
+#: planes: on the Kodak set level 19 is 10-15% smaller than level 9 (1.54 vs 1.72 bits per pixel
+#: at 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more. It costs 50-110 ms
+#: on a 768x512 8-bit plane, 20-70 ms on 1-4-bit planes.
 DEFAULT_LEVEL = 19
+#: A parameter set for 8-bit index planes, found by a search over zstd's parameters on the
+#: Kodak set (``tools/bench_index_coding.py --zstd-search``): the optimal parser ("btopt") with
+#: a short search. Within 3-4% of level 19's size (level 12: 6.5-12.5% larger) in 25 ms on a
+#: 768x512 plane, where level 19 takes 60-100 ms and level 16 (1-7% larger) 26-47 ms.
+FAST_OPTIMAL = "fast-optimal"
+_PRESETS = {
+    FAST_OPTIMAL: dict(
+        window_log=18,
+        chain_log=14,
+        hash_log=17,
+        search_log=2,
+        min_match=4,
+        target_length=128,
+        strategy=zstandard.STRATEGY_BTOPT,
+    ),
+}
 
 _local = threading.local()
 
 
-def _compressor(level: int) -> zstandard.ZstdCompressor:
+def _compressor(level: int | str) -> zstandard.ZstdCompressor:
     cache = getattr(_local, "compressors", None)
     if cache is None:
         cache = _local.compressors = {}
     comp = cache.get(level)
     if comp is None:
-        comp = cache[level] = zstandard.ZstdCompressor(
-            level=level, write_checksum=True, write_content_size=True, threads=0
-        )
+        if isinstance(level, str):
+            params = zstandard.ZstdCompressionParameters(
+                **_PRESETS[level], write_checksum=True, write_content_size=True
+            )
+            comp = zstandard.ZstdCompressor(compression_params=params)
+        else:
+            comp = zstandard.ZstdCompressor(
+                level=level, write_checksum=True, write_content_size=True, threads=0
+            )
+        cache[level] = comp
     return comp
 
 
@@ -48,8 +71,10 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return dec
 
 
-def check_level(level: int) -> int:
-    """Return ``level`` if it is a valid zstd level for kmcodec, else raise ``ValueError``."""
+def check_level(level: int | str) -> int | str:
+    """Return ``level`` if it is a zstd level (1-22) or a preset name, else raise."""
+    if isinstance(level, str) and level in _PRESETS:
+        return level
     if isinstance(level, bool) or not isinstance(level, int):
         msg = f"compress_level must be an integer, got {level!r}"
         raise TypeError(msg)
@@ -59,15 +84,15 @@ def check_level(level: int) -> int:
     return level
 
 
-def compress(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:
+def compress(data: bytes, level: int | str = DEFAULT_LEVEL) -> bytes:
     """Compress ``data`` as one zstd frame with its content size and content checksum.
 
     Parameters
     ----------
     data : bytes-like
         The packed rows.
-    level : int, default=DEFAULT_LEVEL
-        zstd compression level, 1 to 22.
+    level : int or str, default=DEFAULT_LEVEL
+        zstd compression level, 1 to 22, or the name of a preset (:data:`FAST_OPTIMAL`).
 
     Returns
     -------

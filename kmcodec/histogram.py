@@ -1,10 +1,15 @@
-"""Pixels to their colour histogram: the distinct colours, how often each occurs, and which
-distinct colour each pixel is.
+"""Pixels to their colour histogram: the distinct colours and how often each occurs, and back
+from one label per distinct colour to one index per pixel.
 
 k-means then works on the distinct colours weighted by their counts, which gives the same
 centres as k-means on every pixel (a weighted point is the same as that many equal points) at a
-fraction of the cost: a 768x512 photo has about 393,000 pixels but typically 50,000-200,000
-distinct colours.
+fraction of the cost: the 24 Kodak photos (393,216 pixels each) have 13,000 to 72,000 distinct
+colours, 33,000 in the median.
+
+Measured on the Kodak set (one core): packing each pixel into a 24-bit code and ``np.unique``
+with counts takes 2-3 ms; ``np.unique(return_inverse=True)`` took 18 ms, and
+``np.bincount(minlength=2**24)`` 75 ms. Pixels are mapped back to labels through a
+2**24-entry uint8 look-up table (16 MiB, filled only at the distinct codes): 1.5-3 ms.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ColorHistogram", "color_codes", "colors_from_codes", "histogram"]
+__all__ = ["ColorHistogram", "color_codes", "colors_from_codes", "histogram", "posterize"]
 
 
 def color_codes(pixels: np.ndarray) -> np.ndarray:
@@ -50,16 +55,43 @@ class ColorHistogram:
         The distinct colours, in increasing order of their code.
     counts : ndarray of int64, shape (N,)
         How many pixels have each colour.
-    inverse : ndarray of intp, shape (height * width,)
-        For each pixel in row-major order, the row of ``colors`` it has.
+    codes : ndarray of uint32, shape (N,)
+        The distinct colours' codes (see :func:`color_codes`), sorted.
+    pixel_codes : ndarray of uint32, shape (height * width,)
+        Each pixel's code, in row-major order.
     """
 
     colors: np.ndarray
     counts: np.ndarray
-    inverse: np.ndarray
+    codes: np.ndarray
+    pixel_codes: np.ndarray
 
     def __len__(self) -> int:
         return len(self.colors)
+
+    @property
+    def channels(self) -> int:
+        """3 for RGB, 4 for RGBA."""
+        return int(self.colors.shape[1])
+
+    def lookup(self, labels: np.ndarray) -> np.ndarray:
+        """Spread one uint8 label per distinct colour to one per pixel.
+
+        Parameters
+        ----------
+        labels : ndarray of uint8, shape (N,)
+
+        Returns
+        -------
+        ndarray of uint8, shape (height * width,)
+        """
+        labels = np.asarray(labels, dtype=np.uint8)
+        if self.channels == 3:
+            table = np.empty(1 << 24, dtype=np.uint8)  # only the distinct codes are written
+            table[self.codes] = labels
+            return table[self.pixel_codes]
+        # 32-bit RGBA codes are too many for a table: find each pixel's code by binary search.
+        return labels[np.searchsorted(self.codes, self.pixel_codes)]
 
 
 def histogram(pixels: np.ndarray) -> ColorHistogram:
@@ -73,10 +105,50 @@ def histogram(pixels: np.ndarray) -> ColorHistogram:
     -------
     ColorHistogram
     """
-    codes = color_codes(pixels).ravel()
-    distinct, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    pixel_codes = color_codes(pixels).reshape(-1)
+    codes, counts = np.unique(pixel_codes, return_counts=True)
     return ColorHistogram(
-        colors=colors_from_codes(distinct, pixels.shape[-1]),
+        colors=colors_from_codes(codes, pixels.shape[-1]),
         counts=counts.astype(np.int64),
-        inverse=inverse.ravel(),
+        codes=codes,
+        pixel_codes=pixel_codes,
     )
+
+
+def posterize(
+    points: np.ndarray, weights: np.ndarray, bits: int, *, bins: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge points whose colours agree in the top ``bits`` bits of every channel.
+
+    Each merged point is the weighted mean of the points it replaces (not the centre of its
+    bin), and carries their total weight, so weighted means over merged points equal those
+    over the originals.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, D)
+        The points to merge (colours, or the same colours in another colour space).
+    weights : ndarray, shape (N,)
+    bits : int
+        Bits kept per channel, 1 to 8.
+    bins : ndarray of uint8, shape (N, C), optional
+        The sRGB(A) colours of the points, which decide the bins; ``points`` if None.
+
+    Returns
+    -------
+    means : ndarray of float64, shape (M, D)
+    totals : ndarray of float64, shape (M,)
+    """
+    source = points if bins is None else bins
+    q = np.clip(source, 0, 255).astype(np.int64) >> (8 - bits)
+    code = q[:, 0]
+    for c in range(1, q.shape[1]):
+        code = (code << bits) | q[:, c]
+    _, inverse = np.unique(code, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    totals = np.bincount(inverse, weights=weights)
+    sums = np.stack(
+        [np.bincount(inverse, weights=weights * points[:, c]) for c in range(points.shape[1])],
+        axis=1,
+    )
+    return sums / totals[:, None], totals

@@ -1,27 +1,56 @@
 """Weighted k-means on colour points, written with numpy only.
 
-The points are an image's distinct colours and the weights their pixel counts (see
-:mod:`kmcodec.histogram`), so each Lloyd iteration costs O(distinct colours * K) rather than
+The points are an image's distinct colours (or merged bins of them) and the weights their pixel
+counts (see :mod:`kmcodec.histogram`), so each Lloyd iteration costs O(points * K), not
 O(pixels * K). The API follows scikit-learn's ``k_means`` and ``kmeans_plusplus``.
+
+Three ways to a good palette, each measured on the Kodak set (see ``tools/bench_quantize.py``):
+
+- :func:`split_init` seeds by variance splits: repeatedly split the cluster with the largest
+  weighted squared error, along its axis of largest variance, at the cut that minimises the
+  error of the two halves. Alone it is 0.3-0.6 dB below converged k-means, but Lloyd iterations
+  from it converge fast and to good optima, and its cost grows only with log K per point.
+- :func:`lloyd` runs weighted Lloyd iterations, re-seeding empty clusters at the worst-fitted
+  points.
+- :func:`refine_by_swaps` escapes Lloyd's local optimum: it removes the centre whose points lose
+  least by moving to their second-nearest centre, splits the cluster with the largest error in
+  two along its principal axis, runs a few Lloyd iterations, and keeps the change only if the
+  total error fell. At 16-64 colours this gained 0.06-0.08 dB (median) over Lloyd alone.
+
+:func:`kmeans_plusplus` (greedy weighted k-means++) is kept for comparison (``init=``).
 
 References
 ----------
-.. [1] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful seeding",
+.. [1] S. P. Lloyd, "Least squares quantization in PCM", IEEE Trans. Inf. Theory 28(2), 1982.
+.. [2] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful seeding",
    SODA 2007.
-.. [2] S. P. Lloyd, "Least squares quantization in PCM", IEEE Trans. Inf. Theory 28(2), 1982.
+.. [3] X. Wu, "Efficient statistical computations for optimal color quantization",
+   Graphics Gems II, 1991 (variance-based splitting).
+.. [4] G. Patanè and M. Russo, "The enhanced LBG algorithm", Neural Networks 14(9), 2001
+   (moving low-utility codewords to high-distortion cells).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
 
-__all__ = ["assign", "k_means", "kmeans_plusplus", "lloyd"]
+__all__ = [
+    "assign",
+    "k_means",
+    "kmeans_plusplus",
+    "lloyd",
+    "nearest_two",
+    "refine_by_swaps",
+    "split_init",
+]
 
-#: Distances are computed for at most this many (point, centre) pairs at once, which bounds the
-#: temporary memory at about 16 MB of float32 whatever the image size.
-_BLOCK_PAIRS = 1 << 22
+#: Distances are computed for at most this many (point, centre) pairs at once. Blocks of 2**16
+#: pairs (256 KiB of float32) stay in cache: at K=256 they were 1.3x faster than 2**18 and 3x
+#: faster than 2**22.
+_BLOCK_PAIRS = 1 << 16
 
 
 def _as_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -30,49 +59,114 @@ def _as_rng(random_state: int | np.random.Generator | None) -> np.random.Generat
     return np.random.default_rng(random_state)
 
 
-def assign(
-    points: np.ndarray, centers: np.ndarray, *, return_distances: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Find the nearest centre of each point (squared Euclidean distance).
+def _score_blocks(points: np.ndarray, centers: np.ndarray):
+    """Yield (start, stop, score) with score[i, j] = |c_j|^2 / 2 - x_i . c_j for a block of
+    points; ``|x - c|^2 = |x|^2 + 2 * score``, so the argmin over j is the nearest centre.
+
+    The half norms ride in the matrix product as a fourth coordinate ([x, 1] . [-c, |c|^2/2]),
+    which measured 2.3x faster at K=256 than subtracting them in a second pass."""
+    x = np.asarray(points, dtype=np.float32)
+    c = np.asarray(centers, dtype=np.float32)
+    augmented = np.empty((x.shape[1] + 1, len(c)), dtype=np.float32)
+    augmented[:-1] = -c.T
+    augmented[-1] = 0.5 * np.einsum("ij,ij->i", c, c)
+    block = max(64, _BLOCK_PAIRS // max(len(c), 1))
+    chunk = np.ones((min(block, len(x)), x.shape[1] + 1), dtype=np.float32)
+    for start in range(0, len(x), block):
+        stop = min(start + block, len(x))
+        rows = chunk[: stop - start]
+        rows[:, :-1] = x[start:stop]
+        yield start, stop, rows @ augmented
+
+
+def _squared(points: np.ndarray, score_values: np.ndarray) -> np.ndarray:
+    """Squared distances from the values of :func:`_score_blocks`."""
+    x = np.asarray(points, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", x, x).astype(np.float64)
+    return np.maximum(2.0 * score_values.astype(np.float64) + norms, 0.0)
+
+
+def assign(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Find each point's nearest centre.
 
     Parameters
     ----------
-    points : ndarray of float32, shape (N, D)
-    centers : ndarray, shape (K, D)
-    return_distances : bool, default=True
-        Also return each point's squared distance to its centre.
+    points : ndarray of shape (N, D)
+    centers : ndarray of shape (K, D)
 
     Returns
     -------
     labels : ndarray of intp, shape (N,)
-        The index of the nearest centre; ties go to the lowest index.
-    distances : ndarray of float32, shape (N,)
-        Squared distances to those centres (empty if ``return_distances`` is False).
+        Index of the nearest centre; ties go to the lowest index.
+    d1 : ndarray of float64, shape (N,)
+        Squared distance to it.
+
+    Notes
+    -----
+    Uses ``|x - c|^2 = |x|^2 + 2 (|c|^2 / 2 - x.c)`` with the bracket from one float32 matrix
+    product per block of points. For integer colours and centres every term is an integer or
+    half-integer below 2**24, so the comparisons and distances are exact.
     """
-    points = np.asarray(points, dtype=np.float32)
-    centers = np.asarray(centers, dtype=np.float32)
     n = len(points)
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; the |x|^2 term does not change the argmin.
-    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
     labels = np.empty(n, dtype=np.intp)
-    dist = np.empty(n if return_distances else 0, dtype=np.float32)
-    block = max(1, _BLOCK_PAIRS // max(1, len(centers)))
-    for start in range(0, n, block):
-        x = points[start : start + block]
-        score = x @ centers.T
-        np.subtract(half_norms, score, out=score)  # |c|^2/2 - x.c, same argmin as |x - c|^2
+    best = np.empty(n, dtype=np.float32)
+    for start, stop, score in _score_blocks(points, centers):
         lab = score.argmin(axis=1)
-        labels[start : start + block] = lab
-        if return_distances:
-            best = np.take_along_axis(score, lab[:, None], axis=1)[:, 0]
-            d = 2.0 * best + np.einsum("ij,ij->i", x, x)
-            dist[start : start + block] = np.maximum(d, 0.0)
-    return labels, dist
+        labels[start:stop] = lab
+        best[start:stop] = score[np.arange(stop - start), lab]
+    return labels, _squared(points, best)
 
 
-def _sq_dist_to(points: np.ndarray, center: np.ndarray) -> np.ndarray:
-    diff = points - center
-    return np.einsum("ij,ij->i", diff, diff)
+def nearest_two(
+    points: np.ndarray, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Find each point's nearest and second-nearest centre.
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, D)
+    centers : ndarray of shape (K, D)
+
+    Returns
+    -------
+    first, second : ndarray of intp, shape (N,)
+        Nearest and second-nearest centres (equal when K == 1); ties go to the lower index.
+    d1, d2 : ndarray of float64, shape (N,)
+        Their squared distances (``d2`` is ``inf`` when K == 1). Exact as in :func:`assign`.
+    """
+    n = len(points)
+    first = np.empty(n, dtype=np.intp)
+    second = np.empty(n, dtype=np.intp)
+    best = np.empty(n, dtype=np.float32)
+    runner_up = np.full(n, np.inf, dtype=np.float32)
+    for start, stop, score in _score_blocks(points, centers):
+        rows = np.arange(stop - start)
+        lab = score.argmin(axis=1)
+        first[start:stop] = lab
+        best[start:stop] = score[rows, lab]
+        if score.shape[1] > 1:
+            score[rows, lab] = np.inf
+            lab2 = score.argmin(axis=1)
+            second[start:stop] = lab2
+            runner_up[start:stop] = score[rows, lab2]
+        else:
+            second[start:stop] = lab
+    return first, second, _squared(points, best), _squared(points, runner_up)
+
+
+def _weighted_means(
+    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster total weight and weighted coordinate sums."""
+    total = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.stack(
+        [
+            np.bincount(labels, weights=weights * points[:, j], minlength=k)
+            for j in range(points.shape[1])
+        ],
+        axis=1,
+    )
+    return total, sums
 
 
 def kmeans_plusplus(
@@ -93,7 +187,7 @@ def kmeans_plusplus(
     ----------
     points : ndarray of shape (N, D)
     n_clusters : int
-        Number of centres, at most N.
+        Number of centres, 1 to N.
     sample_weight : ndarray of shape (N,), default=None
         Weight of each point (its pixel count); all ones if None.
     random_state : int, Generator or None, default=None
@@ -117,20 +211,246 @@ def kmeans_plusplus(
     cum_w = np.cumsum(w)
     first = min(int(np.searchsorted(cum_w, rng.uniform() * cum_w[-1], side="right")), n - 1)
     centers[0] = x[first]
-    closest = _sq_dist_to(x, x[first])
+    closest = ((x - x[first]) ** 2).sum(axis=1)
     for c in range(1, n_clusters):
         cum = np.cumsum(w * closest)
         draws = rng.uniform(size=trials) * cum[-1]
         candidates = np.minimum(np.searchsorted(cum, draws, side="right"), n - 1)
-        best_pot, best_dist, best_id = math.inf, closest, candidates[0]
-        for cand in candidates:  # a few trials per centre, each vectorised over all points
-            d = np.minimum(closest, _sq_dist_to(x, x[cand]))
-            pot = float(w @ d)
-            if pot < best_pot:
-                best_pot, best_dist, best_id = pot, d, cand
-        centers[c] = x[best_id]
-        closest = best_dist
+        # distances from every point to every candidate: (trials, N)
+        d = ((x[None, :, :] - x[candidates][:, None, :]) ** 2).sum(axis=2)
+        np.minimum(d, closest, out=d)
+        best = int(np.argmin(d @ w))
+        centers[c] = x[candidates[best]]
+        closest = d[best]
     return centers
+
+
+def _best_cut(
+    xs: np.ndarray, ws: np.ndarray, axis_values: np.ndarray
+) -> tuple[float, int, np.ndarray] | None:
+    """Best two-way cut of weighted points ordered by ``axis_values``.
+
+    Returns (score, cut, order) where the first ``cut + 1`` points of ``order`` form one half
+    and ``score`` = |S_left|^2 / W_left + |S_right|^2 / W_right (maximising it minimises the two
+    halves' squared error), or None if all values are equal.
+    """
+    order = np.argsort(axis_values, kind="stable")
+    vo = axis_values[order]
+    distinct = vo[1:] != vo[:-1]
+    if not distinct.any():
+        return None
+    wo = ws[order]
+    xo = xs[order]
+    cw = np.cumsum(wo)[:-1]
+    cs = np.cumsum(wo[:, None] * xo, axis=0)[:-1]
+    total_w = cw[-1] + wo[-1]
+    total_s = cs[-1] + wo[-1] * xo[-1]
+    rs = total_s - cs
+    score = (cs * cs).sum(axis=1) / cw + (rs * rs).sum(axis=1) / (total_w - cw)
+    score[~distinct] = -np.inf
+    cut = int(np.argmax(score))
+    return float(score[cut]), cut, order
+
+
+_SPLIT_BINS = 256
+
+
+def split_init(
+    points: np.ndarray, n_clusters: int, *, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Seed centres by greedy variance splitting.
+
+    Starting from one cluster holding every point, repeatedly take the cluster with the largest
+    weighted squared error and cut it in two along its axis of largest variance, at the position
+    that minimises the two halves' error. The centres are the clusters' weighted means.
+
+    Cut positions are searched among 256 equal steps across the cluster's extent on that axis,
+    from per-step sums (``np.bincount``), so a split costs a few passes over the cluster's points
+    and no sort; the halves' moments come from the same sums.
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, D)
+    n_clusters : int
+        Number of centres wanted, 1 to N.
+    sample_weight : ndarray of shape (N,), default=None
+
+    Returns
+    -------
+    ndarray of float64, shape (n_clusters, D)
+        Fewer rows only if the points have fewer than ``n_clusters`` distinct values.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    n, dims = x.shape
+    if not 1 <= n_clusters <= n:
+        msg = f"n_clusters must be 1 to the number of points ({n}), got {n_clusters}"
+        raise ValueError(msg)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    wx = w[:, None] * x
+    weight, sums, squares = float(w.sum()), wx.sum(axis=0), (wx * x).sum(axis=0)
+    # A cluster: (-error, tie-breaker, points, weights, weighted points, weight, sums, squares).
+    heap = [(-float(squares.sum() - sums @ sums / weight), 0, x, w, wx, weight, sums, squares)]
+    final = []
+    counter = 1
+    while heap and len(heap) + len(final) < n_clusters:  # one split per palette entry
+        box = heapq.heappop(heap)
+        neg_error, _, xs, ws, wxs, weight, sums, squares = box
+        variance = squares - sums * sums / weight
+        axis = int(np.argmax(variance))
+        values = xs[:, axis]
+        low, high = float(values.min()), float(values.max())
+        if neg_error >= 0 or high <= low:
+            final.append(box)
+            continue
+        bins = ((values - low) * (_SPLIT_BINS / (high - low))).astype(np.intp)
+        np.minimum(bins, _SPLIT_BINS - 1, out=bins)
+        cw = np.cumsum(np.bincount(bins, weights=ws, minlength=_SPLIT_BINS))
+        cs = np.empty((_SPLIT_BINS, dims))
+        cq = np.empty((_SPLIT_BINS, dims))
+        for d in range(dims):
+            cs[:, d] = np.cumsum(np.bincount(bins, weights=wxs[:, d], minlength=_SPLIT_BINS))
+            cq[:, d] = np.cumsum(
+                np.bincount(bins, weights=wxs[:, d] * xs[:, d], minlength=_SPLIT_BINS)
+            )
+        right_w = weight - cw
+        rs = sums - cs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = (cs * cs).sum(axis=1) / cw + (rs * rs).sum(axis=1) / right_w
+        score[(cw <= 0) | (right_w <= 0)] = -np.inf
+        cut = int(np.argmax(score))
+        left = bins <= cut
+        right = ~left
+        for part, pw, psum, psq in (
+            (left, cw[cut], cs[cut], cq[cut]),
+            (right, weight - cw[cut], sums - cs[cut], squares - cq[cut]),
+        ):
+            error = float(psq.sum() - psum @ psum / pw)
+            heapq.heappush(heap, (-error, counter, xs[part], ws[part], wxs[part], pw, psum, psq))
+            counter += 1
+    boxes = heap + final
+    return np.array([b[6] / b[5] for b in boxes])
+
+
+class _Nearest:
+    """Each point's nearest centre, kept up to date cheaply while the centres move.
+
+    Besides the labels it keeps, per point, an upper bound on the distance to its centre and a
+    lower bound on the distance to every other centre (Hamerly's bounds). When centres move,
+    the bounds are loosened by how far they moved; only points whose bounds then overlap are
+    looked at again, with one matrix product over those points. Near convergence that is a few
+    percent of the points, so an iteration costs little more than the centre update.
+
+    References
+    ----------
+    .. [1] G. Hamerly, "Making k-means even faster", SDM 2010.
+    """
+
+    def __init__(self, points: np.ndarray, centers: np.ndarray) -> None:
+        self.x = points
+        self.x32 = points.astype(np.float32)
+        self.centers = np.array(centers, dtype=np.float64)
+        labels, _, d1, d2 = nearest_two(self.x32, self.centers)
+        self.labels = labels
+        self.upper = np.sqrt(d1)
+        self.lower = np.sqrt(d2)
+
+    def copy(self) -> _Nearest:
+        other = object.__new__(_Nearest)
+        other.x, other.x32 = self.x, self.x32
+        other.centers = self.centers.copy()
+        other.labels, other.upper, other.lower = (
+            self.labels.copy(),
+            self.upper.copy(),
+            self.lower.copy(),
+        )
+        return other
+
+    def distances(self) -> np.ndarray:
+        """Exact squared distance of every point to its centre."""
+        diff = self.x - self.centers[self.labels]
+        return np.einsum("ij,ij->i", diff, diff)
+
+    def _recheck(self, points: np.ndarray) -> None:
+        """Tighten bounds of the given points and search again where they still overlap."""
+        if len(points) == 0:
+            return
+        diff = self.x[points] - self.centers[self.labels[points]]
+        self.upper[points] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        points = points[self.upper[points] > self.lower[points]]
+        if len(points):
+            labels, _, d1, d2 = nearest_two(self.x32[points], self.centers)
+            self.labels[points] = labels
+            self.upper[points] = np.sqrt(d1)
+            self.lower[points] = np.sqrt(d2)
+
+    def move_to(self, centers: np.ndarray) -> float:
+        """Move the centres; return the largest distance a centre moved."""
+        centers = np.asarray(centers, dtype=np.float64)
+        delta = np.sqrt(((centers - self.centers) ** 2).sum(axis=1))
+        self.centers = centers.copy()
+        self.upper += delta[self.labels]
+        if len(delta) > 1:
+            top = np.argsort(delta, kind="stable")[-2:]
+            # every other centre moved at most the largest movement (the second largest for
+            # points whose own centre moved most)
+            self.lower -= np.where(self.labels == top[1], delta[top[0]], delta[top[1]])
+        self._recheck(np.flatnonzero(self.upper > self.lower))
+        return float(delta.max())
+
+    def replace(
+        self, removed: int, split: int, new_removed: np.ndarray, new_split: np.ndarray
+    ) -> None:
+        """Move centres ``removed`` and ``split`` to new places (a swap), labels kept exact."""
+        centers = self.centers.copy()
+        centers[removed], centers[split] = new_removed, new_split
+        self.centers = centers
+        lost = (self.labels == removed) | (self.labels == split)
+        kept = np.flatnonzero(~lost)
+        # A point whose centre stays keeps it unless a moved centre is now nearer: the other
+        # unchanged centres were farther before and still are.
+        diff = self.x[kept] - centers[self.labels[kept]]
+        own = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        to_r = np.sqrt(((self.x[kept] - centers[removed]) ** 2).sum(axis=1))
+        to_s = np.sqrt(((self.x[kept] - centers[split]) ** 2).sum(axis=1))
+        options = np.stack([own, to_r, to_s], axis=1)
+        choice = options.argmin(axis=1)
+        ordered = np.sort(options, axis=1)
+        self.labels[kept] = np.where(
+            choice == 0, self.labels[kept], np.where(choice == 1, removed, split)
+        )
+        self.upper[kept] = ordered[:, 0]
+        self.lower[kept] = np.minimum(self.lower[kept], ordered[:, 1])
+        orphans = np.flatnonzero(lost)
+        if len(orphans):
+            labels, _, d1, d2 = nearest_two(self.x32[orphans], centers)
+            self.labels[orphans] = labels
+            self.upper[orphans] = np.sqrt(d1)
+            self.lower[orphans] = np.sqrt(d2)
+
+
+def _lloyd_steps(near: _Nearest, w: np.ndarray, max_iter: int, tol: float) -> int:
+    """Run Lloyd iterations on a :class:`_Nearest` state; return the iterations run."""
+    x = near.x
+    k = len(near.centers)
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        weight, sums = _weighted_means(x, w, near.labels, k)
+        new = near.centers.copy()
+        empty = np.flatnonzero(weight == 0)
+        if len(empty):
+            # Re-seed each empty cluster at one of the worst-fitted points (largest weighted
+            # error), taking that point's weight away from the cluster it leaves.
+            worst = np.argsort(-(w * near.distances()), kind="stable")[: len(empty)]
+            for e, p in zip(empty, worst, strict=False):
+                weight[near.labels[p]] -= w[p]
+                sums[near.labels[p]] -= w[p] * x[p]
+                weight[e], sums[e] = w[p], w[p] * x[p]
+        filled = weight > 0
+        new[filled] = sums[filled] / weight[filled, None]
+        if near.move_to(new) <= tol:
+            break
+    return n_iter
 
 
 def lloyd(
@@ -145,7 +465,8 @@ def lloyd(
 
     Each iteration assigns every point to its nearest centre and moves each centre to the
     weighted mean of its points. A centre left with no points is moved to the point with the
-    largest weighted error, so no palette entry is wasted.
+    largest weighted error, so no palette entry is wasted. Assignments are kept up to date with
+    Hamerly's bounds, so points far from any border between clusters are not looked at again.
 
     Parameters
     ----------
@@ -163,43 +484,104 @@ def lloyd(
     -------
     centers : ndarray of float64, shape (K, D)
     labels : ndarray of intp, shape (N,)
+        Nearest centre of each point, for the returned centres.
     inertia : float
         Weighted sum of squared distances to the nearest centre.
     n_iter : int
         Iterations run.
     """
-    x32 = np.asarray(points, dtype=np.float32)
-    n, dims = x32.shape
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    c = np.array(centers, dtype=np.float64)
-    k = len(c)
-    labels, dist = assign(x32, c)
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter += 1
-        weight = np.bincount(labels, weights=w, minlength=k)
-        sums = np.stack(
-            [np.bincount(labels, weights=w * x32[:, j], minlength=k) for j in range(dims)], axis=1
-        )
-        empty = np.flatnonzero(weight == 0)
-        if len(empty):
-            # Re-seed each empty cluster at one of the worst-fitted points (largest weighted
-            # error), taking that point's weight away from the cluster it leaves.
-            worst = np.argsort(-(w * dist), kind="stable")[: len(empty)]
-            for e, p in zip(empty, worst, strict=False):
-                weight[labels[p]] -= w[p]
-                sums[labels[p]] -= w[p] * x32[p]
-                weight[e], sums[e] = w[p], w[p] * x32[p]
-        new = c.copy()
-        filled = weight > 0
-        new[filled] = sums[filled] / weight[filled, None]
-        shift = float(np.sqrt(((new - c) ** 2).sum(axis=1).max()))
-        c = new
-        labels, dist = assign(x32, c)
-        if shift <= tol:
+    x = np.asarray(points, dtype=np.float64)
+    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    near = _Nearest(x, centers)
+    n_iter = _lloyd_steps(near, w, max_iter, tol)
+    return near.centers, near.labels, float(w @ near.distances()), n_iter
+
+
+def _principal_split(xs: np.ndarray, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cut a cluster in two across its principal axis; return the halves' weighted means."""
+    total = ws.sum()
+    mean = ws @ xs / total
+    centred = xs - mean
+    cov = (centred.T * ws) @ centred
+    axis = np.linalg.eigh(cov)[1][:, -1]
+    cut = _best_cut(xs, ws, centred @ axis)
+    if cut is None:
+        return None
+    _, position, order = cut
+    lo, hi = order[: position + 1], order[position + 1 :]
+    return ws[lo] @ xs[lo] / ws[lo].sum(), ws[hi] @ xs[hi] / ws[hi].sum()
+
+
+def refine_by_swaps(
+    points: np.ndarray,
+    centers: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    trials: int = 20,
+    lloyd_iter: int = 2,
+) -> tuple[np.ndarray, int]:
+    """Improve converged centres by moving useless centres to where error is largest.
+
+    Each trial removes the centre whose points would lose least by moving to their second-nearest
+    centre, splits the cluster with the largest error along its principal axis into two, runs
+    ``lloyd_iter`` Lloyd iterations, and keeps the result only if the total error fell. Pairs
+    already tried are skipped until a trial succeeds.
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, D)
+    centers : ndarray of shape (K, D)
+    sample_weight : ndarray of shape (N,), default=None
+    trials : int, default=20
+        Swaps to try.
+    lloyd_iter : int, default=2
+        Lloyd iterations after each swap.
+
+    Returns
+    -------
+    centers : ndarray of float64, shape (K, D)
+    accepted : int
+        Swaps kept.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    k = len(centers)
+    if k < 3 or trials <= 0:
+        return np.array(centers, dtype=np.float64), 0
+    near = _Nearest(x, centers)
+    d1 = near.distances()
+    error = float(w @ d1)
+    accepted = 0
+    tried: set[tuple[int, int]] = set()
+    for _ in range(trials):
+        # What each centre is worth: the error its points would add by moving to their next
+        # nearest centre (the lower bound stands in for that distance); and each cluster's error.
+        cluster_error = np.bincount(near.labels, weights=w * d1, minlength=k)
+        removal_cost = np.bincount(near.labels, weights=w * (near.lower**2 - d1), minlength=k)
+        pairs = [
+            (int(r), int(s))
+            for r in np.argsort(removal_cost, kind="stable")[:3]
+            for s in np.argsort(-cluster_error, kind="stable")[:3]
+            if r != s and (int(r), int(s)) not in tried
+        ]
+        if not pairs:
             break
-    inertia = float(w @ dist)
-    return c, labels, inertia, n_iter
+        r, s = pairs[0]
+        tried.add((r, s))
+        members = near.labels == s
+        halves = _principal_split(x[members], w[members])
+        if halves is None:
+            continue
+        trial = near.copy()
+        trial.replace(r, s, halves[1], halves[0])
+        _lloyd_steps(trial, w, lloyd_iter, 0.0)
+        t_d1 = trial.distances()
+        t_error = float(w @ t_d1)
+        if t_error < error:
+            near, d1, error = trial, t_d1, t_error
+            accepted += 1
+            tried.clear()
+    return near.centers, accepted
 
 
 def k_means(
@@ -207,7 +589,7 @@ def k_means(
     n_clusters: int,
     *,
     sample_weight: np.ndarray | None = None,
-    init: str | np.ndarray = "k-means++",
+    init: str | np.ndarray = "split",
     max_iter: int = 100,
     tol: float = 0.1,
     random_state: int | np.random.Generator | None = None,
@@ -220,12 +602,14 @@ def k_means(
     n_clusters : int
         Number of clusters, 1 to N.
     sample_weight : ndarray of shape (N,), default=None
-    init : {"k-means++"} or ndarray of shape (n_clusters, D), default="k-means++"
-        How to seed: greedy weighted k-means++, or the given centres.
+    init : {"split", "k-means++"} or ndarray of shape (n_clusters, D), default="split"
+        How to seed: variance splits (:func:`split_init`), greedy weighted k-means++
+        (:func:`kmeans_plusplus`), or the given centres.
     max_iter : int, default=100
     tol : float, default=0.1
         See :func:`lloyd`.
     random_state : int, Generator or None, default=None
+        Used by "k-means++" only.
 
     Returns
     -------
@@ -234,12 +618,15 @@ def k_means(
     inertia : float
     """
     if isinstance(init, str):
-        if init != "k-means++":
-            msg = f"init must be 'k-means++' or an array of centres, got {init!r}"
+        if init == "k-means++":
+            seeds = kmeans_plusplus(
+                points, n_clusters, sample_weight=sample_weight, random_state=random_state
+            )
+        elif init == "split":
+            seeds = split_init(points, n_clusters, sample_weight=sample_weight)
+        else:
+            msg = f"init must be 'split', 'k-means++' or an array of centres, got {init!r}"
             raise ValueError(msg)
-        seeds = kmeans_plusplus(
-            points, n_clusters, sample_weight=sample_weight, random_state=random_state
-        )
     else:
         seeds = np.asarray(init, dtype=np.float64)
         if seeds.shape != (n_clusters, np.shape(points)[1]):

@@ -1,0 +1,82 @@
+"""sRGB <-> Oklab, for running k-means in a perceptual colour space.
+
+Oklab (Björn Ottosson, 2020) is built so that Euclidean distances follow perceived colour
+differences far better than distances between sRGB values do. kmcodec scales it by 255, so that
+lightness L runs from 0 to 255 like an sRGB channel and tolerances mean the same in both spaces.
+
+References
+----------
+.. [1] B. Ottosson, "A perceptual color space for image processing", 2020,
+   https://bottosson.github.io/posts/oklab/
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SCALE", "oklab_to_srgb", "srgb_to_oklab"]
+
+#: Oklab coordinates are multiplied by this, so L spans 0-255.
+SCALE = 255.0
+
+_RGB_TO_LMS = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+_LMS_TO_LAB = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
+_LAB_TO_LMS = np.linalg.inv(_LMS_TO_LAB)
+_LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
+
+# sRGB decoding of every 8-bit value, computed once.
+_DECODE = np.where(
+    (v := np.arange(256) / 255.0) <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4
+)
+
+
+def _encode(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0.0, 1.0)
+    return 255.0 * np.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055
+    )
+
+
+def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
+    """Convert uint8 sRGB colours to Oklab scaled by :data:`SCALE`.
+
+    Parameters
+    ----------
+    colors : ndarray of uint8, shape (N, 3)
+
+    Returns
+    -------
+    ndarray of float64, shape (N, 3)
+        L in 0-255, a and b roughly in -100..100.
+    """
+    linear = _DECODE[np.asarray(colors, dtype=np.uint8)]
+    lms = np.cbrt(linear @ _RGB_TO_LMS.T)
+    return SCALE * (lms @ _LMS_TO_LAB.T)
+
+
+def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """Convert scaled Oklab back to sRGB values on the 0-255 scale (float, clipped to gamut).
+
+    Parameters
+    ----------
+    lab : ndarray of shape (N, 3)
+
+    Returns
+    -------
+    ndarray of float64, shape (N, 3)
+        Round with ``np.rint`` to store.
+    """
+    lms = (np.asarray(lab, dtype=np.float64) / SCALE) @ _LAB_TO_LMS.T
+    return _encode((lms**3) @ _LMS_TO_RGB.T)
