@@ -24,7 +24,6 @@ from .codec import (
     read,
     save,
 )
-from .compression import DEFAULT_LEVEL
 from .container import EXTENSION, MAX_PIXELS, MIME_TYPE, VERSION
 from .errors import (
     ChecksumError,
@@ -38,16 +37,17 @@ from .errors import (
     UnsupportedError,
 )
 from .metrics import psnr
-from .quantize import DEFAULT_SMOOTH, Quantized, quantize
+from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, SpeedSettings, quantize
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_LEVEL",
     "DEFAULT_SMOOTH",
+    "DEFAULT_SPEED",
     "EXTENSION",
     "MAX_PIXELS",
     "MIME_TYPE",
+    "SPEEDS",
     "VERSION",
     "ChecksumError",
     "CorruptError",
@@ -58,6 +58,7 @@ __all__ = [
     "NotKmqError",
     "QualityError",
     "Quantized",
+    "SpeedSettings",
     "TruncatedError",
     "UnsupportedError",
     "decode",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import codec, compression
+from . import codec
 from .errors import KmqError
 
 __all__ = ["main"]
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("-o", "--output", help="output file (one input only)")
     enc.add_argument("--colors", type=int, default=256, help="palette size, 1-256 (default 256)")
     enc.add_argument(
-        "--compress-level", type=int, default=compression.DEFAULT_LEVEL, help="zstd level 1-22"
+        "--compress-level", type=int, default=None, help="zstd level 1-22 (default: set by speed)"
     )
     enc.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     enc.set_defaults(func=_cmd_encode)

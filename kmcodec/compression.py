@@ -14,17 +14,17 @@ import zstandard
 
 from .errors import ChecksumError, CorruptError
 
-__all__ = ["DEFAULT_LEVEL", "FAST_OPTIMAL", "MAX_LEVEL", "MIN_LEVEL", "compress", "decompress"]
+__all__ = ["BEST_LEVEL", "FAST_OPTIMAL", "MAX_LEVEL", "MIN_LEVEL", "compress", "decompress"]
 
 #: zstd's magic number, the first four bytes of every zstd frame.
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MIN_LEVEL = 1
 MAX_LEVEL = zstandard.MAX_COMPRESSION_LEVEL
-#: The level of the best compression: zstd's optimal parser ("btultra") pays off on index
-#: planes: on the Kodak set level 19 is 10-15% smaller than level 9 (1.54 vs 1.72 bits per pixel
-#: at 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more. It costs 50-110 ms
-#: on a 768x512 8-bit plane, 20-70 ms on 1-4-bit planes.
-DEFAULT_LEVEL = 19
+#: The level of the best compression (speeds 1-3 use it). zstd's optimal parser ("btultra")
+#: pays off on index planes: on the Kodak set level 19 is 10-15% smaller than level 9 (1.54 vs
+#: 1.72 bits per pixel at 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more.
+#: It costs 50-110 ms on a 768x512 8-bit plane, 20-70 ms on 1-4-bit planes.
+BEST_LEVEL = 19
 #: A parameter set for 8-bit index planes, found by a search over zstd's parameters on the
 #: Kodak set (``tools/bench_index_coding.py --zstd-search``): the optimal parser ("btopt") with
 #: a short search. Within 3-4% of level 19's size (level 12: 6.5-12.5% larger) in 25 ms on a
@@ -84,14 +84,14 @@ def check_level(level: int | str) -> int | str:
     return level
 
 
-def compress(data: bytes, level: int | str = DEFAULT_LEVEL) -> bytes:
+def compress(data: bytes, level: int | str = BEST_LEVEL) -> bytes:
     """Compress ``data`` as one zstd frame with its content size and content checksum.
 
     Parameters
     ----------
     data : bytes-like
         The packed rows.
-    level : int or str, default=DEFAULT_LEVEL
+    level : int or str, default=BEST_LEVEL
         zstd compression level, 1 to 22, or the name of a preset (:data:`FAST_OPTIMAL`).
 
     Returns

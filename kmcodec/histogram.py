@@ -33,9 +33,10 @@ def color_codes(pixels: np.ndarray) -> np.ndarray:
     ndarray of uint32, shape (...)
     """
     channels = pixels.shape[-1]
-    codes = pixels[..., 0].astype(np.uint32) << np.uint32(8 * (channels - 1))
-    for c in range(1, channels):
-        codes |= pixels[..., c].astype(np.uint32) << np.uint32(8 * (channels - 1 - c))
+    codes = pixels[..., 0].astype(np.uint32)
+    for c in range(1, channels):  # in place: no temporary array of the image's size
+        codes <<= np.uint32(8)
+        np.bitwise_or(codes, pixels[..., c], out=codes, casting="unsafe")
     return codes
 
 

@@ -93,7 +93,7 @@ def smooth_indices(
             agree += n == alt
             agree -= n == idx
         flat_agree = agree.reshape(-1)
-        candidates = np.flatnonzero(flat_agree > 0)
+        candidates = np.flatnonzero(flat_agree > 0).astype(np.int32)
         if len(candidates) == 0:
             break
         # The error a switch adds, for the candidates only:
@@ -106,16 +106,27 @@ def smooth_indices(
             x = ((codes >> np.uint32(8 * (channels - 1 - c))) & np.uint32(0xFF)).astype(np.int32)
             dot += x * (columns[c][a] - columns[c][i])
         cost = norms[a] - norms[i] - 2 * dot
-        # Cheapest per neighbour gained first. The price is rounded to a quarter and sorted as
-        # uint16, which numpy sorts by radix: 5x faster than sorting floats.
+        # Cheapest per neighbour gained first, ties in pixel order; taken until the budget is
+        # spent. The price is rounded to a quarter, so the cheapest prefix is found from a
+        # histogram of prices instead of a sort of all candidates (less time and memory).
         price = np.clip(cost * 4 // flat_agree[candidates] + 1, 0, 65535).astype(np.uint16)
-        order = np.argsort(price, kind="stable")
-        cumulative = np.cumsum(cost[order], dtype=np.int64)
-        n_ok = int(np.searchsorted(cumulative, budget - spent, side="right"))
-        if n_ok == 0:
+        by_price = np.cumsum(np.bincount(price, weights=cost, minlength=65536))
+        # Price 0 holds the negative costs (switching back), so the running cost is rising
+        # from price 1 on: the first price at which it exceeds the budget is the cut.
+        over = np.flatnonzero(by_price[1:] > budget - spent)
+        cut = int(over[0]) + 1 if len(over) else 65536
+        taken = price < cut
+        spent_below = float(by_price[cut - 1]) if cut > 0 else 0.0
+        if cut < 65536:
+            tied = np.flatnonzero(price == cut)  # in pixel order
+            room = budget - spent - spent_below
+            n_tied = int(np.searchsorted(np.cumsum(cost[tied], dtype=np.int64), room, side="right"))
+            taken[tied[:n_tied]] = True
+            spent_below += float(cost[tied[:n_tied]].sum())
+        chosen = candidates[taken]
+        if len(chosen) == 0:
             break
-        chosen = candidates[order[:n_ok]]
-        spent += float(cumulative[n_ok - 1])
+        spent += spent_below
         flat_idx[chosen], flat_alt[chosen] = flat_alt[chosen], flat_idx[chosen].copy()
     return idx, spent
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from kmcodec.quantize import mse_to_quality, parse_quality, quality_to_mse
 def test_quality_scale_matches_libimagequant_and_is_monotonic() -> None:
     mses = [quality_to_mse(q) for q in range(0, 101)]
     assert mses[0] == np.inf and mses[100] == 0
-    assert all(a > b for a, b in zip(mses[1:-1], mses[2:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(mses[1:]))
     # libimagequant: unit MSE 2.5 / (210 + q)^1.2 * (100.1 - q) / 100 at q >= 16, x 65536 / 6
     assert quality_to_mse(80) == pytest.approx(2.5 / 290**1.2 * 20.1 / 100 * 65536 / 6)
     for q in (1, 30, 70, 99):

@@ -50,14 +50,15 @@ def test_every_allowed_width_round_trips(k: int, channels: int) -> None:
         np.testing.assert_array_equal(i, indices)
 
 
-def test_encoder_keeps_the_smallest_width() -> None:
+def test_encoder_picks_the_width_that_compresses_best() -> None:
     rng = np.random.default_rng(0)
     palette = rng.integers(0, 256, size=(2, 3), dtype=np.uint8)
     indices = rng.integers(0, 2, size=(64, 64), dtype=np.uint8)
     sizes = {b: len(encode_indexed(palette, indices, index_bits=b)) for b in (1, 2, 4, 8)}
     auto = encode_indexed(palette, indices)
-    assert len(auto) == min(sizes.values())
-    assert read(auto).header.index_bits == min(sizes, key=sizes.get)
+    # Widths are ranked at a cheap zstd level; the pick is within 2% of the true best.
+    assert len(auto) <= 1.02 * min(sizes.values())
+    assert len(auto) == sizes[read(auto).header.index_bits]
 
 
 def test_decode_gives_palette_colours_per_pixel() -> None:

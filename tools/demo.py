@@ -46,7 +46,11 @@ def png24_size(pixels: np.ndarray) -> int:
 def run(paths: list[Path], ks: list[int], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ratios: list[float] = []
-    print(f"kmcodec {kmcodec.__version__}: k-means palette, zstd level {kmcodec.DEFAULT_LEVEL}")
+    settings = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED]
+    print(
+        f"kmcodec {kmcodec.__version__}, default speed {kmcodec.DEFAULT_SPEED}: zstd level"
+        f" {settings.narrow_level} for 1-4-bit index planes, '{settings.wide_level}' for 8-bit ones"
+    )
     header = (
         f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'bpp':>7}{'PNG-24 bytes':>14}{'kmq/PNG24':>10}"
         f"{'original':>10}{'PSNR dB':>9}{'encode s':>10}{'decode s':>10}"
