@@ -4,29 +4,45 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+RUN    := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
 IMAGES ?=
+
+KODAK  := ../shared/corpus/kodak
+CORPUS ?= $(if $(wildcard $(KODAK)/*.png),$(KODAK),samples)
 
 .PHONY: demo test lint bench vectors clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# What the demo needs: kmcodec and its plotting/progress extras.
+$(RUN): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[tools]'
+	touch $(RUN)
+
+# What the tests and benchmarks need: the above, pytest, hypothesis, ruff, scikit-learn/-image.
+$(DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(DEV) $(RUN)
+
+demo: $(RUN)
 	$(PY) tools/demo.py $(IMAGES)
 
-test: $(STAMP)
+test: $(DEV)
 	$(PY) -m pytest -q
 	$(PY) -m ruff check kmcodec tests tools
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(PY) -m ruff check kmcodec tests tools
 	$(PY) -m ruff format --check kmcodec tests tools
 
-vectors: $(STAMP)
+# Quantiser against pngquant (when on PATH), scikit-learn and Pillow, side by side.
+bench: $(DEV)
+	$(PY) tools/bench_quantize.py $(CORPUS)
+
+vectors: $(RUN)
 	$(PY) tools/make_vectors.py
 
 clean:
