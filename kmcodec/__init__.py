@@ -8,7 +8,8 @@ Quick use::
     kmcodec.save("photo.kmq", image, colors=16)
     pixels = kmcodec.load("photo.kmq")
 
-The format is specified in ``spec/kmq.md``.
+Importing kmcodec registers the ``.kmq`` format with Pillow, so ``Image.open("a.kmq")`` and
+``im.save("a.kmq", colors=16)`` work too. The format is specified in ``spec/kmq.md``.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ from .errors import (
     UnsupportedError,
 )
 from .metrics import psnr
+from .pillow_plugin import register
 from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, SpeedSettings, quantize
 
 __version__ = "0.1.0"
+
+register()  # Image.open("a.kmq") and im.save("a.kmq") work once kmcodec is imported
 
 __all__ = [
     "DEFAULT_SMOOTH",
@@ -70,5 +74,6 @@ __all__ = [
     "psnr",
     "quantize",
     "read",
+    "register",
     "save",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PILLOW_RAWMODE", "pack_rows", "row_bytes", "unpack_rows"]
+__all__ = ["PILLOW_RAWMODE", "indices_below", "pack_rows", "row_bytes", "unpack_rows"]
 
 #: Pillow's raw mode for each index width.
 PILLOW_RAWMODE = {1: "P;1", 2: "P;2", 4: "P;4", 8: "P"}
@@ -97,3 +97,43 @@ def unpack_rows(data: bytes | memoryview, width: int, height: int, bits: int) ->
     mask = np.uint8((1 << bits) - 1)
     out = (rows[:, :, None] >> shifts) & mask
     return np.ascontiguousarray(out.reshape(height, stride * per_byte)[:, :width])
+
+
+def _byte_table(bits: int, limit: int, fields: int) -> np.ndarray:
+    """For every byte value: does any of its first ``fields`` indices reach ``limit``?"""
+    values = np.arange(256, dtype=np.uint8)
+    bad = np.zeros(256, dtype=bool)
+    for k in range(fields):
+        bad |= ((values >> (8 - bits * (k + 1))) & ((1 << bits) - 1)) >= limit
+    return bad
+
+
+def indices_below(data: bytes | memoryview, width: int, height: int, bits: int, limit: int) -> bool:
+    """Check that every index in packed rows is below ``limit``, without unpacking them.
+
+    Each byte is looked up in a 256-entry table of "holds an index >= limit"; the last byte of a
+    row has its own table that ignores the padding bits.
+
+    Parameters
+    ----------
+    data : bytes-like
+        ``height * row_bytes(width, bits)`` bytes of packed rows.
+    width, height : int
+    bits : {1, 2, 4, 8}
+    limit : int
+        The number of palette entries.
+
+    Returns
+    -------
+    bool
+    """
+    _check_bits(bits)
+    if limit >= 1 << bits:
+        return True
+    stride = row_bytes(width, bits)
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(height, stride)
+    per_byte = 8 // bits
+    last_fields = width - (stride - 1) * per_byte
+    if _byte_table(bits, limit, per_byte)[rows[:, :-1]].any():
+        return False
+    return not bool(_byte_table(bits, limit, last_fields)[rows[:, -1]].any())

@@ -1,105 +1,525 @@
-"""The ``kmq`` command line: encode, decode and inspect ``.kmq`` files."""
+"""The ``kmq`` command: encode images as ``.kmq``, decode them, and inspect them.
+
+Options follow pngquant's names where the meaning is the same (``--quality min-max``,
+``--speed``, ``-f/--force``, ``--skip-if-larger``, ``--ext``, ``-o/--output``, ``-q``, ``-v``,
+``-`` for standard input and output).
+
+Exit codes
+----------
+0   every file was converted (or inspected) successfully
+1   a file failed for another reason (corrupt ``.kmq`` file, out of memory, ...)
+2   bad usage (unknown option, bad value)
+3   an input could not be read (missing, unreadable, not an image)
+4   an output could not be written (exists without ``--force``, no permission, ...)
+98  skipped: the ``.kmq`` file would be larger than the input (``--skip-if-larger``), as pngquant
+99  the minimum of ``--quality`` could not be reached, as pngquant
+
+With several files, every file is tried and the exit code is the first of 3, 4, 1, 99, 98 that
+any file ended with.
+"""
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import io
+import json
+import multiprocessing
+import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import codec
-from .errors import KmqError
+from . import __version__, codec, container
+from .errors import KmqError, QualityError
+from .quantize import parse_quality, quantize
 
 __all__ = ["main"]
 
 EXIT_OK = 0
-EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_READ = 3
+EXIT_WRITE = 4
+EXIT_LARGER = 98
+EXIT_QUALITY = 99
+#: Which code wins when files of a batch end differently.
+_PRIORITY = (EXIT_READ, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
+#: Files a folder argument contributes (any format Pillow reads, by its usual suffix).
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pnm",
+        ".tga",
+    }
+)
+
+
+@dataclass
+class Outcome:
+    """What happened to one input file."""
+
+    source: str
+    target: str | None
+    status: int
+    bytes_in: int = 0
+    bytes_out: int = 0
+    colors: int = 0
+    psnr: float = 0.0
+    seconds: float = 0.0
+    message: str = ""
+
+
+def _exit_code(outcomes: list[Outcome]) -> int:
+    codes = {o.status for o in outcomes}
+    for code in _PRIORITY:
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def _open_image(source: str, data: bytes | None) -> Any:
+    from PIL import Image
+
+    Image.init()
+    im = Image.open(io.BytesIO(data) if data is not None else source)
+    im.load()
+    return im
+
+
+def _encode_one(
+    source: str, target: str | None, options: dict[str, Any], data: bytes | None
+) -> tuple[Outcome, bytes | None]:
+    """Encode one image. With ``target`` None the encoded bytes are returned, not written."""
+    t0 = time.perf_counter()
+    outcome = Outcome(source=source, target=target, status=EXIT_OK)
+    try:
+        outcome.bytes_in = len(data) if data is not None else os.path.getsize(source)
+        im = _open_image(source, data)
+    except (OSError, SyntaxError, ValueError) as exc:
+        outcome.status, outcome.message = EXIT_READ, f"cannot read image: {exc}"
+        return outcome, None
+    if target is not None and os.path.exists(target) and not options["force"]:
+        outcome.status, outcome.message = EXIT_WRITE, f"{target} exists; use --force to overwrite"
+        return outcome, None
+    try:
+        q = quantize(
+            im,
+            options["colors"],
+            speed=options["speed"],
+            quality=options["quality"],
+            color_space=options["color_space"],
+            dither=options["dither"],
+        )
+        encoded = codec.encode_quantized(
+            q,
+            compress_level=options["compress_level"],
+            icc_profile=im.info.get("icc_profile"),
+            exif=im.info.get("exif"),
+        )
+    except QualityError as exc:
+        outcome.status, outcome.message = EXIT_QUALITY, str(exc)
+        return outcome, None
+    except (ValueError, TypeError, KmqError, MemoryError) as exc:
+        outcome.status, outcome.message = EXIT_FAILED, str(exc)
+        return outcome, None
+    outcome.colors, outcome.psnr = q.colors, q.psnr
+    outcome.bytes_out = len(encoded)
+    if options["skip_if_larger"] and len(encoded) > outcome.bytes_in:
+        outcome.status = EXIT_LARGER
+        outcome.message = (
+            f"skipped: {len(encoded)} bytes would be larger than the input's {outcome.bytes_in}"
+        )
+        return outcome, None
+    if target is not None:
+        try:
+            codec.write_atomic(target, encoded)
+        except OSError as exc:
+            outcome.status, outcome.message = EXIT_WRITE, f"cannot write {target}: {exc}"
+            return outcome, None
+    outcome.seconds = time.perf_counter() - t0
+    return outcome, encoded
+
+
+def _encode_worker(job: tuple[str, str | None, dict[str, Any]]) -> Outcome:
+    source, target, options = job
+    return _encode_one(source, target, options, None)[0]
+
+
+def _inputs(paths: list[str]) -> list[str]:
+    """Expand folders into the image files they hold (not recursively), in name order."""
+    files: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if p != "-" and path.is_dir():
+            files += [str(f) for f in sorted(path.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            files.append(p)
+    return files
+
+
+def _target(source: str, args: argparse.Namespace) -> str | None:
+    if args.output:
+        return None if args.output == "-" else args.output
+    if source == "-":
+        return None
+    return str(Path(source).with_suffix("")) + args.ext
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    if quiet or total < 2 or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the progress bar is an optional extra
+        return None
+    return tqdm(total=total, unit="file", file=sys.stderr)
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    status = EXIT_OK
-    for src in args.inputs:
-        out = Path(args.output) if args.output else Path(src).with_suffix(".kmq")
-        if out.exists() and not args.force:
-            print(f"kmq: {out} exists; use --force to overwrite", file=sys.stderr)
-            status = EXIT_FAILED
-            continue
+    sources = _inputs(args.inputs)
+    if not sources:
+        print("kmq: no image files found", file=sys.stderr)
+        return EXIT_READ
+    if args.output and len(sources) > 1:
+        print("kmq: -o/--output takes one input file (use --ext for many)", file=sys.stderr)
+        return EXIT_USAGE
+    options = dict(
+        colors=args.colors,
+        quality=args.quality,
+        speed=args.speed,
+        dither=args.dither,
+        color_space=args.color_space,
+        compress_level=args.compress_level,
+        force=args.force,
+        skip_if_larger=args.skip_if_larger,
+    )
+    t0 = time.perf_counter()
+    outcomes: list[Outcome] = []
+    if sources == ["-"]:
+        outcome, encoded = _encode_one("-", _target("-", args), options, sys.stdin.buffer.read())
+        if encoded is not None and outcome.target is None:
+            sys.stdout.buffer.write(encoded)
+            sys.stdout.buffer.flush()
+        outcomes.append(outcome)
+    else:
+        jobs = [(s, _target(s, args), options) for s in sources]
+        workers = min(args.jobs or os.cpu_count() or 1, len(jobs))
+        bar = _progress(len(jobs), args.quiet)
+        if workers <= 1:
+            results = map(_encode_worker, jobs)
+            pool = None
+        else:
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            )
+            results = pool.map(_encode_worker, jobs)
         try:
-            with Image.open(src) as im:
-                codec.save(out, im, args.colors, compress_level=args.compress_level)
-        except (OSError, ValueError, KmqError) as exc:
-            print(f"kmq: {src}: {exc}", file=sys.stderr)
-            status = EXIT_FAILED
-    return status
+            for outcome in results:
+                outcomes.append(outcome)
+                if bar is not None:
+                    bar.update(1)
+                _report(outcome, args)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+            if bar is not None:
+                bar.close()
+    if sources == ["-"]:
+        _report(outcomes[0], args)
+    if not args.quiet and len(outcomes) > 1:
+        done = [o for o in outcomes if o.status == EXIT_OK]
+        bytes_in = sum(o.bytes_in for o in done)
+        bytes_out = sum(o.bytes_out for o in done)
+        ratio = bytes_in / bytes_out if bytes_out else 0.0
+        print(
+            f"kmq: {len(done)} of {len(outcomes)} files converted, {bytes_in} bytes in,"
+            f" {bytes_out} bytes out, ratio {ratio:.2f}, {time.perf_counter() - t0:.2f} s",
+            file=sys.stderr,
+        )
+    return _exit_code(outcomes)
+
+
+def _report(outcome: Outcome, args: argparse.Namespace) -> None:
+    if outcome.status != EXIT_OK:
+        if not args.quiet or outcome.status not in (EXIT_LARGER,):
+            print(f"kmq: {outcome.source}: {outcome.message}", file=sys.stderr)
+    elif args.verbose:
+        print(
+            f"{outcome.source} -> {outcome.target or 'stdout'}: {outcome.colors} colours,"
+            f" PSNR {outcome.psnr:.2f} dB, {outcome.bytes_in} -> {outcome.bytes_out} bytes,"
+            f" {outcome.seconds:.2f} s",
+            file=sys.stderr,
+        )
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    out = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
+    source = args.input
     try:
-        pixels = codec.load(args.input)
-        Image.fromarray(pixels).save(out)
-    except (OSError, ValueError, KmqError) as exc:
-        print(f"kmq: {args.input}: {exc}", file=sys.stderr)
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        print(f"kmq: {source}: cannot read: {exc}", file=sys.stderr)
+        return EXIT_READ
+    try:
+        image = codec.read(data)
+    except KmqError as exc:
+        print(f"kmq: {source}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    im = Image.fromarray(image.image())
+    if image.icc_profile:
+        im.info["icc_profile"] = image.icc_profile
+    target = args.output or ("-" if source == "-" else str(Path(source).with_suffix(".png")))
+    buf = io.BytesIO()
+    try:
+        fmt = args.format or (
+            None
+            if target == "-"
+            else Image.registered_extensions().get(Path(target).suffix.lower())
+        )
+        if fmt is None:
+            fmt = "PNG"
+        save_options = {"icc_profile": image.icc_profile} if image.icc_profile else {}
+        if image.exif:
+            save_options["exif"] = b"Exif\x00\x00" + image.exif
+        im.save(buf, format=fmt, **save_options)
+    except (ValueError, OSError, KeyError) as exc:
+        print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
+        return EXIT_WRITE
+    if target == "-":
+        sys.stdout.buffer.write(buf.getvalue())
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    if os.path.exists(target) and not args.force:
+        print(f"kmq: {target} exists; use --force to overwrite", file=sys.stderr)
+        return EXIT_WRITE
+    try:
+        codec.write_atomic(target, buf.getvalue())
+    except OSError as exc:
+        print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
+        return EXIT_WRITE
     return EXIT_OK
 
 
+def _describe(path: str) -> dict[str, Any]:
+    data = Path(path).read_bytes()
+    result: dict[str, Any] = {"file": path, "bytes": len(data)}
+    try:
+        head, _ = container.split_file(data)
+    except KmqError as exc:
+        result.update(valid=False, error=f"{type(exc).__name__}: {exc}")
+        return result
+    h = head.header
+    pixels = h.width * h.height
+    result.update(
+        version=h.version,
+        width=h.width,
+        height=h.height,
+        colors=h.colors,
+        palette_format="RGBA" if h.has_alpha else "RGB",
+        index_bits=h.index_bits,
+        coding=int(h.coding),
+        stream_bytes=h.stream_size,
+        chunks={k.decode("ascii"): len(v) for k, v in head.chunks.items()},
+        bits_per_pixel=8 * len(data) / pixels,
+        ratio_to_raw_rgb=3 * pixels / len(data),
+        palette=[
+            bytes(head.palette[i : i + h.channels]).hex()
+            for i in range(0, len(head.palette), h.channels)
+        ],
+    )
+    try:
+        codec.read(data)  # checks the zstd content checksum and every index
+        result.update(valid=True, checksums="OK")
+    except KmqError as exc:
+        result.update(valid=False, checksums="FAILED", error=f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _swatch(palette: list[str]) -> str:
+    if os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit") and sys.stdout.isatty():
+        cells = []
+        for entry in palette:
+            r, g, b = (int(entry[i : i + 2], 16) for i in (0, 2, 4))
+            cells.append(f"\x1b[48;2;{r};{g};{b}m  \x1b[0m")
+        return "".join(cells)
+    return " ".join(palette)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    infos = []
     status = EXIT_OK
     for path in args.files:
         try:
-            data = Path(path).read_bytes()
-            img = codec.read(data)
-        except (OSError, KmqError) as exc:
-            print(f"{path}: {exc}")
+            info = _describe(path)
+        except OSError as exc:
+            info = {"file": path, "valid": False, "error": f"cannot read: {exc}"}
+            status = EXIT_READ
+        if not info.get("valid") and status == EXIT_OK:
             status = EXIT_FAILED
+        infos.append(info)
+    if args.json:
+        print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2))
+        return status
+    for info in infos:
+        if "width" not in info:
+            print(f"{info['file']}: {info['error']}")
             continue
-        h = img.header
-        bpp = 8 * len(data) / (h.width * h.height)
+        print(f"{info['file']}:")
         print(
-            f"{path}: {h.width}x{h.height}, {h.colors} colours"
-            f" ({'RGBA' if h.has_alpha else 'RGB'}), {h.index_bits} bits/index,"
-            f" {len(data)} bytes, {bpp:.3f} bits/pixel"
+            f"  KMQ version {info['version']}, {info['width']}x{info['height']},"
+            f" {info['colors']} colours ({info['palette_format']}),"
+            f" {info['index_bits']} bits per index, coding {info['coding']}"
+        )
+        print(
+            f"  {info['bytes']} bytes, {info['bits_per_pixel']:.3f} bits per pixel,"
+            f" {info['ratio_to_raw_rgb']:.1f}:1 against raw RGB"
+        )
+        if info["chunks"]:
+            print("  chunks: " + ", ".join(f"{k} ({v} bytes)" for k, v in info["chunks"].items()))
+        print(f"  palette: {_swatch(info['palette'])}")
+        print(
+            f"  checksums: {info['checksums']}" + (f" ({info['error']})" if "error" in info else "")
         )
     return status
 
 
+def _quality(text: str) -> str:
+    try:
+        parse_quality(text)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _ranged(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``kmq`` command."""
-    parser = argparse.ArgumentParser(prog="kmq", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="kmq",
+        description="Encode images as .kmq palette images, decode and inspect them.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreadable input, 4 cannot write, "
+        "98 skipped because larger, 99 quality not reached.",
+    )
+    parser.add_argument("--version", action="version", version=f"kmq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    enc = sub.add_parser("encode", help="encode images as .kmq")
-    enc.add_argument("inputs", nargs="+", metavar="IN")
-    enc.add_argument("-o", "--output", help="output file (one input only)")
-    enc.add_argument("--colors", type=int, default=256, help="palette size, 1-256 (default 256)")
+    enc = sub.add_parser(
+        "encode",
+        help="encode images as .kmq",
+        description="Encode images (or folders of images) as .kmq.",
+    )
     enc.add_argument(
-        "--compress-level", type=int, default=None, help="zstd level 1-22 (default: set by speed)"
+        "inputs", nargs="+", metavar="IN", help="image files or folders; - reads standard input"
+    )
+    out = enc.add_mutually_exclusive_group()
+    out.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file, one input only; - writes standard output",
+    )
+    out.add_argument("--ext", default=container.EXTENSION, help="output file suffix (default .kmq)")
+    enc.add_argument(
+        "--colors",
+        type=_ranged(1, 256),
+        default=256,
+        metavar="N",
+        help="largest palette, 1-256 (default 256)",
+    )
+    enc.add_argument(
+        "--quality",
+        type=_quality,
+        metavar="MIN-MAX",
+        help="pngquant's quality 0-100: fewest colours reaching MAX; exit 99 below MIN",
+    )
+    enc.add_argument(
+        "--speed",
+        type=_ranged(1, 10),
+        default=4,
+        metavar="N",
+        help="1 (slow, best) to 10 (fast), default 4",
+    )
+    enc.add_argument("--dither", action="store_true", help="ordered (Bayer) dithering")
+    enc.add_argument(
+        "--color-space",
+        choices=("rgb", "oklab"),
+        default="rgb",
+        help="space k-means runs in (default rgb)",
+    )
+    enc.add_argument(
+        "--compress-level",
+        type=_ranged(1, 22),
+        default=None,
+        metavar="N",
+        help="zstd level 1-22 (default: set by speed)",
     )
     enc.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
+    enc.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing if the .kmq file is larger than the input (exit 98)",
+    )
+    enc.add_argument(
+        "-j",
+        "--jobs",
+        type=_ranged(1, 1024),
+        default=None,
+        metavar="N",
+        help="parallel processes (default: number of cores)",
+    )
+    enc.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    enc.add_argument("-v", "--verbose", action="store_true", help="print a line per file")
     enc.set_defaults(func=_cmd_encode)
 
     dec = sub.add_parser("decode", help="decode a .kmq file to PNG (or any format Pillow writes)")
-    dec.add_argument("input", metavar="IN.kmq")
-    dec.add_argument("-o", "--output", help="output image; format from its extension")
+    dec.add_argument("input", metavar="IN.kmq", help="- reads standard input")
+    dec.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output image, format from its extension; - writes standard output (PNG)",
+    )
+    dec.add_argument(
+        "--format", help="output format name for Pillow (default: from the extension, else PNG)"
+    )
+    dec.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
     dec.set_defaults(func=_cmd_decode)
 
-    info = sub.add_parser("info", help="print a .kmq file's header")
+    info = sub.add_parser("info", help="header, palette, size and checksums of .kmq files")
     info.add_argument("files", nargs="+", metavar="FILE")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=_cmd_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``kmq`` command; return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "output", None) and len(getattr(args, "inputs", [])) > 1:
-        parser.error("-o/--output takes one input file")
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

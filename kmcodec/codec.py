@@ -172,6 +172,15 @@ def encode_indexed(
     return build_file(header, pal.tobytes(), _metadata_chunks(icc_profile, exif), best_stream)
 
 
+def check_indices(rows: bytes, header: Header) -> None:
+    """Raise :class:`IndexRangeError` if a packed index is not below the palette size."""
+    if not bitpack.indices_below(
+        rows, header.width, header.height, header.index_bits, header.colors
+    ):
+        msg = f"a palette index is out of range for {header.colors} colours"
+        raise IndexRangeError(msg)
+
+
 def read(data: bytes | bytearray | memoryview) -> KmqImage:
     """Decode a ``.kmq`` file into its palette, indices, header and metadata.
 
@@ -192,10 +201,8 @@ def read(data: bytes | bytearray | memoryview) -> KmqImage:
     head, stream = split_file(data)
     h = head.header
     rows = compression.decompress(stream, h.unpacked_size)
+    check_indices(rows, h)
     indices = bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
-    if (1 << h.index_bits) > h.colors and int(indices.max()) >= h.colors:
-        msg = f"palette index {int(indices.max())} is out of range for {h.colors} colours"
-        raise IndexRangeError(msg)
     palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
     return KmqImage(
         palette=palette,

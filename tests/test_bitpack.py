@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from kmcodec.bitpack import PILLOW_RAWMODE, pack_rows, row_bytes, unpack_rows
+from kmcodec.bitpack import PILLOW_RAWMODE, indices_below, pack_rows, row_bytes, unpack_rows
 
 
 @st.composite
@@ -57,3 +57,17 @@ def test_other_widths_are_refused(bits: int) -> None:
 def test_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="expected 4 bytes"):
         unpack_rows(b"\0", 3, 2, 4)
+
+
+@given(index_planes(), st.integers(1, 256))
+def test_range_check_agrees_with_unpacking(case: tuple[np.ndarray, int], limit: int) -> None:
+    idx, bits = case
+    data = pack_rows(idx, bits)
+    expected = bool((idx < limit).all())
+    assert indices_below(data, idx.shape[1], idx.shape[0], bits, limit) is expected
+
+
+def test_range_check_ignores_padding_bits() -> None:
+    # width 1 at 4 bits: the low nibble is padding and may hold anything
+    assert indices_below(bytes([0x1F]), 1, 1, 4, 2)
+    assert not indices_below(bytes([0x2F]), 1, 1, 4, 2)

@@ -1,46 +1,173 @@
-"""The `kmq` command, run as a user runs it."""
+"""The `kmq` command, run as a user runs it: through a subprocess."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import kmcodec
 
+KMQ = shutil.which("kmq", path=str(Path(sys.executable).parent))
 
-def kmq(*args: str) -> subprocess.CompletedProcess:
+
+def kmq(
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    command = [KMQ] if KMQ else [sys.executable, "-m", "kmcodec.cli"]
     return subprocess.run(
-        [sys.executable, "-m", "kmcodec.cli", *args], capture_output=True, text=True
+        [*command, *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=dict(os.environ, COLORTERM=""),
     )
 
 
-def test_encode_decode_and_info(tmp_path, photo) -> None:
-    src = tmp_path / "p.png"
-    Image.fromarray(photo).save(src)
-    assert kmq("encode", str(src), "--colors", "8").returncode == 0
-    kmq_file = tmp_path / "p.kmq"
-    assert kmcodec.read(kmq_file.read_bytes()).header.colors == 8
-    out = tmp_path / "back.png"
-    assert kmq("decode", str(kmq_file), "-o", str(out)).returncode == 0
-    np.testing.assert_array_equal(np.asarray(Image.open(out)), kmcodec.load(kmq_file))
-    info = kmq("info", str(kmq_file))
-    assert info.returncode == 0 and "192x128" in info.stdout and "8 colours" in info.stdout
+@pytest.fixture
+def png(tmp_path, photo) -> Path:
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
 
 
-def test_existing_output_is_not_overwritten_without_force(tmp_path, photo) -> None:
-    src = tmp_path / "p.png"
-    Image.fromarray(photo).save(src)
-    (tmp_path / "p.kmq").write_bytes(b"keep")
-    assert kmq("encode", str(src)).returncode != 0
-    assert (tmp_path / "p.kmq").read_bytes() == b"keep"
-    assert kmq("encode", str(src), "--force").returncode == 0
+def test_encode_writes_beside_the_input_and_decodes_back(png) -> None:
+    result = kmq("encode", str(png), "--colors", "8")
+    assert result.returncode == 0, result.stderr
+    out = png.with_suffix(".kmq")
+    assert kmcodec.read(out.read_bytes()).header.colors == 8
+    back = png.parent / "back.png"
+    assert kmq("decode", str(out), "-o", str(back)).returncode == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(back)), kmcodec.load(out))
 
 
-def test_corrupt_file_gives_a_message_and_failure(tmp_path) -> None:
+def test_output_and_ext_options(png, tmp_path) -> None:
+    assert kmq("encode", str(png), "-o", str(tmp_path / "named.kmq")).returncode == 0
+    assert (tmp_path / "named.kmq").exists()
+    assert kmq("encode", str(png), "--ext=-small.kmq", "--colors", "4").returncode == 0
+    assert (tmp_path / "photo-small.kmq").exists()
+
+
+def test_existing_output_is_kept_without_force(png) -> None:
+    out = png.with_suffix(".kmq")
+    out.write_bytes(b"keep me")
+    result = kmq("encode", str(png))
+    assert result.returncode == 4 and b"--force" in result.stderr
+    assert out.read_bytes() == b"keep me"
+    assert kmq("encode", str(png), "--force").returncode == 0
+    assert kmcodec.read(out.read_bytes())
+
+
+def test_folder_in_parallel_with_one_bad_file(tmp_path, photo) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.roll(photo, 7 * i, axis=1)).save(folder / f"img{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    (folder / "notes.txt").write_text("not an image")
+    result = kmq("encode", str(folder), "-j", "2", "--colors", "16")
+    assert result.returncode == 3  # an unreadable input, the others still converted
+    for i in range(4):
+        assert kmcodec.read((folder / f"img{i}.kmq").read_bytes()).header.colors == 16
+    assert not (folder / "broken.kmq").exists()
+    assert not list(folder.glob(".*tmp"))  # no temporary files left behind
+    assert b"4 of 5 files converted" in result.stderr
+    assert b"broken.png" in result.stderr
+
+
+def test_unreachable_quality_exits_99_and_writes_nothing(png) -> None:
+    result = kmq("encode", str(png), "--quality", "98-100", "--colors", "4")
+    assert result.returncode == 99 and b"cannot be reached" in result.stderr
+    assert not png.with_suffix(".kmq").exists()
+
+
+def test_quality_target_picks_colours(png) -> None:
+    assert kmq("encode", str(png), "--quality", "30-50").returncode == 0
+    assert kmcodec.read(png.with_suffix(".kmq").read_bytes()).header.colors < 256
+
+
+def test_skip_if_larger_exits_98(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    src = tmp_path / "tiny.jpg"
+    Image.fromarray(noise).save(src, quality=1)  # a very small input file
+    result = kmq("encode", str(src), "--skip-if-larger")
+    assert result.returncode == 98
+    assert not src.with_suffix(".kmq").exists()
+
+
+def test_stdin_to_stdout(png) -> None:
+    result = kmq("encode", "-", "--colors", "5", stdin=png.read_bytes())
+    assert result.returncode == 0
+    assert kmcodec.read(result.stdout).header.colors == 5
+    decoded = kmq("decode", "-", stdin=result.stdout)
+    assert decoded.returncode == 0 and decoded.stdout.startswith(b"\x89PNG")
+
+
+def test_decode_to_other_formats(png, tmp_path) -> None:
+    assert kmq("encode", str(png), "--colors", "6").returncode == 0
+    for name in ("out.webp", "out.bmp", "out.tiff"):
+        target = tmp_path / name
+        assert kmq("decode", str(png.with_suffix(".kmq")), "-o", str(target)).returncode == 0
+        assert Image.open(target).size == Image.open(png).size
+
+
+def test_info_human_and_json(png) -> None:
+    assert kmq("encode", str(png), "--colors", "12").returncode == 0
+    path = str(png.with_suffix(".kmq"))
+    human = kmq("info", path)
+    assert human.returncode == 0
+    text = human.stdout.decode()
+    assert "192x128" in text and "12 colours" in text and "checksums: OK" in text
+    info = json.loads(kmq("info", "--json", path).stdout)
+    size = png.with_suffix(".kmq").stat().st_size
+    assert info["colors"] == 12 and info["bytes"] == size
+    assert info["bits_per_pixel"] == pytest.approx(8 * size / (192 * 128))
+    assert info["ratio_to_raw_rgb"] == pytest.approx(3 * 192 * 128 / size)
+    assert len(info["palette"]) == 12 and info["valid"] is True
+
+
+def test_info_reports_a_corrupt_file(png) -> None:
+    assert kmq("encode", str(png)).returncode == 0
+    path = png.with_suffix(".kmq")
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x55
+    path.write_bytes(bytes(data))
+    result = kmq("info", str(path))
+    assert result.returncode == 1 and b"FAILED" in result.stdout
+
+
+def test_bad_usage_exits_2(png) -> None:
+    assert kmq("encode", str(png), "--colors", "0").returncode == 2
+    assert kmq("encode", str(png), "--speed", "fast").returncode == 2
+    assert kmq("encode", str(png), "--quality", "80-60").returncode == 2
+    assert kmq("encode", str(png), "-o", "a.kmq", "--ext", ".x").returncode == 2
+    assert kmq("frobnicate").returncode == 2
+
+
+def test_missing_input_exits_3(tmp_path) -> None:
+    result = kmq("encode", str(tmp_path / "nope.png"))
+    assert result.returncode == 3 and b"cannot read" in result.stderr
+
+
+def test_corrupt_kmq_decode_fails_with_message(tmp_path) -> None:
     bad = tmp_path / "bad.kmq"
     bad.write_bytes(b"not a kmq file at all")
     result = kmq("decode", str(bad))
-    assert result.returncode == 1 and "not a KMQ file" in result.stderr
+    assert result.returncode == 1 and b"not a KMQ file" in result.stderr
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, photo) -> None:
+    for i in range(3):
+        Image.fromarray(photo).save(tmp_path / f"{i}.png")
+    result = kmq("encode", str(tmp_path), "-j", "1", "--colors", "4")
+    assert result.returncode == 0 and b"\r" not in result.stderr
+    quiet = kmq("encode", str(tmp_path), "-j", "1", "--colors", "4", "--force", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == b""

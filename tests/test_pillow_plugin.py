@@ -1,0 +1,280 @@
+"""The Pillow plugin: .kmq opens and saves like a built-in format."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+import kmcodec
+from kmcodec import compression, pillow_plugin
+from kmcodec.quantize import quality_to_mse
+
+from .conftest import VECTORS
+
+MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
+
+
+@pytest.fixture
+def kmq_file(tmp_path, photo):
+    path = tmp_path / "photo.kmq"
+    Image.fromarray(photo).save(path, colors=16)
+    return path
+
+
+def test_sanity(kmq_file, photo) -> None:
+    with Image.open(kmq_file) as im:
+        assert im.format == "KMQ" and im.mode == "P"
+        assert im.size == (photo.shape[1], photo.shape[0])
+        assert im.get_format_mimetype() == "image/x-kmq"
+        im.load()
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), kmcodec.load(kmq_file))
+        assert len(im.getpalette()) // 3 == 16
+
+
+def test_open_reads_only_the_header_and_stays_lazy(kmq_file, monkeypatch) -> None:
+    calls = []
+    real = compression.decompress
+    monkeypatch.setattr(compression, "decompress", lambda *a: calls.append(1) or real(*a))
+    with Image.open(kmq_file) as im:
+        assert len(im.tile) == 1 and im.tile[0].codec_name == "kmq"
+        assert calls == []
+        im.load()
+        assert calls == [1]
+
+
+def test_extension_and_mime_are_registered() -> None:
+    assert Image.registered_extensions()[".kmq"] == "KMQ"
+    assert Image.MIME["KMQ"] == "image/x-kmq"
+
+
+def test_register_restores_the_plugin(kmq_file) -> None:
+    saved = Image.OPEN.pop("KMQ")
+    Image.ID.remove("KMQ")
+    try:
+        with pytest.raises(UnidentifiedImageError):
+            Image.open(kmq_file)
+        kmcodec.register()
+        with Image.open(kmq_file) as im:
+            assert im.format == "KMQ"
+    finally:
+        Image.OPEN["KMQ"] = saved
+        if "KMQ" not in Image.ID:
+            Image.ID.append("KMQ")
+
+
+def test_open_file_objects_and_bytes(kmq_file) -> None:
+    with open(kmq_file, "rb") as f, Image.open(f) as im:
+        im.load()
+    with Image.open(io.BytesIO(kmq_file.read_bytes())) as im:
+        assert im.format == "KMQ"
+        im.load()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1"])
+def test_save_from_every_supported_mode(tmp_path, photo, mode) -> None:
+    src = Image.fromarray(photo).convert(mode)
+    path = tmp_path / f"m-{mode}.kmq"
+    src.save(path)
+    with Image.open(path) as im:
+        im.load()
+        assert im.mode == "P" and im.size == src.size
+        if mode in ("L", "1", "P"):  # at most 256 colours: stored exactly
+            np.testing.assert_array_equal(
+                np.asarray(im.convert("RGB")), np.asarray(src.convert("RGB"))
+            )
+
+
+def test_palette_image_is_stored_as_it_is(tmp_path, photo) -> None:
+    p = Image.fromarray(photo).quantize(37)
+    path = tmp_path / "p.kmq"
+    p.save(path)
+    with Image.open(path) as im:
+        np.testing.assert_array_equal(np.asarray(im), np.asarray(p))
+        n = int(np.asarray(p).max()) + 1
+        assert im.getpalette()[: 3 * n] == p.getpalette()[: 3 * n]
+
+
+@pytest.mark.parametrize("transparency", [5, bytes(range(0, 256, 8))])
+def test_palette_transparency_round_trips(tmp_path, transparency) -> None:
+    p = Image.new("P", (32, 32))
+    p.putpalette(list(range(96)) * 8)
+    p.putdata(list(range(32)) * 32)
+    p.info["transparency"] = transparency
+    path = tmp_path / "t.kmq"
+    p.save(path)
+    with Image.open(path) as im:
+        im.load()
+        np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), np.asarray(p.convert("RGBA")))
+        if isinstance(transparency, int):
+            assert im.info["transparency"] == transparency
+
+
+def test_rgba_file_opens_as_p_with_transparency(tmp_path, photo) -> None:
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    rgba[:20, :, 3] = 0
+    path = tmp_path / "a.kmq"
+    Image.fromarray(rgba).save(path, colors=8)
+    with Image.open(path) as im:
+        assert im.mode == "P" and isinstance(im.info["transparency"], int)
+        alpha = np.asarray(im.convert("RGBA"))[..., 3]
+        assert (alpha[:20] == 0).all() and (alpha[20:] == 255).all()
+
+
+@pytest.mark.parametrize("mode", ["I;16", "F", "I", "CMYK", "YCbCr"])
+def test_modes_it_cannot_store_give_a_clear_value_error(tmp_path, mode) -> None:
+    with pytest.raises(ValueError, match=f"cannot write mode {mode} as KMQ"):
+        Image.new(mode, (4, 4)).save(tmp_path / "x.kmq")
+    assert not (tmp_path / "x.kmq").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("colors", 0),
+        ("colors", 300),
+        ("colors", "many"),
+        ("speed", 11),
+        ("speed", "fast"),
+        ("dither", "floyd"),
+        ("color_space", "hsv"),
+        ("compress_level", 40),
+        ("quality", "90-10"),
+        ("smooth", -1),
+    ],
+)
+def test_bad_save_options_are_refused_with_a_value_error(tmp_path, photo, option, value) -> None:
+    with pytest.raises(ValueError):
+        Image.fromarray(photo).save(tmp_path / "x.kmq", **{option: value})
+    assert not (tmp_path / "x.kmq").exists()
+
+
+def test_save_options_are_used(tmp_path, photo) -> None:
+    im = Image.fromarray(photo)
+    im.save(
+        tmp_path / "a.kmq",
+        colors=6,
+        speed=8,
+        dither=True,
+        color_space="oklab",
+        compress_level=3,
+        random_state=1,
+    )
+    assert kmcodec.read((tmp_path / "a.kmq").read_bytes()).header.colors == 6
+    im.save(tmp_path / "q.kmq", quality="40-60")
+    got = kmcodec.load(tmp_path / "q.kmq")
+    assert kmcodec.psnr(photo, got) >= 10 * np.log10(255**2 / quality_to_mse(60))
+
+
+def test_icc_profile_and_exif_round_trip(tmp_path, photo) -> None:
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees
+    exif[0x010F] = "kmcodec test camera"
+    path = tmp_path / "m.kmq"
+    Image.fromarray(photo).save(path, colors=8, icc_profile=icc, exif=exif)
+    with Image.open(path) as im:
+        assert im.info["icc_profile"] == icc
+        assert im.getexif()[0x0112] == 6
+        assert im.getexif()[0x010F] == "kmcodec test camera"
+        # it works through the code that uses Pillow
+        upright = ImageOps.exif_transpose(im)
+        assert upright.size == (im.size[1], im.size[0])
+
+
+def test_metadata_from_image_info_is_kept(tmp_path, photo) -> None:
+    src = Image.fromarray(photo)
+    src.info["icc_profile"] = b"an ICC profile"
+    src.save(tmp_path / "i.kmq")
+    with Image.open(tmp_path / "i.kmq") as im:
+        assert im.info["icc_profile"] == b"an ICC profile"
+
+
+def test_thumbnail_and_convert(kmq_file) -> None:
+    with Image.open(kmq_file) as im:
+        im.thumbnail((50, 50))
+        assert max(im.size) == 50
+        assert im.convert("RGB").mode == "RGB"
+
+
+def test_verify_checks_the_stream(tmp_path, kmq_file) -> None:
+    with Image.open(kmq_file) as im:
+        im.verify()
+    data = bytearray(kmq_file.read_bytes())
+    data[-1] ^= 0xFF  # zstd content checksum
+    bad = tmp_path / "bad.kmq"
+    bad.write_bytes(bytes(data))
+    with Image.open(bad) as im, pytest.raises(SyntaxError, match="checksum"):
+        im.verify()
+    short = tmp_path / "short.kmq"
+    short.write_bytes(kmq_file.read_bytes()[:-10])
+    with Image.open(short) as im, pytest.raises(OSError, match="truncated"):
+        im.verify()
+
+
+@pytest.mark.parametrize("case", MANIFEST["invalid"], ids=lambda c: c["file"])
+def test_invalid_files_fail_as_pillow_users_expect(case) -> None:
+    data = (VECTORS / case["file"]).read_bytes()
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        return  # not a (valid) KMQ header
+    with pytest.raises(OSError):
+        im.load()
+
+
+@pytest.mark.parametrize("case", MANIFEST["valid"], ids=lambda c: c["file"])
+def test_valid_vectors_through_pillow(case) -> None:
+    with Image.open(VECTORS / case["file"]) as im, Image.open(VECTORS / case["png"]) as ref:
+        mode = "RGBA" if ref.mode == "RGBA" else "RGB"
+        np.testing.assert_array_equal(np.asarray(im.convert(mode)), np.asarray(ref.convert(mode)))
+
+
+def test_every_truncation_fails_cleanly(kmq_file) -> None:
+    data = kmq_file.read_bytes()
+    for length in list(range(0, 120)) + list(range(120, len(data), 97)):
+        try:
+            im = Image.open(io.BytesIO(data[:length]))
+        except UnidentifiedImageError:
+            continue
+        with pytest.raises(OSError):
+            im.load()
+
+
+def test_decompression_bomb_check_applies(kmq_file, monkeypatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(Image.DecompressionBombError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Image.open(kmq_file)
+
+
+def test_matplotlib_imread_reads_kmq_through_pillow(kmq_file) -> None:
+    mpimg = pytest.importorskip("matplotlib.image")
+    pixels = mpimg.imread(kmq_file)
+    assert pixels.shape[:2] == kmcodec.load(kmq_file).shape[:2]
+
+
+def test_imageio_reads_kmq_with_its_pillow_plugin(kmq_file) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    pixels = iio.imread(kmq_file, plugin="pillow", mode="RGB")
+    np.testing.assert_array_equal(pixels, kmcodec.load(kmq_file))
+
+
+def test_plugin_module_declares_its_save_options() -> None:
+    assert {
+        "colors",
+        "quality",
+        "speed",
+        "dither",
+        "color_space",
+        "compress_level",
+        "random_state",
+        "icc_profile",
+        "exif",
+    } <= set(pillow_plugin.SAVE_OPTIONS)
