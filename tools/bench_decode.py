@@ -68,7 +68,7 @@ def row(label: str, k: int, t_kmq: float, t_png: float, ratio: float, sizes: tup
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", nargs="?", type=Path)
-    parser.add_argument("--colors", default="2,16,256")
+    parser.add_argument("--colors", default="2,4,16,256")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--large", default="4000x3000", help="size of the large photo, or 0")
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             big = np.clip(noisy, 0, 255).astype(np.uint8)
             label = f"{width}x{height} ({width * height / 1e6:.0f} MP)"
             for k in ks:
-                t_kmq, t_png, s_kmq, s_png = measure(big, k, folder, max(3, args.repeat // 2))
+                t_kmq, t_png, s_kmq, s_png = measure(big, k, folder, args.repeat)
                 print(row(label, k, t_kmq, t_png, t_kmq / t_png, (s_kmq, s_png)))
     print("goal: ratio (kmq time / PNG-8 time) <= 0.50")
     return 0
