@@ -25,6 +25,7 @@ from .codec import (
     read,
     save,
 )
+from .comparison import compare
 from .container import EXTENSION, MAX_PIXELS, MIME_TYPE, VERSION
 from .errors import (
     ChecksumError,
@@ -65,6 +66,7 @@ __all__ = [
     "SpeedSettings",
     "TruncatedError",
     "UnsupportedError",
+    "compare",
     "decode",
     "decode_indexed",
     "encode",

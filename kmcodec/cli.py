@@ -34,6 +34,7 @@ from typing import Any
 
 from . import __version__, codec, container
 from .errors import KmqError, QualityError
+from .pixels import IMAGE_SUFFIXES
 from .quantize import parse_quality, quantize
 
 __all__ = ["main"]
@@ -47,23 +48,6 @@ EXIT_LARGER = 98
 EXIT_QUALITY = 99
 #: Which code wins when files of a batch end differently.
 _PRIORITY = (EXIT_READ, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
-#: Files a folder argument contributes (any format Pillow reads, by its usual suffix).
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".bmp",
-        ".gif",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".ppm",
-        ".pgm",
-        ".pnm",
-        ".tga",
-    }
-)
 
 
 @dataclass
@@ -389,11 +373,117 @@ def _cmd_info(args: argparse.Namespace) -> int:
         )
         if info["chunks"]:
             print("  chunks: " + ", ".join(f"{k} ({v} bytes)" for k, v in info["chunks"].items()))
-        print(f"  palette: {_swatch(info['palette'])}")
+        palette = info["palette"]
+        for start in range(0, len(palette), 16):
+            label = "palette:" if start == 0 else ""
+            print(f"  {label:<9}{_swatch(palette[start : start + 16])}")
         print(
             f"  checksums: {info['checksums']}" + (f" ({info['error']})" if "error" in info else "")
         )
     return status
+
+
+def _print_comparison(ic: Any) -> None:
+    from .comparison import FORMATS, SHORT_NAMES
+
+    print(f"{Path(ic.image).name}: {ic.width}x{ic.height}, original {ic.original_bytes} bytes")
+    names = [n for n in FORMATS if any(n in m.sizes for m in ic.measurements)]
+    print(
+        f"{'K':>5}{'PSNR':>7}{'SSIM':>8}"
+        + "".join(f"{SHORT_NAMES[n] + ' B':>11}" for n in names)
+        + f"{'kmq bpp':>9}{'x orig':>8}{'x raw':>7}{'JPEG q':>8}{'enc s':>7}{'dec s':>7}"
+    )
+    for m in ic.measurements:
+        kmq = m.sizes["kmq"]
+        jpeg = m.sizes.get("jpeg")
+        print(
+            f"{m.k:>5}{m.psnr:>7.2f}{m.ssim:>8.4f}"
+            + "".join(f"{m.sizes[n].bytes if n in m.sizes else '-':>11}" for n in names)
+            + f"{kmq.bits_per_pixel:>9.3f}{kmq.vs_original:>8.2f}{kmq.vs_raw:>7.1f}"
+            + f"{jpeg.quality if jpeg else '-':>8}{m.encode_seconds:>7.3f}{m.decode_seconds:>7.3f}"
+        )
+    print(f"  best K: {ic.why}")
+
+
+def _print_medians(medians: list[dict[str, Any]]) -> None:
+    from .comparison import FORMATS, SHORT_NAMES
+
+    names = [n for n in FORMATS if f"{n}_bpp" in medians[0]]
+    print(
+        f"{'K':>5}{'PSNR':>7}{'SSIM':>8}" + "".join(f"{SHORT_NAMES[n] + ' bpp':>12}" for n in names)
+    )
+    for row in medians:
+        cells = "".join(f"{row[f'{n}_bpp']:>12.3f}" for n in names)
+        print(f"{row['k']:>5}{row['psnr']:>7.2f}{row['ssim']:>8.4f}{cells}")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import compare
+    from .report import write_report
+
+    if args.colors == "auto":
+        colors: Any = "auto"
+    else:
+        try:
+            colors = [int(k) for k in args.colors.split(",")]
+        except ValueError:
+            print(
+                f"kmq: --colors must be 'auto' or numbers like 2,5,10, got {args.colors!r}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    images = _inputs(args.images)
+    missing = [p for p in images if not Path(p).is_file()]
+    if missing:
+        print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
+        return EXIT_READ
+    bar = _progress(len(images), args.quiet)
+    try:
+        result = compare(
+            images,
+            colors,
+            out=args.out,
+            target_ssim=args.target_ssim,
+            target_psnr=args.target_psnr,
+            speed=args.speed,
+            color_space=args.color_space,
+            progress=(lambda name: bar.update(1)) if bar is not None else None,
+        )
+    except (OSError, SyntaxError) as exc:
+        print(f"kmq: cannot read an image: {exc}", file=sys.stderr)
+        return EXIT_READ
+    except (ValueError, KmqError) as exc:
+        print(f"kmq: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        for ic in result.images:
+            _print_comparison(ic)
+            print()
+        if len(result.images) > 1:
+            print(f"medians over {len(result.images)} images")
+            _print_medians(result.medians())
+    if args.csv:
+        import csv
+
+        records = result.records()
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if not args.no_plots:
+        try:
+            files = write_report(result, args.out)
+        except ImportError as exc:
+            print(f"kmq: no plots: {exc}", file=sys.stderr)
+        else:
+            if not args.quiet:
+                print(f"report and {len(files) - 1} plots written to {args.out}/ (report.md)")
+    return EXIT_OK
 
 
 def _quality(text: str) -> str:
@@ -509,6 +599,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dec.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
     dec.set_defaults(func=_cmd_decode)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="size and quality against PNG, JPEG, WebP and GIF, with plots and the best K",
+        description="Encode images at several K; measure every format's size on disk, PSNR and "
+        "SSIM; pick the best K; write plots and report.md into --out.",
+    )
+    cmp.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    cmp.add_argument(
+        "--colors",
+        default="2,5,10,15,20",
+        help="K values, e.g. 2,5,10, or 'auto' (default 2,5,10,15,20)",
+    )
+    cmp.add_argument(
+        "--out",
+        default="kmq-compare",
+        help="folder for the files, plots and report.md (default kmq-compare)",
+    )
+    cmp.add_argument(
+        "--target-ssim",
+        type=float,
+        default=0.95,
+        help="quality the best K must reach (default SSIM 0.95)",
+    )
+    cmp.add_argument(
+        "--target-psnr",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="use a PSNR target instead of SSIM",
+    )
+    cmp.add_argument(
+        "--speed", type=_ranged(1, 10), default=4, metavar="N", help="kmcodec speed (default 4)"
+    )
+    cmp.add_argument("--color-space", choices=("rgb", "oklab"), default="rgb")
+    cmp.add_argument("--csv", help="write every measurement to this CSV file")
+    cmp.add_argument("--json", help="write the results to this JSON file")
+    cmp.add_argument("--no-plots", action="store_true", help="skip the plots and report.md")
+    cmp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    cmp.set_defaults(func=_cmd_compare)
 
     info = sub.add_parser("info", help="header, palette, size and checksums of .kmq files")
     info.add_argument("files", nargs="+", metavar="FILE")

@@ -14,8 +14,26 @@ import numpy as np
 from .container import MAX_PIXELS
 from .errors import LimitError
 
-__all__ = ["PIL_MODES", "as_pixels", "check_size", "drop_opaque_alpha"]
+__all__ = ["IMAGE_SUFFIXES", "PIL_MODES", "as_pixels", "check_size", "drop_opaque_alpha"]
 
+#: File suffixes taken from a folder by the command line and ``kmcodec.compare`` (formats Pillow
+#: reads; ``.kmq`` is left out, as the folder's images are what is to be encoded).
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pnm",
+        ".tga",
+    }
+)
 #: Pillow modes kmcodec converts (to RGB, or to RGBA when they carry alpha or transparency).
 PIL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX")
 
