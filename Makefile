@@ -9,9 +9,10 @@ DEV    := $(VENV)/.installed-dev
 IMAGES ?=
 
 KODAK  := ../shared/corpus/kodak
+SEED   := ../shared/corpus/seed
 CORPUS ?= $(if $(wildcard $(KODAK)/*.png),$(KODAK),samples)
 
-.PHONY: demo test lint bench vectors clean
+.PHONY: demo test lint bench docs vectors clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ lint: $(DEV)
 # Quantiser against pngquant (when on PATH), scikit-learn and Pillow, side by side.
 bench: $(DEV)
 	$(PY) tools/bench_quantize.py $(CORPUS)
+
+# The README's reproduction of the original experiment: tables, plots, report.md in docs/seed.
+docs: $(RUN)
+	$(VENV)/bin/kmq compare $(SEED)/Koala.jpg $(SEED)/Penguins.jpg --out out/seed --csv out/seed/seed.csv
+	mkdir -p docs/seed && cp out/seed/*.png out/seed/report.md docs/seed/
 
 vectors: $(RUN)
 	$(PY) tools/make_vectors.py

@@ -381,7 +381,8 @@ def compare(
         The K values to measure. "auto" measures K = 2, 4, 8, ..., 256, then narrows down by
         bisection on the smallest K reaching the target, without trying every K.
     out : path, optional
-        Folder to keep the encoded files in; a temporary folder if None.
+        Folder to keep the encoded files in (in its subfolder ``files``); a temporary folder if
+        None.
     target_ssim : float, default=0.95
         The quality the best K must reach, as SSIM.
     target_psnr : float, optional
@@ -417,7 +418,7 @@ def compare(
         tmp = tempfile.TemporaryDirectory()
         folder = Path(tmp.name)
     else:
-        folder = Path(out)
+        folder = Path(out) / "files"
         folder.mkdir(parents=True, exist_ok=True)
     good, label = _target(target_ssim, target_psnr)
     result = Comparison(images=[])

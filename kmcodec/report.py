@@ -145,7 +145,7 @@ def _contact_sheet(plt: Any, ic: ImageComparison, files: list[Path], path: Path)
         )
     fig.suptitle(Path(ic.image).name, fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 

@@ -60,7 +60,7 @@ def test_quality_numbers_match_a_direct_computation(result) -> None:
         original = _pixels(ic.image)
         for m in ic.measurements:
             decoded = kmcodec.load(
-                out / f"{os.path.splitext(os.path.basename(ic.image))[0]}-k{m.k}.kmq"
+                out / "files" / f"{os.path.splitext(os.path.basename(ic.image))[0]}-k{m.k}.kmq"
             )
             mse = np.mean((original.astype(float) - decoded.astype(float)) ** 2)
             assert m.psnr == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-9)
@@ -73,9 +73,9 @@ def test_lossless_containers_hold_the_same_pixels(result) -> None:
     ic = comparison.images[0]
     stem = os.path.splitext(os.path.basename(ic.image))[0]
     for m in ic.measurements:
-        kmq = kmcodec.load(out / f"{stem}-k{m.k}.kmq")
+        kmq = kmcodec.load(out / "files" / f"{stem}-k{m.k}.kmq")
         for suffix in (".png", ".png8.png", ".gif", ".webp"):
-            np.testing.assert_array_equal(_pixels(out / f"{stem}-k{m.k}{suffix}"), kmq)
+            np.testing.assert_array_equal(_pixels(out / "files" / f"{stem}-k{m.k}{suffix}"), kmq)
 
 
 def test_jpeg_is_the_smallest_quality_reaching_the_kmq_psnr(result) -> None:
@@ -85,7 +85,7 @@ def test_jpeg_is_the_smallest_quality_reaching_the_kmq_psnr(result) -> None:
     stem = os.path.splitext(os.path.basename(ic.image))[0]
     for m in ic.measurements:
         jpeg = m.sizes["jpeg"]
-        decoded = _pixels(out / f"{stem}-k{m.k}.jpg")
+        decoded = _pixels(out / "files" / f"{stem}-k{m.k}.jpg")
         assert psnr(original, decoded) == pytest.approx(jpeg.psnr)
         assert jpeg.psnr >= m.psnr
         if jpeg.quality > 1:  # one step lower misses the target
