@@ -22,12 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import corpus_files
 from PIL import Image
 
 import kmcodec
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kodak"
 
 
 def load_time(path: Path, repeat: int) -> tuple[float, np.ndarray]:
@@ -73,10 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--large", default="4000x3000", help="size of the large photo, or 0")
     args = parser.parse_args(argv)
-    corpus = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.is_dir() else ROOT / "samples")
-    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if args.limit:
-        files = files[: args.limit]
+    corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
     print(f"corpus: {corpus} ({len(files)} images); Pillow {Image.__version__};", end=" ")
     print(f"median of {args.repeat} loads")

@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import zstandard
+from _common import corpus_files
 from PIL import Image
 
 import kmcodec
 from kmcodec.histogram import histogram
 from kmcodec.remap import remap
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kodak"
 
 
 def pack_any(indices: np.ndarray, bits: int) -> bytes:
@@ -46,10 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="3,9,19")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images")
     args = parser.parse_args(argv)
-    corpus = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.is_dir() else ROOT / "samples")
-    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if args.limit:
-        files = files[: args.limit]
+    corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
     levels = [int(v) for v in args.levels.split(",")]
     compressors = {v: zstandard.ZstdCompressor(level=v) for v in levels}

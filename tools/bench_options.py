@@ -26,13 +26,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import corpus_files, parse_options
 from PIL import Image
 
 import kmcodec
 from kmcodec.metrics import delta_e_ok, ssim
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kodak"
 DEFAULT_VARIANTS = [
     "default=",
     "oklab=color_space=oklab",
@@ -43,21 +42,6 @@ DEFAULT_VARIANTS = [
 ]
 
 
-def parse_options(text: str) -> dict[str, object]:
-    options: dict[str, object] = {}
-    for item in filter(None, text.split(",")):
-        key, _, value = item.partition("=")
-        for kind in (int, float):
-            try:
-                options[key] = kind(value)
-                break
-            except ValueError:
-                continue
-        else:
-            options[key] = value
-    return options
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", nargs="?", type=Path)
@@ -65,10 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--variant", action="append", default=None)
     args = parser.parse_args(argv)
-    corpus = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.is_dir() else ROOT / "samples")
-    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if args.limit:
-        files = files[: args.limit]
+    corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
     variants = {}
     for spec in args.variant or DEFAULT_VARIANTS:

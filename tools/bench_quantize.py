@@ -40,32 +40,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import corpus_files, parse_options
 from PIL import Image
 
 import kmcodec
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kodak"
 DEFAULT_KS = "2,5,10,16,20,32,64,128,256"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return kmcodec.psnr(a, b)
-
-
-def parse_options(text: str) -> dict[str, object]:
-    """'speed=1,color_space=oklab' -> {'speed': 1, 'color_space': 'oklab'}."""
-    options: dict[str, object] = {}
-    for item in filter(None, text.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            options[key] = int(value)
-        except ValueError:
-            try:
-                options[key] = float(value)
-            except ValueError:
-                options[key] = value
-    return options
 
 
 def run_kmcodec(pixels: np.ndarray, k: int, options: dict[str, object]) -> tuple[float, float]:
@@ -132,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, help="write every measurement here")
     args = parser.parse_args(argv)
 
-    corpus = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.is_dir() else ROOT / "samples")
-    files = sorted(p for p in corpus.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if args.limit:
-        files = files[: args.limit]
+    corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
     variants = {"kmcodec": {}}
     for spec in args.variant:

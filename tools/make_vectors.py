@@ -55,7 +55,12 @@ def metadata() -> tuple[bytes, bytes]:
     """An sRGB ICC profile and an EXIF block with orientation 6."""
     from PIL import ImageCms
 
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    # Little CMS stamps the creation time (bytes 24-35) and an MD5 profile ID over it (84-99):
+    # fix the date and clear the ID ("not computed"), so every run writes the same file.
+    icc[24:36] = bytes([0x07, 0xEA, 0, 11, 0, 27, 0, 0, 0, 0, 0, 0])  # 2026-11-27 00:00:00
+    icc[84:100] = bytes(16)
+    icc = bytes(icc)
     exif = Image.Exif()
     exif[0x0112] = 6
     return icc, exif.tobytes()
