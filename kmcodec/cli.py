@@ -76,10 +76,15 @@ def _exit_code(outcomes: list[Outcome]) -> int:
 def _open_image(source: str, data: bytes | None) -> Any:
     from PIL import Image
 
-    Image.init()
     im = Image.open(io.BytesIO(data) if data is not None else source)
     im.load()
     return im
+
+
+def _bomb_error() -> type[Exception]:
+    from PIL import Image
+
+    return Image.DecompressionBombError
 
 
 def _encode_one(
@@ -91,7 +96,7 @@ def _encode_one(
     try:
         outcome.bytes_in = len(data) if data is not None else os.path.getsize(source)
         im = _open_image(source, data)
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, _bomb_error()) as exc:
         outcome.status, outcome.message = EXIT_READ, f"cannot read image: {exc}"
         return outcome, None
     if target is not None and os.path.exists(target) and not options["force"]:
@@ -449,7 +454,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             color_space=args.color_space,
             progress=(lambda name: bar.update(1)) if bar is not None else None,
         )
-    except (OSError, SyntaxError) as exc:
+    except (OSError, SyntaxError, _bomb_error()) as exc:
         print(f"kmq: cannot read an image: {exc}", file=sys.stderr)
         return EXIT_READ
     except (ValueError, KmqError) as exc:
