@@ -59,6 +59,9 @@ def test_encoder_picks_the_width_that_compresses_best() -> None:
     # Widths are ranked at a cheap zstd level; the pick is within 2% of the true best.
     assert len(auto) <= 1.02 * min(sizes.values())
     assert len(auto) == sizes[read(auto).header.index_bits]
+    # At the slow speeds every width is tried at the final level: exactly the smallest.
+    sizes = {b: len(encode_indexed(palette, indices, index_bits=b, speed=1)) for b in (1, 2, 4, 8)}
+    assert len(encode_indexed(palette, indices, speed=1)) == min(sizes.values())
 
 
 def test_decode_gives_palette_colours_per_pixel() -> None:
