@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SCALE", "oklab_to_srgb", "srgb_to_oklab"]
+__all__ = ["COLOR_SPACES", "SCALE", "from_space", "oklab_to_srgb", "srgb_to_oklab", "to_space"]
 
 #: Oklab coordinates are multiplied by this, so L spans 0-255.
 SCALE = 255.0
@@ -80,3 +80,30 @@ def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     """
     lms = (np.asarray(lab, dtype=np.float64) / SCALE) @ _LAB_TO_LMS.T
     return _encode((lms**3) @ _LMS_TO_RGB.T)
+
+
+#: The colour spaces k-means can run in.
+COLOR_SPACES = ("rgb", "oklab")
+
+
+def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
+    """uint8 sRGB(A) colours to float points in ``color_space`` ("rgb" or "oklab").
+
+    Alpha, if any, is carried along unchanged as a fourth coordinate (0-255).
+    """
+    if color_space == "rgb":
+        return colors.astype(np.float64)
+    lab = srgb_to_oklab(colors[:, :3])
+    if colors.shape[1] == 4:
+        lab = np.concatenate([lab, colors[:, 3:].astype(np.float64)], axis=1)
+    return lab
+
+
+def from_space(points: np.ndarray, color_space: str) -> np.ndarray:
+    """Inverse of :func:`to_space`, to sRGB(A) on the 0-255 scale (float, not yet rounded)."""
+    if color_space == "rgb":
+        return points
+    rgb = oklab_to_srgb(points[:, :3])
+    if points.shape[1] == 4:
+        rgb = np.concatenate([rgb, points[:, 3:]], axis=1)
+    return rgb

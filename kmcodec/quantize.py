@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .colorspace import oklab_to_srgb, srgb_to_oklab
+from .colorspace import COLOR_SPACES, from_space, to_space
 from .compression import FAST_OPTIMAL
 from .errors import QualityError
 from .histogram import ColorHistogram, histogram, posterize
@@ -289,11 +289,11 @@ def _quantize_k(
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).
             fixed, colors, counts, k = colors[:1], colors[1:], counts[1:], k - 1
-        points = _to_space(colors, color_space)
+        points = to_space(colors, color_space)
         centers = _palette_search(
             points, counts, colors, k, SPEEDS[speed], init, random_state, max_iter, tol
         )
-        rounded = np.clip(np.rint(_from_space(centers, color_space)), 0, 255).astype(np.uint8)
+        rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
         palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
         indices, sse = remap(
             hist,
@@ -317,24 +317,6 @@ def _quantize_k(
         distinct_colors=n,
         speed=speed,
     )
-
-
-def _to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
-    if color_space == "rgb":
-        return colors.astype(np.float64)
-    lab = srgb_to_oklab(colors[:, :3])
-    if colors.shape[1] == 4:
-        lab = np.concatenate([lab, colors[:, 3:].astype(np.float64)], axis=1)
-    return lab
-
-
-def _from_space(centers: np.ndarray, color_space: str) -> np.ndarray:
-    if color_space == "rgb":
-        return centers
-    rgb = oklab_to_srgb(centers[:, :3])
-    if centers.shape[1] == 4:
-        rgb = np.concatenate([rgb, centers[:, 3:]], axis=1)
-    return rgb
 
 
 def _check_dither(dither: object) -> float:
@@ -415,7 +397,7 @@ def quantize(
     """
     k = _check_int("colors", colors, 1, 256)
     speed = _check_int("speed", speed, 1, 10)
-    if color_space not in ("rgb", "oklab"):
+    if color_space not in COLOR_SPACES:
         msg = f"color_space must be 'rgb' or 'oklab', got {color_space!r}"
         raise ValueError(msg)
     if init not in ("split", "k-means++"):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colorspace import srgb_to_oklab
+from .colorspace import to_space
 from .histogram import ColorHistogram, colors_from_codes
 from .kmeans import nearest_two
 
@@ -131,15 +131,6 @@ def smooth_indices(
     return idx, spent
 
 
-def _space_points(colors: np.ndarray, color_space: str) -> np.ndarray:
-    if color_space == "rgb":
-        return colors
-    lab = srgb_to_oklab(colors[:, :3])
-    if colors.shape[1] == 4:
-        lab = np.concatenate([lab, colors[:, 3:].astype(np.float64)], axis=1)
-    return lab
-
-
 def _rgb_sq(colors: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
     diff = colors.astype(np.int64) - palette[labels].astype(np.int64)
     return (diff * diff).sum(axis=1)
@@ -178,7 +169,7 @@ def remap(
     """
     height, width = shape
     first, second, _, _ = nearest_two(
-        _space_points(hist.colors, color_space), _space_points(palette, color_space)
+        to_space(hist.colors, color_space), to_space(palette, color_space)
     )
     if dither > 0 and len(palette) > 1:
         return _dither(hist, palette, shape, first, second, dither)
