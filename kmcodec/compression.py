@@ -20,7 +20,7 @@ __all__ = ["BEST_LEVEL", "FAST_OPTIMAL", "MAX_LEVEL", "MIN_LEVEL", "compress", "
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MIN_LEVEL = 1
 MAX_LEVEL = zstandard.MAX_COMPRESSION_LEVEL
-#: The level of the best compression (speeds 1-3 use it). zstd's optimal parser ("btultra")
+#: The level of the best compression (speeds 1-2 use it). zstd's optimal parser ("btultra")
 #: pays off on index planes: on the Kodak set level 19 is 10-15% smaller than level 9 (1.54 vs
 #: 1.72 bits per pixel at 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more.
 #: It costs 50-110 ms on a 768x512 8-bit plane, 20-70 ms on 1-4-bit planes.
