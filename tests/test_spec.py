@@ -94,3 +94,10 @@ def test_spec_lists_every_conformance_file() -> None:
     manifest = json.loads((VECTORS / "manifest.json").read_text())
     listed = {r[0].strip("`") for r in _table_after("vectors")}
     assert listed == {v["file"] for v in manifest["valid"] + manifest["invalid"]}
+
+
+def test_spec_crc_check_value_is_the_crc_the_code_uses() -> None:
+    import zlib
+
+    assert "0xCBF43926" in SPEC
+    assert zlib.crc32(b"123456789") == 0xCBF43926
