@@ -223,7 +223,9 @@ def _jpeg(original: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
         return data, np.asarray(im.convert("RGB"))
 
 
-def smallest_jpeg(original: np.ndarray, target_psnr: float) -> tuple[int, bytes, float] | None:
+def smallest_jpeg(
+    original: np.ndarray, target_psnr: float
+) -> tuple[int, bytes, float, np.ndarray] | None:
     """The lowest JPEG quality (Pillow, 4:2:0) whose PSNR reaches ``target_psnr``.
 
     Binary search over quality 1-100, taking PSNR to rise with quality (it does, to within noise;
@@ -231,27 +233,30 @@ def smallest_jpeg(original: np.ndarray, target_psnr: float) -> tuple[int, bytes,
 
     Returns
     -------
-    (quality, jpeg bytes, psnr) or None
+    (quality, jpeg bytes, psnr, decoded pixels) or None
     """
     rgb = original[..., :3]
-    results: dict[int, tuple[bytes, float]] = {}
+    found: tuple[int, bytes, float, np.ndarray] | None = None
 
-    def at(q: int) -> float:
-        if q not in results:
-            data, decoded = _jpeg(rgb, q)
-            results[q] = (data, psnr(rgb, decoded))
-        return results[q][1]
+    def reaches(q: int) -> bool:
+        nonlocal found
+        data, decoded = _jpeg(rgb, q)
+        value = psnr(rgb, decoded)
+        if value < target_psnr:
+            return False
+        found = (q, data, value, decoded)  # only the best so far is kept, not every probe
+        return True
 
-    if at(100) < target_psnr:
+    if not reaches(100):
         return None
-    low, high = 1, 100  # at(high) reaches the target
+    low, high = 1, 100  # quality ``high`` reaches the target, held in ``found``
     while low < high:
         mid = (low + high) // 2
-        if at(mid) >= target_psnr:
+        if reaches(mid):
             high = mid
         else:
             low = mid + 1
-    return high, results[high][0], results[high][1]
+    return found
 
 
 #: JPEG qualities of the reference curve drawn in the rate-distortion plots.
@@ -330,11 +335,10 @@ def _measure(
     if "jpeg" in formats:
         found = smallest_jpeg(original, value_psnr)
         if found is not None:
-            quality, jpeg_data, jpeg_psnr = found
+            quality, jpeg_data, jpeg_psnr, jpeg_pixels = found
             path = folder / f"{stem}-k{k}{FORMATS['jpeg']}"
             path.write_bytes(jpeg_data)
             written.append(path)
-            _, jpeg_pixels = _jpeg(original, quality)
             record("jpeg", path, jpeg_psnr, ssim(original[..., :3], jpeg_pixels), quality)
     return m, written
 

@@ -96,7 +96,8 @@ def test_jpeg_is_the_smallest_quality_reaching_the_kmq_psnr(result) -> None:
 
 def test_smallest_jpeg_reports_unreachable_targets(photo) -> None:
     assert smallest_jpeg(photo, 99.0) is None
-    _, data, value = smallest_jpeg(photo, 20.0)
+    _, data, value, pixels = smallest_jpeg(photo, 20.0)
+    assert psnr(photo, pixels) == value
     assert value >= 20.0 and data[:2] == b"\xff\xd8"
 
 
