@@ -1,0 +1,408 @@
+/*
+ * The compiled core of coding 1 (CONTEXT) of the .kmq format: an adaptive context model over
+ * the palette indices, driving a binary range coder. spec/kmq.md, section 2.6, is the normative
+ * description; this file follows it step by step and uses the spec's names.
+ *
+ * Python API (module kmcodec._context_coder):
+ *   encode(indices: bytes-like, width: int, height: int, colors: int) -> bytes
+ *   decode(stream: bytes-like, width: int, height: int, colors: int, out: writable buffer) -> int
+ * decode returns 0 on success or a negative error code (see ERR_* below) and releases the GIL
+ * while it works.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_ENDS_EARLY (-1)   /* the range decoder needs a byte past the stream's end */
+#define ERR_LEFT_OVER (-2)    /* bytes are left after the last pixel, or the final code is not 0 */
+#define ERR_INDEX (-3)        /* a decoded index is >= colors */
+#define ERR_NOMEM (-4)
+
+/* ---- model constants (spec 2.6.3) ---- */
+#define PROB_BITS 16
+#define PROB_ONE (1u << PROB_BITS)
+#define PROB_MIN 32u
+#define PROB_MAX (PROB_ONE - 32u)
+#define COUNT_LIMIT 255u
+#define HASH_MUL 0x9E3779B1u
+#define SOURCES 5
+#ifndef HASH_BITS_MAX
+#define HASH_BITS_MAX 20
+#endif
+#ifndef MATCH_BITS_MAX
+#define MATCH_BITS_MAX 18
+#endif
+#define MSTATES 10
+#define FLAG_CONTEXTS (SOURCES * 16 * MSTATES)
+#define MATCH_LIMIT 65535
+
+typedef struct {
+    uint16_t p;   /* probability that the bit is 1, in units of 2^-16 */
+    uint16_t n;   /* how many bits this counter has seen, up to COUNT_LIMIT */
+} counter;
+
+static uint32_t RATE[COUNT_LIMIT + 1];
+
+static void init_rates(void) {
+    for (unsigned n = 0; n <= COUNT_LIMIT; n++) RATE[n] = 131072u / (2u * n + 3u);
+}
+
+static inline void counter_update(counter *c, int bit) {
+    int32_t target = bit ? (int32_t)PROB_ONE : 0;
+    int64_t delta = (int64_t)(target - (int32_t)c->p) * (int64_t)RATE[c->n];
+    int32_t p = (int32_t)c->p + (int32_t)(delta >> 16);
+    if (p < (int32_t)PROB_MIN) p = PROB_MIN;
+    if (p > (int32_t)PROB_MAX) p = PROB_MAX;
+    c->p = (uint16_t)p;
+    if (c->n < COUNT_LIMIT) c->n++;
+}
+
+/* ---- binary range coder (spec 2.6.2) ---- */
+typedef struct {
+    uint64_t low;
+    uint32_t range;
+    uint8_t cache;
+    uint64_t cache_size;
+    uint8_t *out;
+    size_t len, cap;
+    int failed;
+} encoder;
+
+static void enc_put(encoder *e, uint8_t b) {
+    if (e->len == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4096;
+        uint8_t *p = (uint8_t *)realloc(e->out, cap);
+        if (!p) { e->failed = 1; return; }
+        e->out = p; e->cap = cap;
+    }
+    e->out[e->len++] = b;
+}
+
+static void enc_shift_low(encoder *e) {
+    if ((uint32_t)e->low < 0xFF000000u || (e->low >> 32) != 0) {
+        uint8_t carry = (uint8_t)(e->low >> 32);
+        uint8_t temp = e->cache;
+        do {
+            enc_put(e, (uint8_t)(temp + carry));
+            temp = 0xFF;
+        } while (--e->cache_size != 0);
+        e->cache = (uint8_t)((uint32_t)e->low >> 24);
+    }
+    e->cache_size++;
+    e->low = (uint64_t)((uint32_t)e->low << 8);
+}
+
+static inline void enc_bit(encoder *e, uint32_t p1, int bit) {
+    uint32_t bound = (e->range >> 16) * p1;
+    if (bit) {
+        e->range = bound;
+    } else {
+        e->low += bound;
+        e->range -= bound;
+    }
+    while (e->range < (1u << 24)) {
+        e->range <<= 8;
+        enc_shift_low(e);
+    }
+}
+
+typedef struct {
+    uint32_t range, code;
+    const uint8_t *in;
+    size_t pos, len;
+    int error;
+} decoder;
+
+static inline int dec_bit(decoder *d, uint32_t p1) {
+    uint32_t bound = (d->range >> 16) * p1;
+    int bit;
+    if (d->code < bound) {
+        d->range = bound;
+        bit = 1;
+    } else {
+        d->code -= bound;
+        d->range -= bound;
+        bit = 0;
+    }
+    while (d->range < (1u << 24)) {
+        d->range <<= 8;
+        if (d->pos < d->len) {
+            d->code = (d->code << 8) | d->in[d->pos++];
+        } else {
+            d->code <<= 8;
+            d->error = ERR_ENDS_EARLY;
+        }
+    }
+    return bit;
+}
+
+/* ---- the model (spec 2.6.3-2.6.5) ---- */
+typedef struct {
+    int width, height, colors, index_bits;
+    unsigned match_bits, hash_bits;
+    uint32_t *match;          /* 2^match_bits entries: 0 = empty, else position + 1 */
+    counter *flag;            /* FLAG_CONTEXTS counters */
+    counter *flag_hashed;     /* 2^hash_bits counters */
+    counter *literal;         /* 2^index_bits * colors counters */
+    counter *literal_hashed;  /* 2^hash_bits counters */
+    uint8_t *hit_above, *hit_row; /* per column: did the match prediction hit? */
+} model;
+
+static unsigned ceil_log2(uint64_t v) {
+    unsigned b = 0;
+    while (((uint64_t)1 << b) < v) b++;
+    return b;
+}
+
+static void model_free(model *m) {
+    free(m->match); free(m->flag); free(m->flag_hashed); free(m->literal);
+    free(m->literal_hashed); free(m->hit_above); free(m->hit_row);
+}
+
+static int model_init(model *m, int width, int height, int colors) {
+    memset(m, 0, sizeof(*m));
+    m->width = width; m->height = height; m->colors = colors;
+    m->index_bits = (int)ceil_log2((uint64_t)colors);
+    uint64_t pixels = (uint64_t)width * (uint64_t)height;
+    unsigned pb = ceil_log2(pixels);
+    m->match_bits = pb < 8 ? 8 : (pb > MATCH_BITS_MAX ? MATCH_BITS_MAX : pb);
+    m->hash_bits = pb + 1 < 10 ? 10 : (pb + 1 > HASH_BITS_MAX ? HASH_BITS_MAX : pb + 1);
+    size_t nlit = ((size_t)1 << m->index_bits) * (size_t)colors;
+    m->match = (uint32_t *)calloc((size_t)1 << m->match_bits, sizeof(uint32_t));
+    m->flag = (counter *)malloc(FLAG_CONTEXTS * sizeof(counter));
+    m->flag_hashed = (counter *)malloc(((size_t)1 << m->hash_bits) * sizeof(counter));
+    m->literal = (counter *)malloc(nlit * sizeof(counter));
+    m->literal_hashed = (counter *)malloc(((size_t)1 << m->hash_bits) * sizeof(counter));
+    m->hit_above = (uint8_t *)calloc((size_t)width, 1);
+    m->hit_row = (uint8_t *)calloc((size_t)width, 1);
+    if (!m->match || !m->flag || !m->flag_hashed || !m->literal || !m->literal_hashed ||
+        !m->hit_above || !m->hit_row) {
+        model_free(m);
+        return ERR_NOMEM;
+    }
+    const counter fresh = {(uint16_t)(PROB_ONE / 2), 0};
+    for (size_t i = 0; i < FLAG_CONTEXTS; i++) m->flag[i] = fresh;
+    for (size_t i = 0; i < ((size_t)1 << m->hash_bits); i++) {
+        m->flag_hashed[i] = fresh;
+        m->literal_hashed[i] = fresh;
+    }
+    for (size_t i = 0; i < nlit; i++) m->literal[i] = fresh;
+    return 0;
+}
+
+static inline uint32_t hash_step(uint32_t h, uint32_t v) {
+    return (h + v + 1u) * HASH_MUL;
+}
+
+/* One binary decision from two counters: their mean probability. */
+#define DECIDE(c1, c2, BIT_IN, BIT_OUT)                                          \
+    do {                                                                         \
+        uint32_t p1_ = ((uint32_t)(c1)->p + (uint32_t)(c2)->p + 1u) >> 1;         \
+        if (ENCODING) { BIT_OUT = (BIT_IN); enc_bit(enc, p1_, BIT_OUT); }        \
+        else { BIT_OUT = dec_bit(dec, p1_); }                                    \
+        counter_update((c1), BIT_OUT);                                           \
+        counter_update((c2), BIT_OUT);                                           \
+    } while (0)
+
+/*
+ * Code every pixel in raster order. When ENCODING, `plane` holds the indices; otherwise it is
+ * filled. Both directions share this one function so that they cannot disagree.
+ */
+static inline __attribute__((always_inline)) int
+run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *dec) {
+    const int W = m->width, H = m->height, K = m->colors, B = m->index_bits;
+    const unsigned mshift = 32u - m->match_bits, hshift = 32u - m->hash_bits;
+    size_t mptr = 0;
+    unsigned mlen = 0;
+    for (int y = 0; y < H; y++) {
+        uint8_t *row = plane + (size_t)y * W;
+        const uint8_t *up = y > 0 ? row - W : NULL;
+        const uint8_t *up2 = y > 1 ? row - 2 * (size_t)W : NULL;
+        uint8_t *tmp = m->hit_above; m->hit_above = m->hit_row; m->hit_row = tmp;
+        for (int x = 0; x < W; x++) {
+            /* 2.6.4 neighbours */
+            int w = x > 0 ? row[x - 1] : (y > 0 ? up[0] : 0);
+            int n = y > 0 ? up[x] : w;
+            int nw = (y > 0 && x > 0) ? up[x - 1] : n;
+            int ne = (y > 0 && x + 1 < W) ? up[x + 1] : n;
+            int ww = x > 1 ? row[x - 2] : w;
+            int nn = y > 1 ? up2[x] : n;
+            uint32_t key = hash_step(hash_step(hash_step(hash_step(hash_step(
+                hash_step(0, (uint32_t)w), (uint32_t)n), (uint32_t)nw), (uint32_t)ne),
+                (uint32_t)ww), (uint32_t)nn);
+            uint32_t *slot = &m->match[key >> mshift];
+            size_t pos = (size_t)y * W + (size_t)x;
+            if (mlen == 0) mptr = *slot;  /* 0: none, else position + 1 */
+            int src[SOURCES];
+            src[0] = mptr ? plane[mptr - 1] : -1;  /* -1: no prediction */
+            src[1] = w; src[2] = n; src[3] = ne; src[4] = nw;
+            int lenq = !mptr ? 0 : mlen == 0 ? 1 : mlen < 4 ? 2 : mlen < 16 ? 3 : 4;
+            int mstate = lenq * 2 + (y > 0 ? m->hit_above[x] : 0);
+            int value = ENCODING ? row[x] : -1;
+            int decided = -1;
+            int excluded = 0;
+            uint32_t excluded_set[8] = {0};
+            for (int s = 0; s < SOURCES && decided < 0; s++) {
+                int v = src[s];
+                if (v < 0) continue;
+                if (excluded_set[v >> 5] >> (v & 31) & 1u) continue;
+                if (excluded == K - 1) break;
+                int agree = 0;
+                for (int t = 0, j = 0; t < SOURCES; t++) {
+                    if (t == s) continue;
+                    agree |= (src[t] == v) << j;
+                    j++;
+                }
+                counter *c1 = &m->flag[(s * 16 + agree) * MSTATES + mstate];
+                uint32_t h = hash_step(hash_step(hash_step(hash_step(0, (uint32_t)((s * 16 + agree) * MSTATES + mstate)),
+                                                 (uint32_t)w), (uint32_t)n), (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
+                counter *c2 = &m->flag_hashed[h >> hshift];
+                int bit;
+                DECIDE(c1, c2, value == v, bit);
+                if (bit) decided = v;
+                else { excluded_set[v >> 5] |= 1u << (v & 31); excluded++; }
+            }
+            if (decided < 0 && excluded == K - 1) {
+                for (int v = 0; v < K; v++)
+                    if (!(excluded_set[v >> 5] >> (v & 31) & 1u)) { decided = v; break; }
+            }
+            if (decided < 0) {
+                unsigned node = 1;
+                for (int b = B - 1; b >= 0; b--) {
+                    counter *c1 = &m->literal[node * (unsigned)K + (unsigned)w];
+                    uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, node), (uint32_t)w), (uint32_t)n);
+                    counter *c2 = &m->literal_hashed[h >> hshift];
+                    int bit;
+                    DECIDE(c1, c2, (value >> b) & 1, bit);
+                    node = node * 2 + (unsigned)bit;
+                }
+                decided = (int)(node - (1u << B));
+                if (decided >= K) return ERR_INDEX;
+            }
+            if (!ENCODING) row[x] = (uint8_t)decided;
+            m->hit_row[x] = (uint8_t)(src[0] == decided);
+            if (src[0] == decided) {
+                mptr++;
+                if (mlen < MATCH_LIMIT) mlen++;
+            } else {
+                mptr = 0;
+                mlen = 0;
+            }
+            *slot = (uint32_t)(pos + 1);
+        }
+        if (!ENCODING && dec->error) return dec->error;
+    }
+    return 0;
+}
+
+static int encode_plane(const uint8_t *plane, int width, int height, int colors, encoder *e) {
+    model m;
+    if (model_init(&m, width, height, colors)) return ERR_NOMEM;
+    memset(e, 0, sizeof(*e));
+    e->range = 0xFFFFFFFFu;
+    e->cache_size = 1;
+    int rc = run_model(&m, (uint8_t *)plane, 1, e, NULL);
+    for (int i = 0; i < 5; i++) enc_shift_low(e);
+    model_free(&m);
+    if (e->failed) return ERR_NOMEM;
+    return rc;
+}
+
+static int decode_plane(const uint8_t *in, size_t len, int width, int height, int colors,
+                        uint8_t *plane) {
+    model m;
+    decoder d;
+    memset(&d, 0, sizeof(d));
+    d.in = in; d.len = len; d.range = 0xFFFFFFFFu;
+    if (len < 4) return ERR_ENDS_EARLY;
+    d.code = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
+    d.pos = 4;
+    if (model_init(&m, width, height, colors)) return ERR_NOMEM;
+    int rc = run_model(&m, plane, 0, NULL, &d);
+    model_free(&m);
+    if (rc) return rc;
+    if (d.error) return d.error;
+    if (d.pos != d.len || d.code != 0) return ERR_LEFT_OVER;
+    return 0;
+}
+
+/* ---- Python bindings ---- */
+static PyObject *py_encode(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    int width, height, colors;
+    if (!PyArg_ParseTuple(args, "y*iii", &buf, &width, &height, &colors)) return NULL;
+    if (width < 1 || height < 1 || colors < 1 || colors > 256 ||
+        buf.len != (Py_ssize_t)width * height) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "indices do not match width * height, or bad colors");
+        return NULL;
+    }
+    const uint8_t *p = (const uint8_t *)buf.buf;
+    for (Py_ssize_t i = 0; i < buf.len; i++) {
+        if (p[i] >= colors) {
+            PyBuffer_Release(&buf);
+            PyErr_SetString(PyExc_ValueError, "an index is >= colors");
+            return NULL;
+        }
+    }
+    encoder e;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = encode_plane(p, width, height, colors, &e);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    if (rc) {
+        free(e.out);
+        return PyErr_NoMemory();
+    }
+    /* The range coder's first byte is always 0 (spec 2.6.2): it is not stored. */
+    PyObject *res = PyBytes_FromStringAndSize((const char *)e.out + 1, (Py_ssize_t)e.len - 1);
+    free(e.out);
+    return res;
+}
+
+static PyObject *py_decode(PyObject *self, PyObject *args) {
+    Py_buffer in, out;
+    int width, height, colors;
+    if (!PyArg_ParseTuple(args, "y*iiiw*", &in, &width, &height, &colors, &out)) return NULL;
+    if (width < 1 || height < 1 || colors < 1 || colors > 256 ||
+        out.len != (Py_ssize_t)width * height) {
+        PyBuffer_Release(&in);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "output buffer does not match width * height");
+        return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = decode_plane((const uint8_t *)in.buf, (size_t)in.len, width, height, colors,
+                      (uint8_t *)out.buf);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&out);
+    if (rc == ERR_NOMEM) return PyErr_NoMemory();
+    return PyLong_FromLong(rc);
+}
+
+static PyMethodDef methods[] = {
+    {"encode", py_encode, METH_VARARGS, "encode(indices, width, height, colors) -> bytes"},
+    {"decode", py_decode, METH_VARARGS,
+     "decode(stream, width, height, colors, out) -> 0 or a negative error code"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_context_coder",
+    "Compiled core of the .kmq context coding (coding 1).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__context_coder(void) {
+    init_rates();
+    PyObject *mod = PyModule_Create(&module);
+    if (!mod) return NULL;
+    PyModule_AddIntConstant(mod, "ERR_ENDS_EARLY", ERR_ENDS_EARLY);
+    PyModule_AddIntConstant(mod, "ERR_LEFT_OVER", ERR_LEFT_OVER);
+    PyModule_AddIntConstant(mod, "ERR_INDEX", ERR_INDEX);
+    return mod;
+}

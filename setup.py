@@ -1,0 +1,13 @@
+"""Build the compiled core of the context coding; everything else is in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "kmcodec._context_coder",
+            sources=["kmcodec/_context_coder.c"],
+            extra_compile_args=["-O2", "-std=c99"],
+        )
+    ]
+)
