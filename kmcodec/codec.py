@@ -1,6 +1,7 @@
 """The public encode and decode functions: the whole way from pixels to a ``.kmq`` file and back.
 
-    pixels --quantize--> palette + indices --bitpack--> packed rows --compression--> zstd frame
+    pixels --quantize--> palette + indices --+--bitpack--> packed rows --compression--> zstd frame
+                                             +--context_coding--> context-coded stream
            --container--> file bytes
 
 and the same way back. This module only wires the stages together and converts the errors of
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bitpack, compression
+from . import bitpack, compression, context_coding
 from .container import (
     CHUNK_EXIF,
     CHUNK_ICC,
@@ -33,6 +34,7 @@ from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, quantize
 __all__ = [
     "KmqImage",
     "decode",
+    "decode_index_stream",
     "decode_indexed",
     "encode",
     "encode_indexed",
@@ -113,6 +115,7 @@ def encode_indexed(
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
     speed: int = DEFAULT_SPEED,
+    coding: int | None = None,
 ) -> bytes:
     """Encode a palette and an index plane as a ``.kmq`` file, losslessly.
 
@@ -135,18 +138,19 @@ def encode_indexed(
     speed : int, default=4
         Sets the default ``compress_level``; at speeds 1-3 every width is compressed at that
         level and the smallest kept, at faster speeds the widths are ranked at a cheap level.
+    coding : {None, 0, 1}, default=None
+        How to code the index plane: 0 packs rows and compresses them with zstd, 1 codes each
+        index with the adaptive context model (see ``spec/kmq.md``). None codes both and keeps
+        the smaller file.
 
     Returns
     -------
     bytes
     """
     pal, idx = _check_indexed(palette, indices)
+    coding = check_coding(coding)
     allowed = index_bits_allowed(len(pal))
-    if index_bits is None:
-        candidates = allowed
-    elif index_bits in allowed:
-        candidates = (index_bits,)
-    else:
+    if index_bits is not None and index_bits not in allowed:
         msg = f"index_bits={index_bits!r} cannot code {len(pal)} colours; use one of {allowed}"
         raise ValueError(msg)
     if compress_level is not None:
@@ -154,6 +158,46 @@ def encode_indexed(
     if speed not in SPEEDS:
         msg = f"speed must be 1 to 10, got {speed!r}"
         raise ValueError(msg)
+    chunks = _metadata_chunks(icc_profile, exif)
+    files = []
+    if coding in (None, Coding.CONTEXT):
+        # index_bits does not shape a context-coded stream; the narrowest width is written.
+        header = Header(
+            width=idx.shape[1],
+            height=idx.shape[0],
+            colors=len(pal),
+            index_bits=index_bits or allowed[0],
+            has_alpha=pal.shape[1] == 4,
+            coding=Coding.CONTEXT,
+        )
+        files.append(
+            build_file(header, pal.tobytes(), chunks, context_coding.encode(idx, len(pal)))
+        )
+    if coding in (None, Coding.ROWS):
+        files.append(_encode_rows(pal, idx, chunks, compress_level, index_bits, speed))
+    return min(files, key=len)
+
+
+def check_coding(coding: object) -> Coding | None:
+    """Return ``coding`` as a :class:`Coding` (or None for "the smallest"), else raise."""
+    if coding is None:
+        return None
+    if isinstance(coding, bool) or coding not in tuple(Coding):
+        msg = f"coding must be None, 0 or 1, got {coding!r}"
+        raise ValueError(msg)
+    return Coding(coding)
+
+
+def _encode_rows(
+    pal: np.ndarray,
+    idx: np.ndarray,
+    chunks: dict[bytes, bytes],
+    compress_level: int | None,
+    index_bits: int | None,
+    speed: int,
+) -> bytes:
+    """Encode with coding 0: packed rows in one zstd frame, at the best index width."""
+    candidates = index_bits_allowed(len(pal)) if index_bits is None else (index_bits,)
     packed = {bits: bitpack.pack_rows(idx, bits) for bits in candidates}
 
     def level_for(bits: int) -> int | str:
@@ -178,7 +222,7 @@ def encode_indexed(
         has_alpha=pal.shape[1] == 4,
         coding=Coding.ROWS,
     )
-    return build_file(header, pal.tobytes(), _metadata_chunks(icc_profile, exif), best_stream)
+    return build_file(header, pal.tobytes(), chunks, best_stream)
 
 
 def check_indices(rows: bytes, header: Header) -> None:
@@ -188,6 +232,22 @@ def check_indices(rows: bytes, header: Header) -> None:
     ):
         msg = f"a palette index is out of range for {header.colors} colours"
         raise IndexRangeError(msg)
+
+
+def decode_index_stream(stream: bytes | memoryview, h: Header) -> np.ndarray:
+    """Decode a file's index stream, whatever its coding, to a (height, width) uint8 array.
+
+    Raises
+    ------
+    kmcodec.errors.CorruptError
+        Including :class:`~kmcodec.errors.ChecksumError` and
+        :class:`~kmcodec.errors.IndexRangeError`.
+    """
+    if h.coding == Coding.CONTEXT:
+        return context_coding.decode(stream, h.width, h.height, h.colors)
+    rows = compression.decompress(stream, h.unpacked_size)
+    check_indices(rows, h)
+    return bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
 
 
 def read(data: bytes | bytearray | memoryview) -> KmqImage:
@@ -209,9 +269,7 @@ def read(data: bytes | bytearray | memoryview) -> KmqImage:
     """
     head, stream = split_file(data)
     h = head.header
-    rows = compression.decompress(stream, h.unpacked_size)
-    check_indices(rows, h)
-    indices = bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
+    indices = decode_index_stream(stream, h)
     palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
     return KmqImage(
         palette=palette,
@@ -251,6 +309,7 @@ def encode(
     smooth: float = DEFAULT_SMOOTH,
     compress_level: int | None = None,
     index_bits: int | None = None,
+    coding: int | None = None,
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
     **quantize_options: object,
@@ -272,6 +331,8 @@ def encode(
         zstd level, 1 to 22; by default set by ``speed`` (see :func:`encode_indexed`).
     index_bits : {None, 1, 2, 4, 8}, default=None
         See :func:`encode_indexed`.
+    coding : {None, 0, 1}, default=None
+        See :func:`encode_indexed`; None keeps the smaller of the two codings.
     icc_profile, exif : bytes, optional
         Metadata to store. For a PIL image, default to ``image.info``'s.
     **quantize_options
@@ -287,6 +348,7 @@ def encode(
         The quality asked for cannot be reached.
     """
     info = getattr(image, "info", None) or {}
+    check_coding(coding)
     q = quantize(
         image,
         colors,
@@ -302,6 +364,7 @@ def encode(
         q,
         compress_level=compress_level,
         index_bits=index_bits,
+        coding=coding,
         icc_profile=icc_profile if icc_profile is not None else info.get("icc_profile"),
         exif=exif if exif is not None else info.get("exif"),
     )
@@ -312,6 +375,7 @@ def encode_quantized(
     *,
     compress_level: int | None = None,
     index_bits: int | None = None,
+    coding: int | None = None,
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
 ) -> bytes:
@@ -325,6 +389,7 @@ def encode_quantized(
         q.indices,
         compress_level=compress_level,
         index_bits=index_bits,
+        coding=coding,
         icc_profile=icc_profile,
         exif=exif,
         speed=q.speed,

@@ -103,6 +103,9 @@ class Coding(enum.IntEnum):
     #: Rows of indices packed MSB-first at ``index_bits`` bits, each row padded to a whole byte,
     #: all rows compressed as one zstd frame with declared content size and content checksum.
     ROWS = 0
+    #: Indices coded one by one with an adaptive context model and a binary range coder,
+    #: followed by the CRC-32 of the index plane (spec section 2.6).
+    CONTEXT = 1
 
 
 def index_bits_allowed(colors: int) -> tuple[int, ...]:

@@ -13,15 +13,17 @@ from kmcodec import errors
 from kmcodec.container import HEADER_SIZE, MAGIC
 
 
-def _sample_file(channels: int = 3, with_chunks: bool = True) -> bytes:
+def _sample_file(channels: int = 3, with_chunks: bool = True, coding: int = 0) -> bytes:
     rng = np.random.default_rng(7)
     palette = rng.integers(0, 256, size=(6, channels), dtype=np.uint8)
     indices = rng.integers(0, 6, size=(9, 11), dtype=np.uint8)
     meta = {"icc_profile": b"fake icc profile", "exif": b"MM\0*\0\0\0\x08"} if with_chunks else {}
-    return kmcodec.encode_indexed(palette, indices, **meta)
+    return kmcodec.encode_indexed(palette, indices, coding=coding, **meta)
 
 
 SAMPLE = _sample_file()
+#: The same image in each coding.
+SAMPLES = {0: SAMPLE, 1: _sample_file(coding=1)}
 
 
 def test_errors_form_the_documented_hierarchy() -> None:
@@ -39,10 +41,12 @@ def test_errors_form_the_documented_hierarchy() -> None:
     assert kmcodec.KmqError is errors.KmqError
 
 
-@pytest.mark.parametrize("length", range(len(SAMPLE)))
-def test_every_truncation_raises_truncated_or_not_kmq(length: int) -> None:
+@pytest.mark.parametrize(
+    ("coding", "length"), [(c, n) for c, data in SAMPLES.items() for n in range(len(data))]
+)
+def test_every_truncation_raises_truncated_or_not_kmq(coding: int, length: int) -> None:
     with pytest.raises((errors.TruncatedError, errors.NotKmqError)) as info:
-        kmcodec.decode(SAMPLE[:length])
+        kmcodec.decode(SAMPLES[coding][:length])
     if length == 0:
         assert isinstance(info.value, errors.NotKmqError)
     else:
@@ -50,10 +54,10 @@ def test_every_truncation_raises_truncated_or_not_kmq(length: int) -> None:
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(SAMPLE) - 1), st.integers(1, 255))
-def test_any_flipped_byte_is_detected(position: int, xor: int) -> None:
-    data = bytearray(SAMPLE)
-    data[position] ^= xor
+@given(st.sampled_from([0, 1]), st.floats(0, 1, exclude_max=True), st.integers(1, 255))
+def test_any_flipped_byte_is_detected(coding: int, where: float, xor: int) -> None:
+    data = bytearray(SAMPLES[coding])
+    data[int(where * len(data))] ^= xor
     with pytest.raises(errors.KmqError):
         kmcodec.decode(bytes(data))
 

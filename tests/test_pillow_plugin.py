@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 import kmcodec
-from kmcodec import compression, pillow_plugin
+from kmcodec import compression, context_coding, pillow_plugin
 from kmcodec.quantize import quality_to_mse
 
 from .conftest import VECTORS
@@ -36,10 +36,14 @@ def test_sanity(kmq_file, photo) -> None:
         assert len(im.getpalette()) // 3 == 16
 
 
-def test_open_reads_only_the_header_and_stays_lazy(kmq_file, monkeypatch) -> None:
+@pytest.mark.parametrize("coding", [0, 1])
+def test_open_reads_only_the_header_and_stays_lazy(tmp_path, photo, coding, monkeypatch) -> None:
+    kmq_file = tmp_path / "photo.kmq"
+    Image.fromarray(photo).save(kmq_file, colors=16, coding=coding)
     calls = []
-    real = compression.decompress
-    monkeypatch.setattr(compression, "decompress", lambda *a: calls.append(1) or real(*a))
+    module, name = (compression, "decompress") if coding == 0 else (context_coding, "decode")
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a: calls.append(1) or real(*a))
     with Image.open(kmq_file) as im:
         assert len(im.tile) == 1 and im.tile[0].codec_name == "kmq"
         assert calls == []
@@ -207,7 +211,7 @@ def test_verify_checks_the_stream(tmp_path, kmq_file) -> None:
     with Image.open(kmq_file) as im:
         im.verify()
     data = bytearray(kmq_file.read_bytes())
-    data[-1] ^= 0xFF  # zstd content checksum
+    data[-1] ^= 0xFF  # the stream's checksum
     bad = tmp_path / "bad.kmq"
     bad.write_bytes(bytes(data))
     with Image.open(bad) as im, pytest.raises(SyntaxError, match="checksum"):

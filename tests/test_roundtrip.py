@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -28,14 +30,17 @@ def indexed_images(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
     return palette, indices, bits
 
 
-@given(indexed_images())
-def test_decode_indexed_inverts_encode_indexed(case: tuple[np.ndarray, np.ndarray, int]) -> None:
+@given(indexed_images(), st.sampled_from([0, 1]))
+def test_decode_indexed_inverts_encode_indexed(
+    case: tuple[np.ndarray, np.ndarray, int], coding: int
+) -> None:
     palette, indices, bits = case
-    data = encode_indexed(palette, indices, index_bits=bits, compress_level=1)
+    data = encode_indexed(palette, indices, index_bits=bits, compress_level=1, coding=coding)
     got_palette, got_indices = decode_indexed(data)
     np.testing.assert_array_equal(got_palette, palette)
     np.testing.assert_array_equal(got_indices, indices)
     assert read(data).header.index_bits == bits
+    assert read(data).header.coding == coding
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 16, 17, 255, 256])
@@ -44,8 +49,8 @@ def test_every_allowed_width_round_trips(k: int, channels: int) -> None:
     rng = np.random.default_rng(k)
     palette = rng.integers(0, 256, size=(k, channels), dtype=np.uint8)
     indices = rng.integers(0, k, size=(17, 29), dtype=np.uint8)
-    for bits in index_bits_allowed(k):
-        p, i = decode_indexed(encode_indexed(palette, indices, index_bits=bits))
+    for bits, coding in itertools.product(index_bits_allowed(k), (0, 1)):
+        p, i = decode_indexed(encode_indexed(palette, indices, index_bits=bits, coding=coding))
         np.testing.assert_array_equal(p, palette)
         np.testing.assert_array_equal(i, indices)
 
@@ -54,14 +59,17 @@ def test_encoder_picks_the_width_that_compresses_best() -> None:
     rng = np.random.default_rng(0)
     palette = rng.integers(0, 256, size=(2, 3), dtype=np.uint8)
     indices = rng.integers(0, 2, size=(64, 64), dtype=np.uint8)
-    sizes = {b: len(encode_indexed(palette, indices, index_bits=b)) for b in (1, 2, 4, 8)}
-    auto = encode_indexed(palette, indices)
+    sizes = {b: len(encode_indexed(palette, indices, index_bits=b, coding=0)) for b in (1, 2, 4, 8)}
+    auto = encode_indexed(palette, indices, coding=0)
     # Widths are ranked at a cheap zstd level; the pick is within 2% of the true best.
     assert len(auto) <= 1.02 * min(sizes.values())
     assert len(auto) == sizes[read(auto).header.index_bits]
     # At the slow speeds every width is tried at the final level: exactly the smallest.
-    sizes = {b: len(encode_indexed(palette, indices, index_bits=b, speed=1)) for b in (1, 2, 4, 8)}
-    assert len(encode_indexed(palette, indices, speed=1)) == min(sizes.values())
+    sizes = {
+        b: len(encode_indexed(palette, indices, index_bits=b, speed=1, coding=0))
+        for b in (1, 2, 4, 8)
+    }
+    assert len(encode_indexed(palette, indices, speed=1, coding=0)) == min(sizes.values())
 
 
 def test_decode_gives_palette_colours_per_pixel() -> None:

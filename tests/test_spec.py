@@ -76,7 +76,7 @@ def test_hexdump_is_what_the_encoder_writes_for_the_example() -> None:
     data, _ = _hexdump()
     palette = np.array([[0x20, 0x40, 0x80], [0xFF, 0xFF, 0xFF], [0, 0, 0]], dtype=np.uint8)
     indices = np.array([[0, 1, 2, 0], [1, 1, 2, 2]], dtype=np.uint8)
-    assert kmcodec.encode_indexed(palette, indices, index_bits=2) == data
+    assert kmcodec.encode_indexed(palette, indices, index_bits=2, coding=0) == data
     got_palette, got_indices = kmcodec.decode_indexed(data)
     np.testing.assert_array_equal(got_palette, palette)
     np.testing.assert_array_equal(got_indices, indices)
@@ -101,3 +101,33 @@ def test_spec_crc_check_value_is_the_crc_the_code_uses() -> None:
 
     assert "0xCBF43926" in SPEC
     assert zlib.crc32(b"123456789") == 0xCBF43926
+
+
+def _trace_rows() -> list[list[str]]:
+    from . import context_reference as ref
+
+    ref.TRACE = []
+    try:
+        stream = ref.encode([[0, 1, 2, 0], [1, 1, 2, 2]], 3)
+        rows = []
+        for x, y, sources, steps, index in ref.TRACE:
+            decisions = "; ".join(f"{what} ({p}) -> {bit}" for what, p, bit in steps)
+            srcs = " ".join("-" if v < 0 else str(v) for v in sources)
+            rows.append([f"({x},{y})", srcs, decisions, str(index)])
+    finally:
+        ref.TRACE = None
+    return rows, stream
+
+
+def test_context_worked_example_is_what_the_reference_coder_does() -> None:
+    expected, stream = _trace_rows()
+    table = _table_after("context-example")
+    assert len(table) == len(expected)
+    for got, want in zip(table, expected, strict=True):
+        # The spec drops the repeated "literal" word after the first literal decision.
+        got[2] = re.sub(r"; node (\d+)", r"; literal node=\1", got[2].replace("node 1", "node=1"))
+        assert got == want
+    data = (VECTORS / "valid" / "context-example.kmq").read_bytes()
+    assert data.endswith(stream)
+    assert " ".join(f"{b:02x}" for b in stream[:-4]) in SPEC
+    assert " ".join(f"{b:02x}" for b in stream[-4:]) in SPEC

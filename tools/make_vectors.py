@@ -27,6 +27,9 @@ from kmcodec import bitpack, compression, container
 from kmcodec.codec import encode_indexed
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests import context_reference  # noqa: E402  (the plain-Python coder of coding 1)
+
 HEADER = container.HEADER
 
 
@@ -71,6 +74,7 @@ def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
     out: dict[str, tuple[bytes, np.ndarray]] = {}
 
     def add(name: str, palette: np.ndarray, indices: np.ndarray, **kw: object) -> None:
+        kw.setdefault("coding", 0)
         out[name] = (encode_indexed(palette, indices, **kw), palette[indices])  # type: ignore[arg-type]
 
     add("example", *example(), index_bits=2)
@@ -86,10 +90,35 @@ def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
     add("256-colors", _palette(256), np.arange(256, dtype=np.uint8).reshape(16, 16))
     icc, exif = metadata()
     meta_palette, meta_indices = _palette(4), _indices(5, 5, 4, 7)
-    data = encode_indexed(meta_palette, meta_indices, icc_profile=icc, exif=exif)
+    data = encode_indexed(meta_palette, meta_indices, icc_profile=icc, exif=exif, coding=0)
     unknown = _add_chunk(data, b"zzzz", b"an unknown ancillary chunk")
     out["metadata"] = (unknown, meta_palette[meta_indices])
+    # Coding 1: the same kinds of image, and one with repeats that the match model follows.
+    add("context-example", *example(), index_bits=2, coding=1)
+    add("context-one-pixel", _palette(1), np.zeros((1, 1), np.uint8), coding=1)
+    add("context-2-colors", _palette(2), _indices(13, 5, 2, 1), coding=1)
+    add("context-200-colors", _palette(200), _indices(33, 9, 200, 4), coding=1)
+    add("context-rgba", rgba, _indices(10, 4, 3, 6), coding=1)
+    add(
+        "context-256-colors",
+        _palette(256),
+        np.arange(256, dtype=np.uint8).reshape(16, 16),
+        coding=1,
+    )
+    add("context-patterns", _palette(12), patterns(), coding=1)
     return out
+
+
+def patterns() -> np.ndarray:
+    """A 64 x 48 image of 12 colours: a repeated tile, stripes, flat areas and noise."""
+    y, x = np.mgrid[0:48, 0:64]
+    idx = ((x // 4 + y // 3) % 5).astype(np.uint8)
+    tile = np.random.default_rng(8).integers(5, 12, size=(6, 8), dtype=np.uint8)
+    idx[6:12, 4:12] = tile
+    idx[30:36, 40:48] = tile
+    idx[20:28, 20:60] = 11
+    idx[40:, :30] = np.random.default_rng(9).integers(0, 12, size=(8, 30), dtype=np.uint8)
+    return idx
 
 
 def _parts(data: bytes) -> tuple[dict, bytes, bytes]:
@@ -152,11 +181,13 @@ def _frame_declaring(size: int, payload: bytes) -> bytes:
 def invalid_files() -> dict[str, tuple[bytes, str]]:
     """Return {name: (file bytes, name of the error class it must raise)}."""
     palette, indices = example()
-    good = encode_indexed(palette, indices, index_bits=2)
+    good = encode_indexed(palette, indices, index_bits=2, coding=0)
     rows = bitpack.pack_rows(indices, 2)
     hs = container.HEADER_SIZE
     crc_end = hs + palette.size + 4
-    with_chunk = encode_indexed(palette, indices, index_bits=2, exif=b"MM\0*\0\0\0\x08\0\0")
+    with_chunk = encode_indexed(
+        palette, indices, index_bits=2, exif=b"MM\0*\0\0\0\x08\0\0", coding=0
+    )
     bad_range = indices.copy()
     bad_range[1, 3] = 3  # K = 3, so index 3 is out of range
     bad_checksum = bytearray(good)
@@ -205,6 +236,25 @@ def invalid_files() -> dict[str, tuple[bytes, str]]:
             _with_stream(good, compression.compress(bitpack.pack_rows(bad_range, 2))),
             "IndexRangeError",
         ),
+    }
+    # Coding 1. The reference coder codes any value that fits the literal's bits, so a stream
+    # holding index 3 for K = 3 is easy to make.
+    ctx_good = encode_indexed(palette, indices, index_bits=2, coding=1)
+    ctx_stream = ctx_good[len(ctx_good) - _parts(ctx_good)[0]["stream_size"] :]
+    coded, crc = ctx_stream[:-4], ctx_stream[-4:]
+    ctx_bad_crc = bytearray(ctx_stream)
+    ctx_bad_crc[-1] ^= 0xFF
+    cases |= {
+        "context-too-short": (_with_stream(ctx_good, ctx_stream[:7]), "CorruptError"),
+        "context-ends-early": (_with_stream(ctx_good, coded[:-1] + crc), "CorruptError"),
+        "context-left-over": (_with_stream(ctx_good, coded + b"\0" + crc), "CorruptError"),
+        "context-index-out-of-range": (
+            # The last pixel's neighbours are all 0, so after "not 0" it is coded as a literal.
+            _with_stream(ctx_good, context_reference.encode([[0, 0, 0, 0], [0, 0, 0, 3]], 3)),
+            "IndexRangeError",
+        ),
+        "context-bad-checksum": (_with_stream(ctx_good, bytes(ctx_bad_crc)), "ChecksumError"),
+        "context-truncated-payload": (ctx_good[:-3], "TruncatedError"),
     }
     return cases
 
