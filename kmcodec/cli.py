@@ -114,6 +114,7 @@ def _encode_one(
         encoded = codec.encode_quantized(
             q,
             compress_level=options["compress_level"],
+            coding=options["coding"],
             icc_profile=im.info.get("icc_profile"),
             exif=im.info.get("exif"),
         )
@@ -191,6 +192,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         dither=args.dither,
         color_space=args.color_space,
         compress_level=args.compress_level,
+        coding=None if args.coding == "auto" else int(args.coding),
         force=args.force,
         skip_if_larger=args.skip_if_larger,
     )
@@ -320,6 +322,7 @@ def _describe(path: str) -> dict[str, Any]:
         palette_format="RGBA" if h.has_alpha else "RGB",
         index_bits=h.index_bits,
         coding=int(h.coding),
+        coding_name=h.coding.name.lower(),
         stream_bytes=h.stream_size,
         chunks={k.decode("ascii"): len(v) for k, v in head.chunks.items()},
         bits_per_pixel=8 * len(data) / pixels,
@@ -330,7 +333,7 @@ def _describe(path: str) -> dict[str, Any]:
         ],
     )
     try:
-        codec.read(data)  # checks the zstd content checksum and every index
+        codec.read(data)  # checks the stream's checksum and every index
         result.update(valid=True, checksums="OK")
     except KmqError as exc:
         result.update(valid=False, checksums="FAILED", error=f"{type(exc).__name__}: {exc}")
@@ -370,7 +373,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(
             f"  KMQ version {info['version']}, {info['width']}x{info['height']},"
             f" {info['colors']} colours ({info['palette_format']}),"
-            f" {info['index_bits']} bits per index, coding {info['coding']}"
+            f" {info['index_bits']} bits per index, coding {info['coding']} ({info['coding_name']})"
         )
         print(
             f"  {info['bytes']} bytes, {info['bits_per_pixel']:.3f} bits per pixel,"
@@ -571,7 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_ranged(1, 22),
         default=None,
         metavar="N",
-        help="zstd level 1-22 (default: set by speed)",
+        help="zstd level 1-22 for coding 0 (default: set by speed)",
+    )
+    enc.add_argument(
+        "--coding",
+        choices=("auto", "0", "1"),
+        default="auto",
+        help="index coding: 0 = packed rows + zstd, 1 = context model, auto = the smaller"
+        " (default)",
     )
     enc.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     enc.add_argument(

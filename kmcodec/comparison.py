@@ -49,6 +49,7 @@ DEFAULT_COLORS = (2, 5, 10, 15, 20)
 #: The lossless containers the quantised image is also stored in, with their file suffixes.
 FORMATS = {
     "kmq": ".kmq",
+    "kmq0": ".rows.kmq",
     "png24": ".png",
     "png8": ".png8.png",
     "gif": ".gif",
@@ -58,6 +59,7 @@ FORMATS = {
 #: Short names for tables.
 SHORT_NAMES = {
     "kmq": ".kmq",
+    "kmq0": ".kmq c0",
     "png24": "PNG-24",
     "png8": "PNG-8",
     "gif": "GIF",
@@ -194,7 +196,9 @@ class Comparison:
 def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int = 0) -> None:
     from PIL import Image
 
-    if name == "png24":
+    if name == "kmq0":
+        codec.write_atomic(path, codec.encode_quantized(q, coding=0))
+    elif name == "png24":
         Image.fromarray(pixels).save(path, format="PNG")
     elif name in ("png8", "gif"):
         p = Image.fromarray(q.indices, mode="P")

@@ -49,10 +49,12 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
     settings = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED]
     print(
         f"kmcodec {kmcodec.__version__}, default speed {kmcodec.DEFAULT_SPEED}: zstd level"
-        f" {settings.narrow_level} for 1-4-bit index planes, '{settings.wide_level}' for 8-bit ones"
+        f" {settings.narrow_level} for 1-4-bit index planes, '{settings.wide_level}' for 8-bit"
+        " ones; each file keeps the smaller of coding 0 (zstd rows) and coding 1 (context model)"
     )
     header = (
-        f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'bpp':>7}{'PNG-24 bytes':>14}{'kmq/PNG24':>10}"
+        f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'coding':>7}{'coding 0':>10}{'bpp':>7}"
+        f"{'PNG-24 bytes':>14}{'kmq/PNG24':>10}"
         f"{'original':>10}{'PSNR dB':>9}{'encode s':>10}{'decode s':>10}"
     )
     for path in paths:
@@ -76,11 +78,14 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
             if not np.array_equal(decoded, quantized.image()):
                 raise SystemExit(f"{target}: decoded pixels differ from the quantised image")
             png = png24_size(decoded)
+            rows_size = len(kmcodec.encode_quantized(quantized, coding=0))
+            coding = int(kmcodec.read(data).header.coding)
             if k in reported:
                 ratios.append(size / (reported[k] * 1000))
             n = original.shape[0] * original.shape[1]
             print(
-                f"{path.stem[:13]:<14}{k:>4}{size:>11}{8 * size / n:>7.3f}{png:>14}"
+                f"{path.stem[:13]:<14}{k:>4}{size:>11}{coding:>7}{rows_size:>10}"
+                f"{8 * size / n:>7.3f}{png:>14}"
                 f"{size / png:>10.3f}{path.stat().st_size:>10}"
                 f"{kmcodec.psnr(original, decoded):>9.2f}{t_enc:>10.3f}{t_dec:>10.4f}"
                 + (
