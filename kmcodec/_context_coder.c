@@ -39,9 +39,11 @@
 #define MATCH_LIMIT 65535
 
 typedef struct {
-    uint16_t p;   /* probability that the bit is 1, in units of 2^-16 */
-    uint16_t n;   /* how many bits this counter has seen, up to COUNT_LIMIT */
-} counter;
+    uint16_t q;   /* p XOR 0x8000, p = probability that the bit is 1 in units of 2^-16: */
+    uint16_t n;   /* an all-zero counter is a fresh one (p = 1/2, n = 0), so tables come from */
+} counter;        /* calloc, which the OS hands out as untouched zero pages */
+
+#define PROB(c) ((uint32_t)((c)->q ^ 0x8000u))
 
 static uint32_t RATE[COUNT_LIMIT + 1];
 
@@ -51,11 +53,12 @@ static void init_rates(void) {
 
 static inline void counter_update(counter *c, int bit) {
     int32_t target = bit ? (int32_t)PROB_ONE : 0;
-    int64_t delta = (int64_t)(target - (int32_t)c->p) * (int64_t)RATE[c->n];
-    int32_t p = (int32_t)c->p + (int32_t)(delta >> 16);
+    int32_t old = (int32_t)PROB(c);
+    int64_t delta = (int64_t)(target - old) * (int64_t)RATE[c->n];
+    int32_t p = old + (int32_t)(delta >> 16);
     if (p < (int32_t)PROB_MIN) p = PROB_MIN;
     if (p > (int32_t)PROB_MAX) p = PROB_MAX;
-    c->p = (uint16_t)p;
+    c->q = (uint16_t)((uint32_t)p ^ 0x8000u);
     if (c->n < COUNT_LIMIT) c->n++;
 }
 
@@ -171,10 +174,10 @@ static int model_init(model *m, int width, int height, int colors) {
     m->hash_bits = pb + 1 < 10 ? 10 : (pb + 1 > HASH_BITS_MAX ? HASH_BITS_MAX : pb + 1);
     size_t nlit = ((size_t)1 << m->index_bits) * (size_t)colors;
     m->match = (uint32_t *)calloc((size_t)1 << m->match_bits, sizeof(uint32_t));
-    m->flag = (counter *)malloc(FLAG_CONTEXTS * sizeof(counter));
-    m->flag_hashed = (counter *)malloc(((size_t)1 << m->hash_bits) * sizeof(counter));
-    m->literal = (counter *)malloc(nlit * sizeof(counter));
-    m->literal_hashed = (counter *)malloc(((size_t)1 << m->hash_bits) * sizeof(counter));
+    m->flag = (counter *)calloc(FLAG_CONTEXTS, sizeof(counter));
+    m->flag_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->literal = (counter *)calloc(nlit, sizeof(counter));
+    m->literal_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->hit_above = (uint8_t *)calloc((size_t)width, 1);
     m->hit_row = (uint8_t *)calloc((size_t)width, 1);
     if (!m->match || !m->flag || !m->flag_hashed || !m->literal || !m->literal_hashed ||
@@ -182,13 +185,6 @@ static int model_init(model *m, int width, int height, int colors) {
         model_free(m);
         return ERR_NOMEM;
     }
-    const counter fresh = {(uint16_t)(PROB_ONE / 2), 0};
-    for (size_t i = 0; i < FLAG_CONTEXTS; i++) m->flag[i] = fresh;
-    for (size_t i = 0; i < ((size_t)1 << m->hash_bits); i++) {
-        m->flag_hashed[i] = fresh;
-        m->literal_hashed[i] = fresh;
-    }
-    for (size_t i = 0; i < nlit; i++) m->literal[i] = fresh;
     return 0;
 }
 
@@ -199,7 +195,7 @@ static inline uint32_t hash_step(uint32_t h, uint32_t v) {
 /* One binary decision from two counters: their mean probability. */
 #define DECIDE(c1, c2, BIT_IN, BIT_OUT)                                          \
     do {                                                                         \
-        uint32_t p1_ = ((uint32_t)(c1)->p + (uint32_t)(c2)->p + 1u) >> 1;         \
+        uint32_t p1_ = (PROB(c1) + PROB(c2) + 1u) >> 1;         \
         if (ENCODING) { BIT_OUT = (BIT_IN); enc_bit(enc, p1_, BIT_OUT); }        \
         else { BIT_OUT = dec_bit(dec, p1_); }                                    \
         counter_update((c1), BIT_OUT);                                           \

@@ -1,0 +1,221 @@
+"""Bits per pixel of the same palette and indices in every lossless container, and load times.
+
+Usage::
+
+    python tools/bench_size.py [CORPUS_DIR] [--colors 2,4,16,64,256] [--step N] [--limit N]
+                               [--jobs N] [--big] [--repeat N]
+
+For each image and K, kmcodec quantises once (``smooth=0``, so every container holds exactly
+the quantiser's indices; for an image with fewer colours than K, K is its own number of colours
+and the image is stored losslessly), then stores the palette and indices as: .kmq coding 0,
+.kmq coding 1, the encoder's default (the smaller), PNG-8 (Pillow, optimize), PNG-8 + optipng
+-o2, WebP lossless -m 4 and -m 6 (``cwebp -lossless -exact -q 100``) and JPEG XL lossless
+(``cjxl -d 0 -e 9``). Tools that are not installed are skipped, and the output says so. It
+prints the median bits per pixel per K, the median ratios of the new coding to WebP -m 6 and to
+JPEG XL (with the worst image), the time ``Image.open(f).load()`` takes through Pillow for each
+.kmq coding, PNG-8 and WebP lossless (median over images of the best of ``--repeat`` runs) and
+the encoder's time for the context coding next to the quantiser's. ``--big`` adds the load times
+of a 12 MP image (the corpus's first image, resized to 4240 x 2832) at K = 16 and 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from _common import corpus_files
+from PIL import Image
+
+import kmcodec
+from kmcodec import context_coding
+
+TOOLS = {"cwebp": "webp", "optipng": "optipng", "cjxl": "libjxl-tools"}
+COLUMNS = ("kmq0", "kmq1", "kmq", "png8", "png8+optipng", "webp-m4", "webp-m6", "jxl-e9")
+LABELS = {
+    "kmq0": ".kmq c0",
+    "kmq1": ".kmq c1",
+    "kmq": ".kmq dflt",
+    "png8": "PNG-8",
+    "png8+optipng": "+optipng",
+    "webp-m4": "WebP -m4",
+    "webp-m6": "WebP -m6",
+    "jxl-e9": "JXL -e9",
+}
+
+
+def _run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def store_all(q: kmcodec.Quantized, folder: Path, have: set[str]) -> dict[str, Path]:
+    """Write the indices in every container; return {column: path}."""
+    paths: dict[str, Path] = {}
+    for name, coding in (("kmq0", 0), ("kmq1", 1), ("kmq", None)):
+        paths[name] = folder / f"{name}.kmq"
+        paths[name].write_bytes(kmcodec.encode_quantized(q, coding=coding))
+    p = Image.fromarray(q.indices, mode="P")
+    p.putpalette(q.palette[:, :3].tobytes())
+    paths["png8"] = folder / "png8.png"
+    p.save(paths["png8"], optimize=True)
+    if "optipng" in have:
+        paths["png8+optipng"] = folder / "optipng.png"
+        _run(["optipng", "-quiet", "-o2", str(paths["png8"]), "-out", str(paths["png8+optipng"])])
+    if "cwebp" in have:
+        for m in (4, 6):
+            paths[f"webp-m{m}"] = folder / f"m{m}.webp"
+            _run(
+                ["cwebp", "-quiet", "-lossless", "-exact", "-q", "100", "-m", str(m), str(paths["png8"]), "-o", str(paths[f"webp-m{m}"])]
+            )
+    if "cjxl" in have:
+        paths["jxl-e9"] = folder / "e9.jxl"
+        _run(["cjxl", "-d", "0", "-e", "9", "--quiet", str(paths["png8"]), str(paths["jxl-e9"])])
+    return paths
+
+
+def load_seconds(path: Path, repeat: int) -> float:
+    """Best of ``repeat`` runs of ``Image.open(path).load()``."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with Image.open(path) as im:
+            im.load()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure(path: Path, k: int, have: set[str], repeat: int) -> dict[str, object]:
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    own = len(np.unique(pixels.reshape(-1, 3).view("V3")))
+    t0 = time.perf_counter()
+    q = kmcodec.quantize(pixels, min(k, own), smooth=0)
+    t_quantize = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    context_coding.encode(q.indices, q.colors)
+    t_context = time.perf_counter() - t0
+    n = pixels.shape[0] * pixels.shape[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = store_all(q, Path(tmp), have)
+        bpp = {name: 8 * p.stat().st_size / n for name, p in paths.items()}
+        loads = {
+            name: load_seconds(paths[name], repeat)
+            for name in ("kmq0", "kmq1", "png8", "webp-m6")
+            if name in paths
+        }
+    return dict(
+        image=path.stem,
+        k=k,
+        colors=q.colors,
+        bpp=bpp,
+        loads=loads,
+        t_quantize=t_quantize,
+        t_context=t_context,
+    )
+
+
+def big_image_loads(path: Path, have: set[str], repeat: int) -> None:
+    with Image.open(path) as im:
+        big = np.asarray(im.convert("RGB").resize((4240, 2832), Image.Resampling.LANCZOS))
+    print(
+        f"\n12 MP image ({path.name} resized to 4240x2832): Image.open(f).load(), best of {repeat}"
+    )
+    print(
+        f"{'K':>4}"
+        + "".join(f"{LABELS[c]:>11}" for c in ("kmq0", "kmq1", "png8", "webp-m6"))
+        + f"{'c1/WebP':>9}"
+    )
+    for k in (16, 256):
+        q = kmcodec.quantize(big, k, smooth=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = store_all(q, Path(tmp), have - {"cjxl", "optipng"})
+            loads = {
+                c: load_seconds(paths[c], repeat)
+                for c in ("kmq0", "kmq1", "png8", "webp-m6")
+                if c in paths
+            }
+        row = "".join(
+            f"{1e3 * loads[c]:>9.1f}ms" if c in loads else f"{'-':>11}"
+            for c in ("kmq0", "kmq1", "png8", "webp-m6")
+        )
+        ratio = loads["kmq1"] / loads["webp-m6"] if "webp-m6" in loads else float("nan")
+        print(f"{k:>4}{row}{ratio:>9.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=None)
+    parser.add_argument("--colors", default="2,4,16,64,256")
+    parser.add_argument("--step", type=int, default=1, help="use every Nth image")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N images")
+    parser.add_argument("--jobs", type=int, default=2, help="images measured at once")
+    parser.add_argument("--repeat", type=int, default=5, help="load-time runs per file")
+    parser.add_argument("--big", action="store_true", help="also time a 12 MP image")
+    args = parser.parse_args(argv)
+    corpus, files = corpus_files(args.corpus, args.limit)
+    files = files[:: args.step]
+    ks = [int(k) for k in args.colors.split(",")]
+    have = {tool for tool in TOOLS if shutil.which(tool)}
+    for tool in sorted(set(TOOLS) - have):
+        print(f"skipped: {tool} is not installed (apt-get install -y {TOOLS[tool]})")
+    print(f"corpus {corpus}: {len(files)} images; kmcodec {kmcodec.__version__}, smooth=0")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(
+            pool.map(
+                lambda job: measure(*job, have, args.repeat), [(f, k) for k in ks for f in files]
+            )
+        )
+    columns = [c for c in COLUMNS if c in results[0]["bpp"]]
+    print("\nmedian bits per pixel (same palette and indices in every container)")
+    print(f"{'K':>4}" + "".join(f"{LABELS[c]:>11}" for c in columns))
+    for k in ks:
+        rows = [r for r in results if r["k"] == k]
+        print(
+            f"{k:>4}" + "".join(f"{np.median([r['bpp'][c] for r in rows]):>11.3f}" for c in columns)
+        )
+    refs = [c for c in ("webp-m6", "jxl-e9") if c in columns]
+    if refs:
+        print("\n.kmq coding 1 and the default against the references: median (largest) ratio")
+        print(
+            f"{'K':>4}"
+            + "".join(f"{a + '/' + LABELS[b]:>22}" for b in refs for a in ("c1", "dflt"))
+        )
+        for k in ks:
+            rows = [r for r in results if r["k"] == k]
+            cells = []
+            for b in refs:
+                for a in ("kmq1", "kmq"):
+                    ratios = [r["bpp"][a] / r["bpp"][b] for r in rows]
+                    cells.append(f"{np.median(ratios):.3f} ({max(ratios):.3f})")
+            print(f"{k:>4}" + "".join(f"{c:>22}" for c in cells))
+    load_cols = [c for c in ("kmq0", "kmq1", "png8", "webp-m6") if c in results[0]["loads"]]
+    print(f"\nImage.open(f).load() in ms (median over images, best of {args.repeat} runs)")
+    print(
+        f"{'K':>4}"
+        + "".join(f"{LABELS[c]:>11}" for c in load_cols)
+        + ("  c1/WebP" if "webp-m6" in load_cols else "")
+    )
+    for k in ks:
+        rows = [r for r in results if r["k"] == k]
+        med = {c: float(np.median([r["loads"][c] for r in rows])) for c in load_cols}
+        tail = f"{med['kmq1'] / med['webp-m6']:>9.2f}" if "webp-m6" in med else ""
+        print(f"{k:>4}" + "".join(f"{1e3 * med[c]:>11.2f}" for c in load_cols) + tail)
+    print("\nencoder time (median, s): quantiser at default settings vs the context coding")
+    for k in ks:
+        rows = [r for r in results if r["k"] == k]
+        tq = float(np.median([r["t_quantize"] for r in rows]))
+        tc = float(np.median([r["t_context"] for r in rows]))
+        print(f"{k:>4}  quantise {tq:.3f}  context coding {tc:.3f}  ratio {tc / tq:.2f}")
+    if args.big:
+        big_image_loads(files[0], have, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
