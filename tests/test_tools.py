@@ -65,3 +65,12 @@ def test_make_vectors_reproduces_the_committed_files(tmp_path) -> None:
         a = np.asarray(Image.open(path))
         b = np.asarray(Image.open(tmp_path / path.relative_to(committed)))
         np.testing.assert_array_equal(a, b)
+
+
+def test_bench_size(corpus) -> None:
+    out = tool("bench_size.py", str(corpus), "--colors", "4,16", "--repeat", "1")
+    assert "median bits per pixel" in out and ".kmq c1" in out and "Image.open(f).load()" in out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("4 ", "16 "))]
+    first = rows[0]
+    # coding 0, coding 1, and the default is the smaller of the two
+    assert float(first[3]) == min(float(first[1]), float(first[2]))

@@ -70,9 +70,8 @@ def store_all(q: kmcodec.Quantized, folder: Path, have: set[str]) -> dict[str, P
     if "cwebp" in have:
         for m in (4, 6):
             paths[f"webp-m{m}"] = folder / f"m{m}.webp"
-            _run(
-                ["cwebp", "-quiet", "-lossless", "-exact", "-q", "100", "-m", str(m), str(paths["png8"]), "-o", str(paths[f"webp-m{m}"])]
-            )
+            webp = ["cwebp", "-quiet", "-lossless", "-exact", "-q", "100", "-m", str(m)]
+            _run([*webp, str(paths["png8"]), "-o", str(paths[f"webp-m{m}"])])
     if "cjxl" in have:
         paths["jxl-e9"] = folder / "e9.jxl"
         _run(["cjxl", "-d", "0", "-e", "9", "--quiet", str(paths["png8"]), str(paths["jxl-e9"])])
