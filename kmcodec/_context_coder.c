@@ -35,6 +35,17 @@
 #define MATCH_BITS_MAX 18
 #endif
 #define MSTATES 10
+#define MIX_INPUTS 4
+#define MIX_SETS (SOURCES * MSTATES + 8)
+#ifndef MIX_W0
+#define MIX_W0 (1 << 14)
+#endif
+#ifndef MIX_SHIFT
+#define MIX_SHIFT 12
+#endif
+#ifndef MIX_LR
+#define MIX_LR 1
+#endif
 #define FLAG_CONTEXTS (SOURCES * 16 * MSTATES)
 #define MATCH_LIMIT 65535
 
@@ -46,9 +57,29 @@ typedef struct {
 #define PROB(c) ((uint32_t)((c)->q ^ 0x8000u))
 
 static uint32_t RATE[COUNT_LIMIT + 1];
+static int16_t STRETCH[4096];
+static const int SQUASH_T[33] = {1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101,
+    1546, 2047, 2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089,
+    4092, 4093, 4094};
 
-static void init_rates(void) {
+/* squash(d) = 4096 / (1 + e^-d/256), as a 33-point table with linear interpolation */
+static inline int squash(int d) {
+    if (d > 2047) return 4095;
+    if (d < -2047) return 1;
+    int w = d & 127;
+    int i = (d >> 7) + 16;
+    return (SQUASH_T[i] * (128 - w) + SQUASH_T[i + 1] * w + 64) >> 7;
+}
+
+static void init_tables(void) {
     for (unsigned n = 0; n <= COUNT_LIMIT; n++) RATE[n] = 131072u / (2u * n + 3u);
+    int pi = 0;
+    for (int x = -2047; x <= 2047; x++) {
+        int v = squash(x);
+        for (int i = pi; i <= v; i++) STRETCH[i] = (int16_t)x;
+        pi = v + 1;
+    }
+    for (int i = pi; i < 4096; i++) STRETCH[i] = 2047;
 }
 
 static inline void counter_update(counter *c, int bit) {
@@ -150,6 +181,9 @@ typedef struct {
     counter *flag_hashed;     /* 2^hash_bits counters */
     counter *literal;         /* 2^index_bits * colors counters */
     counter *literal_hashed;  /* 2^hash_bits counters */
+    counter *flag_wide;       /* 2^hash_bits counters */
+    counter *literal_wide;    /* 2^hash_bits counters */
+    int32_t weights[MIX_SETS][MIX_INPUTS];
     uint8_t *hit_above, *hit_row; /* per column: did the match prediction hit? */
 } model;
 
@@ -162,6 +196,7 @@ static unsigned ceil_log2(uint64_t v) {
 static void model_free(model *m) {
     free(m->match); free(m->flag); free(m->flag_hashed); free(m->literal);
     free(m->literal_hashed); free(m->hit_above); free(m->hit_row);
+    free(m->flag_wide); free(m->literal_wide);
 }
 
 static int model_init(model *m, int width, int height, int colors) {
@@ -178,9 +213,14 @@ static int model_init(model *m, int width, int height, int colors) {
     m->flag_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->literal = (counter *)calloc(nlit, sizeof(counter));
     m->literal_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->flag_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->literal_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    for (int i = 0; i < MIX_SETS; i++)
+        for (int j = 0; j < MIX_INPUTS; j++) m->weights[i][j] = MIX_W0;
     m->hit_above = (uint8_t *)calloc((size_t)width, 1);
     m->hit_row = (uint8_t *)calloc((size_t)width, 1);
     if (!m->match || !m->flag || !m->flag_hashed || !m->literal || !m->literal_hashed ||
+        !m->flag_wide || !m->literal_wide ||
         !m->hit_above || !m->hit_row) {
         model_free(m);
         return ERR_NOMEM;
@@ -192,15 +232,31 @@ static inline uint32_t hash_step(uint32_t h, uint32_t v) {
     return (h + v + 1u) * HASH_MUL;
 }
 
-/* One binary decision from two counters: their mean probability. */
-#define DECIDE(c1, c2, BIT_IN, BIT_OUT)                                          \
-    do {                                                                         \
-        uint32_t p1_ = (PROB(c1) + PROB(c2) + 1u) >> 1;         \
-        if (ENCODING) { BIT_OUT = (BIT_IN); enc_bit(enc, p1_, BIT_OUT); }        \
-        else { BIT_OUT = dec_bit(dec, p1_); }                                    \
-        counter_update((c1), BIT_OUT);                                           \
-        counter_update((c2), BIT_OUT);                                           \
-    } while (0)
+/* One binary decision: three counters' probabilities mixed in the logistic domain by the
+ * weight set `set`, then the weights and counters learn the bit. */
+static inline __attribute__((always_inline)) int
+decide(model *m, int set, counter *c1, counter *c2, counter *c3, int bit, const int ENCODING,
+       encoder *enc, decoder *dec) {
+    int x[MIX_INPUTS];
+    x[0] = STRETCH[PROB(c1) >> 4];
+    x[1] = STRETCH[PROB(c2) >> 4];
+    x[2] = STRETCH[PROB(c3) >> 4];
+    x[3] = 256;
+    int32_t *w = m->weights[set];
+    int64_t dot = 0;
+    for (int i = 0; i < MIX_INPUTS; i++) dot += (int64_t)w[i] * x[i];
+    int d = (int)(dot >> 16);
+    int p12 = squash(d);
+    uint32_t p16 = (uint32_t)p12 << 4;
+    if (ENCODING) enc_bit(enc, p16, bit);
+    else bit = dec_bit(dec, p16);
+    int err = ((bit << 12) - p12) * MIX_LR;
+    for (int i = 0; i < MIX_INPUTS; i++) w[i] += (x[i] * err + (1 << (MIX_SHIFT - 1))) >> MIX_SHIFT;
+    counter_update(c1, bit);
+    counter_update(c2, bit);
+    counter_update(c3, bit);
+    return bit;
+}
 
 /*
  * Code every pixel in raster order. When ENCODING, `plane` holds the indices; otherwise it is
@@ -255,8 +311,10 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 uint32_t h = hash_step(hash_step(hash_step(hash_step(0, (uint32_t)((s * 16 + agree) * MSTATES + mstate)),
                                                  (uint32_t)w), (uint32_t)n), (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
                 counter *c2 = &m->flag_hashed[h >> hshift];
-                int bit;
-                DECIDE(c1, c2, value == v, bit);
+                uint32_t h3 = hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne),
+                                                  (uint32_t)ww), (uint32_t)nn);
+                counter *c3 = &m->flag_wide[h3 >> hshift];
+                int bit = decide(m, s * MSTATES + mstate, c1, c2, c3, value == v, ENCODING, enc, dec);
                 if (bit) decided = v;
                 else { excluded_set[v >> 5] |= 1u << (v & 31); excluded++; }
             }
@@ -270,8 +328,10 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                     counter *c1 = &m->literal[node * (unsigned)K + (unsigned)w];
                     uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, node), (uint32_t)w), (uint32_t)n);
                     counter *c2 = &m->literal_hashed[h >> hshift];
-                    int bit;
-                    DECIDE(c1, c2, (value >> b) & 1, bit);
+                    uint32_t h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
+                    counter *c3 = &m->literal_wide[h3 >> hshift];
+                    int bit = decide(m, SOURCES * MSTATES + (B - 1 - b), c1, c2, c3,
+                                     (value >> b) & 1, ENCODING, enc, dec);
                     node = node * 2 + (unsigned)bit;
                 }
                 decided = (int)(node - (1u << B));
@@ -394,7 +454,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__context_coder(void) {
-    init_rates();
+    init_tables();
     PyObject *mod = PyModule_Create(&module);
     if (!mod) return NULL;
     PyModule_AddIntConstant(mod, "ERR_ENDS_EARLY", ERR_ENDS_EARLY);

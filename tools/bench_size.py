@@ -156,11 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="images measured at once")
     parser.add_argument("--repeat", type=int, default=5, help="load-time runs per file")
     parser.add_argument("--big", action="store_true", help="also time a 12 MP image")
+    parser.add_argument("--skip", default="", help="tools not to run, e.g. cjxl,optipng")
     args = parser.parse_args(argv)
     corpus, files = corpus_files(args.corpus, args.limit)
     files = files[:: args.step]
     ks = [int(k) for k in args.colors.split(",")]
     have = {tool for tool in TOOLS if shutil.which(tool)}
+    for tool in filter(None, args.skip.split(",")):
+        if tool in have:
+            have.discard(tool)
+            print(f"skipped: {tool} (--skip)")
     for tool in sorted(set(TOOLS) - have):
         print(f"skipped: {tool} is not installed (apt-get install -y {TOOLS[tool]})")
     print(f"corpus {corpus}: {len(files)} images; kmcodec {kmcodec.__version__}, smooth=0")
