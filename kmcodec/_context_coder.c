@@ -25,9 +25,14 @@
 #define PROB_ONE (1u << PROB_BITS)
 #define PROB_MIN 32u
 #define PROB_MAX (PROB_ONE - 32u)
+#ifndef COUNT_LIMIT
 #define COUNT_LIMIT 255u
+#endif
 #define HASH_MUL 0x9E3779B1u
+#ifndef SOURCES
 #define SOURCES 5
+#endif
+#define AGREE (1 << (SOURCES - 1))
 #ifndef HASH_BITS_MAX
 #define HASH_BITS_MAX 20
 #endif
@@ -35,7 +40,10 @@
 #define MATCH_BITS_MAX 18
 #endif
 #define MSTATES 10
-#define MIX_INPUTS 4
+#define MIX_INPUTS 5
+#ifndef FAR_K
+#define FAR_K 256
+#endif
 #define MIX_SETS (SOURCES * MSTATES + 8)
 #ifndef MIX_W0
 #define MIX_W0 (1 << 14)
@@ -46,7 +54,7 @@
 #ifndef MIX_LR
 #define MIX_LR 1
 #endif
-#define FLAG_CONTEXTS (SOURCES * 16 * MSTATES)
+#define FLAG_CONTEXTS (SOURCES * AGREE * MSTATES * 9)
 #define MATCH_LIMIT 65535
 
 typedef struct {
@@ -182,6 +190,8 @@ typedef struct {
     counter *literal;         /* 2^index_bits * colors counters */
     counter *literal_hashed;  /* 2^hash_bits counters */
     counter *flag_wide;       /* 2^hash_bits counters */
+    counter *flag_mid;        /* 2^hash_bits counters */
+    counter *literal_up;      /* 2^index_bits * colors counters */
     counter *literal_wide;    /* 2^hash_bits counters */
     int32_t weights[MIX_SETS][MIX_INPUTS];
     uint8_t *hit_above, *hit_row; /* per column: did the match prediction hit? */
@@ -196,7 +206,7 @@ static unsigned ceil_log2(uint64_t v) {
 static void model_free(model *m) {
     free(m->match); free(m->flag); free(m->flag_hashed); free(m->literal);
     free(m->literal_hashed); free(m->hit_above); free(m->hit_row);
-    free(m->flag_wide); free(m->literal_wide);
+    free(m->flag_wide); free(m->literal_wide); free(m->flag_mid); free(m->literal_up);
 }
 
 static int model_init(model *m, int width, int height, int colors) {
@@ -215,12 +225,14 @@ static int model_init(model *m, int width, int height, int colors) {
     m->literal_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->flag_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->literal_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->flag_mid = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->literal_up = (counter *)calloc(nlit, sizeof(counter));
     for (int i = 0; i < MIX_SETS; i++)
         for (int j = 0; j < MIX_INPUTS; j++) m->weights[i][j] = MIX_W0;
     m->hit_above = (uint8_t *)calloc((size_t)width, 1);
     m->hit_row = (uint8_t *)calloc((size_t)width, 1);
     if (!m->match || !m->flag || !m->flag_hashed || !m->literal || !m->literal_hashed ||
-        !m->flag_wide || !m->literal_wide ||
+        !m->flag_wide || !m->literal_wide || !m->flag_mid || !m->literal_up ||
         !m->hit_above || !m->hit_row) {
         model_free(m);
         return ERR_NOMEM;
@@ -235,13 +247,14 @@ static inline uint32_t hash_step(uint32_t h, uint32_t v) {
 /* One binary decision: three counters' probabilities mixed in the logistic domain by the
  * weight set `set`, then the weights and counters learn the bit. */
 static inline __attribute__((always_inline)) int
-decide(model *m, int set, counter *c1, counter *c2, counter *c3, int bit, const int ENCODING,
+decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, int bit, const int ENCODING,
        encoder *enc, decoder *dec) {
     int x[MIX_INPUTS];
     x[0] = STRETCH[PROB(c1) >> 4];
     x[1] = STRETCH[PROB(c2) >> 4];
     x[2] = STRETCH[PROB(c3) >> 4];
-    x[3] = 256;
+    x[3] = STRETCH[PROB(c4) >> 4];
+    x[4] = 256;
     int32_t *w = m->weights[set];
     int64_t dot = 0;
     for (int i = 0; i < MIX_INPUTS; i++) dot += (int64_t)w[i] * x[i];
@@ -255,6 +268,7 @@ decide(model *m, int set, counter *c1, counter *c2, counter *c3, int bit, const 
     counter_update(c1, bit);
     counter_update(c2, bit);
     counter_update(c3, bit);
+    counter_update(c4, bit);
     return bit;
 }
 
@@ -281,6 +295,11 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             int ne = (y > 0 && x + 1 < W) ? up[x + 1] : n;
             int ww = x > 1 ? row[x - 2] : w;
             int nn = y > 1 ? up2[x] : n;
+            int nww = (y > 0 && x > 1) ? up[x - 2] : nw;
+            int nee = (y > 0 && x + 2 < W) ? up[x + 2] : ne;
+            int nnw = (y > 1 && x > 0) ? up2[x - 1] : nn;
+            int nne = (y > 1 && x + 1 < W) ? up2[x + 1] : nn;
+            uint32_t far = K <= FAR_K ? hash_step(hash_step(hash_step(hash_step(0, (uint32_t)nww), (uint32_t)nee), (uint32_t)nnw), (uint32_t)nne) : 0;
             uint32_t key = hash_step(hash_step(hash_step(hash_step(hash_step(
                 hash_step(0, (uint32_t)w), (uint32_t)n), (uint32_t)nw), (uint32_t)ne),
                 (uint32_t)ww), (uint32_t)nn);
@@ -290,55 +309,89 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             int src[SOURCES];
             src[0] = mptr ? plane[mptr - 1] : -1;  /* -1: no prediction */
             src[1] = w; src[2] = n; src[3] = ne; src[4] = nw;
+#if SOURCES > 5
+            src[5] = nn; src[6] = ww;
+#endif
             int lenq = !mptr ? 0 : mlen == 0 ? 1 : mlen < 4 ? 2 : mlen < 16 ? 3 : 4;
-            int mstate = lenq * 2 + (y > 0 ? m->hit_above[x] : 0);
+            int mstate = lenq * 2 + (y > 0 ? (m->hit_above[x] & 1) : 0);
+            int how = 3 * (x > 0 ? m->hit_row[x - 1] >> 1 : 2) + (y > 0 ? m->hit_above[x] >> 1 : 2);
+            int how_here = 2;
             int value = ENCODING ? row[x] : -1;
             int decided = -1;
             int excluded = 0;
             uint32_t excluded_set[8] = {0};
-            for (int s = 0; s < SOURCES && decided < 0; s++) {
+            /* The flags to code are known before any is decoded: the sources that are
+             * present and differ from every earlier one. Their counters are found (and fetched
+             * from memory) first, so that the cache misses overlap. */
+            int ncand = 0, cand_s[SOURCES];
+            counter *cc[SOURCES][4];
+            for (int s = 0; s < SOURCES; s++) {
                 int v = src[s];
                 if (v < 0) continue;
-                if (excluded_set[v >> 5] >> (v & 31) & 1u) continue;
-                if (excluded == K - 1) break;
+                int dup = 0;
+                for (int t = 0; t < s; t++) dup |= src[t] == v;
+                if (dup) continue;
                 int agree = 0;
                 for (int t = 0, j = 0; t < SOURCES; t++) {
                     if (t == s) continue;
                     agree |= (src[t] == v) << j;
                     j++;
                 }
-                counter *c1 = &m->flag[(s * 16 + agree) * MSTATES + mstate];
-                uint32_t h = hash_step(hash_step(hash_step(hash_step(0, (uint32_t)((s * 16 + agree) * MSTATES + mstate)),
-                                                 (uint32_t)w), (uint32_t)n), (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
-                counter *c2 = &m->flag_hashed[h >> hshift];
-                uint32_t h3 = hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne),
-                                                  (uint32_t)ww), (uint32_t)nn);
-                counter *c3 = &m->flag_wide[h3 >> hshift];
-                int bit = decide(m, s * MSTATES + mstate, c1, c2, c3, value == v, ENCODING, enc, dec);
-                if (bit) decided = v;
-                else { excluded_set[v >> 5] |= 1u << (v & 31); excluded++; }
+                uint32_t ctx = (uint32_t)((s * AGREE + agree) * MSTATES + mstate);
+                uint32_t h = hash_step(hash_step(hash_step(hash_step(0, ctx), (uint32_t)w),
+                                                 (uint32_t)n), (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
+                uint32_t h3 = hash_step(hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw),
+                                        (uint32_t)ne), (uint32_t)ww), (uint32_t)nn), far);
+                uint32_t h4 = hash_step(hash_step(hash_step(0x1234, ctx), (uint32_t)w), (uint32_t)v);
+                cc[ncand][0] = &m->flag[ctx * 9 + (uint32_t)how];
+                cc[ncand][1] = &m->flag_hashed[h >> hshift];
+                cc[ncand][2] = &m->flag_wide[h3 >> hshift];
+                cc[ncand][3] = &m->flag_mid[h4 >> hshift];
+                __builtin_prefetch(cc[ncand][1]);
+                __builtin_prefetch(cc[ncand][2]);
+                __builtin_prefetch(cc[ncand][3]);
+                cand_s[ncand++] = s;
+            }
+            for (int i = 0; i < ncand && excluded < K - 1; i++) {
+                int s = cand_s[i], v = src[s];
+                int bit = decide(m, s * MSTATES + mstate, cc[i][0], cc[i][1], cc[i][2], cc[i][3],
+                                 value == v, ENCODING, enc, dec);
+                if (bit) { decided = v; how_here = i == 0 ? 0 : 1; break; }
+                excluded_set[v >> 5] |= 1u << (v & 31);
+                excluded++;
             }
             if (decided < 0 && excluded == K - 1) {
                 for (int v = 0; v < K; v++)
                     if (!(excluded_set[v >> 5] >> (v & 31) & 1u)) { decided = v; break; }
             }
             if (decided < 0) {
+                /* The literal's bits, most significant first, in groups of up to 4: the
+                 * hashed counters of a group's 15 tree nodes share one 64-byte block. */
                 unsigned node = 1;
-                for (int b = B - 1; b >= 0; b--) {
-                    counter *c1 = &m->literal[node * (unsigned)K + (unsigned)w];
+                const counter *lw = m->literal + ((size_t)w << B);
+                const counter *ln = m->literal_up + ((size_t)n << B);
+                for (int done = 0; done < B;) {
+                    int nb = B - done < 4 ? B - done : 4;
                     uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, node), (uint32_t)w), (uint32_t)n);
-                    counter *c2 = &m->literal_hashed[h >> hshift];
                     uint32_t h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
-                    counter *c3 = &m->literal_wide[h3 >> hshift];
-                    int bit = decide(m, SOURCES * MSTATES + (B - 1 - b), c1, c2, c3,
-                                     (value >> b) & 1, ENCODING, enc, dec);
-                    node = node * 2 + (unsigned)bit;
+                    counter *b2 = &m->literal_hashed[(size_t)(h >> (hshift + 4)) << 4];
+                    counter *b3 = &m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4];
+                    unsigned sub = 1;
+                    for (int i = 0; i < nb; i++) {
+                        int b = B - 1 - done - i;
+                        int bit = decide(m, SOURCES * MSTATES + (B - 1 - b),
+                                         (counter *)&lw[node], &b2[sub], &b3[sub], (counter *)&ln[node],
+                                         (value >> b) & 1, ENCODING, enc, dec);
+                        node = node * 2 + (unsigned)bit;
+                        sub = sub * 2 + (unsigned)bit;
+                    }
+                    done += nb;
                 }
                 decided = (int)(node - (1u << B));
                 if (decided >= K) return ERR_INDEX;
             }
             if (!ENCODING) row[x] = (uint8_t)decided;
-            m->hit_row[x] = (uint8_t)(src[0] == decided);
+            m->hit_row[x] = (uint8_t)((src[0] == decided) | (how_here << 1));
             if (src[0] == decided) {
                 mptr++;
                 if (mlen < MATCH_LIMIT) mlen++;
