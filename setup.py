@@ -7,7 +7,7 @@ setup(
         Extension(
             "kmcodec._context_coder",
             sources=["kmcodec/_context_coder.c"],
-            extra_compile_args=["-O2", "-std=c99"],
+            extra_compile_args=["-O3", "-std=c99"],
         )
     ]
 )

@@ -21,41 +21,28 @@
 #define ERR_NOMEM (-4)
 
 /* ---- model constants (spec 2.6.3) ---- */
-#define PROB_BITS 16
-#define PROB_ONE (1u << PROB_BITS)
+#define PROB_ONE 65536u
 #define PROB_MIN 32u
 #define PROB_MAX (PROB_ONE - 32u)
-#ifndef COUNT_LIMIT
 #define COUNT_LIMIT 255u
-#endif
 #define HASH_MUL 0x9E3779B1u
-#ifndef SOURCES
-#define SOURCES 5
-#endif
-#define AGREE (1 << (SOURCES - 1))
-#ifndef HASH_BITS_MAX
+#define SOURCES 5                      /* match, w, n, ne, nw */
+#define AGREE 16                       /* 4 bits: which other sources agree */
+#define MSTATES 10                     /* match length class x hit above */
+#define HOWS 9                         /* how the left and upper pixels were coded */
 #define HASH_BITS_MAX 20
-#endif
-#ifndef MATCH_BITS_MAX
 #define MATCH_BITS_MAX 18
-#endif
-#define MSTATES 10
-#define MIX_INPUTS 5
-#ifndef FAR_K
-#define FAR_K 256
-#endif
+#define MIX_INPUTS 5                   /* four counters and a bias */
 #define MIX_SETS (SOURCES * MSTATES + 8)
-#ifndef MIX_W0
 #define MIX_W0 (1 << 14)
-#endif
-#ifndef MIX_SHIFT
 #define MIX_SHIFT 12
-#endif
-#ifndef MIX_LR
-#define MIX_LR 1
-#endif
-#define FLAG_CONTEXTS (SOURCES * AGREE * MSTATES * 9)
+#define FLAG_CONTEXTS (SOURCES * AGREE * MSTATES)
 #define MATCH_LIMIT 65535
+
+/* floor(v / 2^s) for any sign (C leaves >> of a negative value to the implementation) */
+static inline int64_t floor_shift(int64_t v, int s) {
+    return v >= 0 ? v >> s : -((-v + ((int64_t)1 << s) - 1) >> s);
+}
 
 typedef struct {
     uint16_t q;   /* p XOR 0x8000, p = probability that the bit is 1 in units of 2^-16: */
@@ -94,7 +81,7 @@ static inline void counter_update(counter *c, int bit) {
     int32_t target = bit ? (int32_t)PROB_ONE : 0;
     int32_t old = (int32_t)PROB(c);
     int64_t delta = (int64_t)(target - old) * (int64_t)RATE[c->n];
-    int32_t p = old + (int32_t)(delta >> 16);
+    int32_t p = old + (int32_t)floor_shift(delta, 16);
     if (p < (int32_t)PROB_MIN) p = PROB_MIN;
     if (p > (int32_t)PROB_MAX) p = PROB_MAX;
     c->q = (uint16_t)((uint32_t)p ^ 0x8000u);
@@ -185,13 +172,13 @@ typedef struct {
     int width, height, colors, index_bits;
     unsigned match_bits, hash_bits;
     uint32_t *match;          /* 2^match_bits entries: 0 = empty, else position + 1 */
-    counter *flag;            /* FLAG_CONTEXTS counters */
-    counter *flag_hashed;     /* 2^hash_bits counters */
-    counter *literal;         /* 2^index_bits * colors counters */
-    counter *literal_hashed;  /* 2^hash_bits counters */
+    counter *flag;            /* FLAG_CONTEXTS * HOWS counters */
+    counter *flag_near;     /* 2^hash_bits counters */
+    counter *literal_w;         /* 2^index_bits * colors counters */
+    counter *literal_near;  /* 2^hash_bits counters */
     counter *flag_wide;       /* 2^hash_bits counters */
-    counter *flag_mid;        /* 2^hash_bits counters */
-    counter *literal_up;      /* 2^index_bits * colors counters */
+    counter *flag_value;        /* 2^hash_bits counters */
+    counter *literal_n;      /* 2^index_bits * colors counters */
     counter *literal_wide;    /* 2^hash_bits counters */
     int32_t weights[MIX_SETS][MIX_INPUTS];
     uint8_t *hit_above, *hit_row; /* per column: did the match prediction hit? */
@@ -204,9 +191,9 @@ static unsigned ceil_log2(uint64_t v) {
 }
 
 static void model_free(model *m) {
-    free(m->match); free(m->flag); free(m->flag_hashed); free(m->literal);
-    free(m->literal_hashed); free(m->hit_above); free(m->hit_row);
-    free(m->flag_wide); free(m->literal_wide); free(m->flag_mid); free(m->literal_up);
+    free(m->match); free(m->flag); free(m->flag_near); free(m->literal_w);
+    free(m->literal_near); free(m->hit_above); free(m->hit_row);
+    free(m->flag_wide); free(m->literal_wide); free(m->flag_value); free(m->literal_n);
 }
 
 static int model_init(model *m, int width, int height, int colors) {
@@ -219,20 +206,20 @@ static int model_init(model *m, int width, int height, int colors) {
     m->hash_bits = pb + 1 < 10 ? 10 : (pb + 1 > HASH_BITS_MAX ? HASH_BITS_MAX : pb + 1);
     size_t nlit = ((size_t)1 << m->index_bits) * (size_t)colors;
     m->match = (uint32_t *)calloc((size_t)1 << m->match_bits, sizeof(uint32_t));
-    m->flag = (counter *)calloc(FLAG_CONTEXTS, sizeof(counter));
-    m->flag_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
-    m->literal = (counter *)calloc(nlit, sizeof(counter));
-    m->literal_hashed = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->flag = (counter *)calloc(FLAG_CONTEXTS * HOWS, sizeof(counter));
+    m->flag_near = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->literal_w = (counter *)calloc(nlit, sizeof(counter));
+    m->literal_near = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->flag_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
     m->literal_wide = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
-    m->flag_mid = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
-    m->literal_up = (counter *)calloc(nlit, sizeof(counter));
+    m->flag_value = (counter *)calloc((size_t)1 << m->hash_bits, sizeof(counter));
+    m->literal_n = (counter *)calloc(nlit, sizeof(counter));
     for (int i = 0; i < MIX_SETS; i++)
         for (int j = 0; j < MIX_INPUTS; j++) m->weights[i][j] = MIX_W0;
     m->hit_above = (uint8_t *)calloc((size_t)width, 1);
     m->hit_row = (uint8_t *)calloc((size_t)width, 1);
-    if (!m->match || !m->flag || !m->flag_hashed || !m->literal || !m->literal_hashed ||
-        !m->flag_wide || !m->literal_wide || !m->flag_mid || !m->literal_up ||
+    if (!m->match || !m->flag || !m->flag_near || !m->literal_w || !m->literal_near ||
+        !m->flag_wide || !m->literal_wide || !m->flag_value || !m->literal_n ||
         !m->hit_above || !m->hit_row) {
         model_free(m);
         return ERR_NOMEM;
@@ -244,8 +231,8 @@ static inline uint32_t hash_step(uint32_t h, uint32_t v) {
     return (h + v + 1u) * HASH_MUL;
 }
 
-/* One binary decision: three counters' probabilities mixed in the logistic domain by the
- * weight set `set`, then the weights and counters learn the bit. */
+/* One binary decision (spec 2.6.3): four counters' probabilities mixed in the logistic domain
+ * by the weight set `set`, then the weights and the counters learn the bit. */
 static inline __attribute__((always_inline)) int
 decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, int bit, const int ENCODING,
        encoder *enc, decoder *dec) {
@@ -258,13 +245,14 @@ decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, in
     int32_t *w = m->weights[set];
     int64_t dot = 0;
     for (int i = 0; i < MIX_INPUTS; i++) dot += (int64_t)w[i] * x[i];
-    int d = (int)(dot >> 16);
-    int p12 = squash(d);
+    int64_t d = floor_shift(dot, 16);
+    int p12 = squash(d > 4095 ? 4095 : d < -4095 ? -4095 : (int)d);
     uint32_t p16 = (uint32_t)p12 << 4;
     if (ENCODING) enc_bit(enc, p16, bit);
     else bit = dec_bit(dec, p16);
-    int err = ((bit << 12) - p12) * MIX_LR;
-    for (int i = 0; i < MIX_INPUTS; i++) w[i] += (x[i] * err + (1 << (MIX_SHIFT - 1))) >> MIX_SHIFT;
+    int err = (bit << 12) - p12;
+    for (int i = 0; i < MIX_INPUTS; i++)
+        w[i] += (int32_t)floor_shift((int64_t)x[i] * err + (1 << (MIX_SHIFT - 1)), MIX_SHIFT);
     counter_update(c1, bit);
     counter_update(c2, bit);
     counter_update(c3, bit);
@@ -299,7 +287,8 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             int nee = (y > 0 && x + 2 < W) ? up[x + 2] : ne;
             int nnw = (y > 1 && x > 0) ? up2[x - 1] : nn;
             int nne = (y > 1 && x + 1 < W) ? up2[x + 1] : nn;
-            uint32_t far = K <= FAR_K ? hash_step(hash_step(hash_step(hash_step(0, (uint32_t)nww), (uint32_t)nee), (uint32_t)nnw), (uint32_t)nne) : 0;
+            uint32_t far = hash_step(hash_step(hash_step(hash_step(0, (uint32_t)nww),
+                                                         (uint32_t)nee), (uint32_t)nnw), (uint32_t)nne);
             uint32_t key = hash_step(hash_step(hash_step(hash_step(hash_step(
                 hash_step(0, (uint32_t)w), (uint32_t)n), (uint32_t)nw), (uint32_t)ne),
                 (uint32_t)ww), (uint32_t)nn);
@@ -309,9 +298,6 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             int src[SOURCES];
             src[0] = mptr ? plane[mptr - 1] : -1;  /* -1: no prediction */
             src[1] = w; src[2] = n; src[3] = ne; src[4] = nw;
-#if SOURCES > 5
-            src[5] = nn; src[6] = ww;
-#endif
             int lenq = !mptr ? 0 : mlen == 0 ? 1 : mlen < 4 ? 2 : mlen < 16 ? 3 : 4;
             int mstate = lenq * 2 + (y > 0 ? (m->hit_above[x] & 1) : 0);
             int how = 3 * (x > 0 ? m->hit_row[x - 1] >> 1 : 2) + (y > 0 ? m->hit_above[x] >> 1 : 2);
@@ -343,10 +329,10 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 uint32_t h3 = hash_step(hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw),
                                         (uint32_t)ne), (uint32_t)ww), (uint32_t)nn), far);
                 uint32_t h4 = hash_step(hash_step(hash_step(0x1234, ctx), (uint32_t)w), (uint32_t)v);
-                cc[ncand][0] = &m->flag[ctx * 9 + (uint32_t)how];
-                cc[ncand][1] = &m->flag_hashed[h >> hshift];
+                cc[ncand][0] = &m->flag[ctx * HOWS + (uint32_t)how];
+                cc[ncand][1] = &m->flag_near[h >> hshift];
                 cc[ncand][2] = &m->flag_wide[h3 >> hshift];
-                cc[ncand][3] = &m->flag_mid[h4 >> hshift];
+                cc[ncand][3] = &m->flag_value[h4 >> hshift];
                 __builtin_prefetch(cc[ncand][1]);
                 __builtin_prefetch(cc[ncand][2]);
                 __builtin_prefetch(cc[ncand][3]);
@@ -368,13 +354,13 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 /* The literal's bits, most significant first, in groups of up to 4: the
                  * hashed counters of a group's 15 tree nodes share one 64-byte block. */
                 unsigned node = 1;
-                const counter *lw = m->literal + ((size_t)w << B);
-                const counter *ln = m->literal_up + ((size_t)n << B);
+                const counter *lw = m->literal_w + ((size_t)w << B);
+                const counter *ln = m->literal_n + ((size_t)n << B);
                 for (int done = 0; done < B;) {
                     int nb = B - done < 4 ? B - done : 4;
                     uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, node), (uint32_t)w), (uint32_t)n);
                     uint32_t h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
-                    counter *b2 = &m->literal_hashed[(size_t)(h >> (hshift + 4)) << 4];
+                    counter *b2 = &m->literal_near[(size_t)(h >> (hshift + 4)) << 4];
                     counter *b3 = &m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4];
                     unsigned sub = 1;
                     for (int i = 0; i < nb; i++) {

@@ -17,6 +17,68 @@ HASH_MUL = 0x9E3779B1
 MASK32 = 0xFFFFFFFF
 MATCH_LIMIT = 65535
 MSTATES = 10
+HOWS = 9
+SQUASH_T = [
+    1,
+    2,
+    3,
+    6,
+    10,
+    16,
+    27,
+    45,
+    73,
+    120,
+    194,
+    310,
+    488,
+    747,
+    1101,
+    1546,
+    2047,
+    2549,
+    2994,
+    3348,
+    3607,
+    3785,
+    3901,
+    3975,
+    4022,
+    4050,
+    4068,
+    4079,
+    4085,
+    4089,
+    4092,
+    4093,
+    4094,
+]
+
+
+def squash(d: int) -> int:
+    if d > 2047:
+        return 4095
+    if d < -2047:
+        return 1
+    w = d & 127
+    i = (d >> 7) + 16
+    return (SQUASH_T[i] * (128 - w) + SQUASH_T[i + 1] * w + 64) >> 7
+
+
+def _stretch_table() -> list[int]:
+    table = [0] * 4096
+    pi = 0
+    for x in range(-2047, 2048):
+        v = squash(x)
+        for i in range(pi, v + 1):
+            table[i] = x
+        pi = v + 1
+    for i in range(pi, 4096):
+        table[i] = 2047
+    return table
+
+
+STRETCH = _stretch_table()
 
 
 class StreamError(Exception):
@@ -60,9 +122,15 @@ class Tables:
         self.index_bits = ceil_log2(colors)
         self.match: dict[int, int] = {}
         self.flag: dict[int, Counter] = {}
-        self.flag_hashed: dict[int, Counter] = {}
-        self.literal: dict[int, Counter] = {}
-        self.literal_hashed: dict[int, Counter] = {}
+        self.flag_near: dict[int, Counter] = {}
+        self.flag_wide: dict[int, Counter] = {}
+        self.flag_value: dict[int, Counter] = {}
+        self.literal_w: dict[int, Counter] = {}
+        self.literal_n: dict[int, Counter] = {}
+        self.literal_near: dict[int, Counter] = {}
+        self.literal_wide: dict[int, Counter] = {}
+        sets = 5 * MSTATES + 8
+        self.weights = [[1 << 14] * 5 for _ in range(sets)]
 
     @staticmethod
     def get(table: dict[int, Counter], i: int) -> Counter:
@@ -157,6 +225,11 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
             ne = plane[pos - width + 1] if y > 0 and x + 1 < width else n
             ww = plane[pos - 2] if x > 1 else w
             nn = plane[pos - 2 * width] if y > 1 else n
+            nww = plane[pos - width - 2] if y > 0 and x > 1 else nw
+            nee = plane[pos - width + 2] if y > 0 and x + 2 < width else ne
+            nnw = plane[pos - 2 * width - 1] if y > 1 and x > 0 else nn
+            nne = plane[pos - 2 * width + 1] if y > 1 and x + 1 < width else nn
+            far = h(h(h(h(0, nww), nee), nnw), nne)
             key = 0
             for v in (w, n, nw, ne, ww, nn):
                 key = h(key, v)
@@ -165,17 +238,18 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
                 mptr = t.match.get(slot, 0)
             src = [plane[mptr - 1] if mptr else -1, w, n, ne, nw]
             lenq = 0 if not mptr else 1 if mlen == 0 else 2 if mlen < 4 else 3 if mlen < 16 else 4
-            mstate = lenq * 2 + (hit_above[x] if y > 0 else 0)
+            mstate = lenq * 2 + (hit_above[x] & 1 if y > 0 else 0)
+            how = 3 * (hit_row[x - 1] >> 1 if x > 0 else 2) + (hit_above[x] >> 1 if y > 0 else 2)
             value = plane[pos] if encoding else -1
             steps: list = []
             decided = -1
+            how_here = 2
             excluded: set[int] = set()
-            for s in range(5):
-                v = src[s]
-                if v < 0 or v in excluded:
-                    continue
+            flags = [s for s in range(5) if src[s] >= 0 and src[s] not in src[:s]]
+            for i, s in enumerate(flags):
                 if len(excluded) == K - 1:
                     break
+                v = src[s]
                 agree = 0
                 j = 0
                 for u in range(5):
@@ -183,27 +257,58 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
                         continue
                     agree |= (src[u] == v) << j
                     j += 1
-                c = (s * 16 + agree) * MSTATES + mstate
-                hk = h(h(h(h(0, c), w), n), nw * 16 + ne if K <= 16 else 0)
-                c1 = Tables.get(t.flag, c)
-                c2 = Tables.get(t.flag_hashed, hk >> (32 - t.hash_bits))
-                bit = _decide(coder, encoding, c1, c2, int(value == v), steps, f"flag s={s} v={v}")
+                ctx = (s * 16 + agree) * MSTATES + mstate
+                h2 = h(h(h(h(0, ctx), w), n), nw * 16 + ne if K <= 16 else 0)
+                h3 = h(h(h(h(h(h2, nw), ne), ww), nn), far)
+                h4 = h(h(h(0x1234, ctx), w), v)
+                counters = (
+                    Tables.get(t.flag, ctx * HOWS + how),
+                    Tables.get(t.flag_near, h2 >> (32 - t.hash_bits)),
+                    Tables.get(t.flag_wide, h3 >> (32 - t.hash_bits)),
+                    Tables.get(t.flag_value, h4 >> (32 - t.hash_bits)),
+                )
+                weights = t.weights[s * MSTATES + mstate]
+                bit = _decide(
+                    coder, encoding, counters, weights, int(value == v), steps, f"flag s={s} v={v}"
+                )
                 if bit:
                     decided = v
+                    how_here = 0 if i == 0 else 1
                     break
                 excluded.add(v)
             if decided < 0 and len(excluded) == K - 1:
                 decided = min(set(range(K)) - excluded)
             if decided < 0:
                 node = 1
-                for b in range(B - 1, -1, -1):
-                    c1 = Tables.get(t.literal, node * K + w)
-                    hk = h(h(h(0xFFFF, node), w), n)
-                    c2 = Tables.get(t.literal_hashed, hk >> (32 - t.hash_bits))
-                    bit = _decide(
-                        coder, encoding, c1, c2, (value >> b) & 1, steps, f"literal node={node}"
-                    )
-                    node = node * 2 + bit
+                done = 0
+                while done < B:
+                    group = min(4, B - done)
+                    h2 = h(h(h(0xFFFF, node), w), n)
+                    h3 = h(h(h2, nw), ne)
+                    block2 = (h2 >> (32 - t.hash_bits + 4)) << 4
+                    block3 = (h3 >> (32 - t.hash_bits + 4)) << 4
+                    sub = 1
+                    for _ in range(group):
+                        b = B - 1 - done
+                        counters = (
+                            Tables.get(t.literal_w, (w << B) + node),
+                            Tables.get(t.literal_near, block2 + sub),
+                            Tables.get(t.literal_wide, block3 + sub),
+                            Tables.get(t.literal_n, (n << B) + node),
+                        )
+                        weights = t.weights[5 * MSTATES + (B - 1 - b)]
+                        bit = _decide(
+                            coder,
+                            encoding,
+                            counters,
+                            weights,
+                            (value >> b) & 1,
+                            steps,
+                            f"literal node={node}",
+                        )
+                        node = node * 2 + bit
+                        sub = sub * 2 + bit
+                        done += 1
                 decided = node - (1 << B)
                 if decided >= K and not encoding:
                     raise StreamError("index")
@@ -211,7 +316,7 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
                 plane[pos] = decided
             if TRACE is not None:
                 TRACE.append((x, y, src, steps, decided))
-            hit_row[x] = int(src[0] == decided)
+            hit_row[x] = int(src[0] == decided) | (how_here << 1)
             if src[0] == decided:
                 mptr += 1
                 mlen = min(mlen + 1, MATCH_LIMIT)
@@ -222,17 +327,28 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
             raise StreamError("ends-early")
 
 
+def _fdiv(v: int, s: int) -> int:
+    """floor(v / 2^s): Python's >> already rounds toward minus infinity."""
+    return v >> s
+
+
 def _decide(
-    coder, encoding: bool, c1: Counter, c2: Counter, bit: int, steps: list, what: str
+    coder, encoding: bool, counters, weights: list[int], bit: int, steps: list, what: str
 ) -> int:
-    p1 = (c1.p + c2.p + 1) >> 1
+    x = [STRETCH[c.p >> 4] for c in counters] + [256]
+    d = _fdiv(sum(wi * xi for wi, xi in zip(weights, x, strict=True)), 16)
+    p12 = squash(max(-4095, min(4095, d)))
+    p16 = p12 << 4
     if encoding:
-        coder.bit(p1, bit)
+        coder.bit(p16, bit)
     else:
-        bit = coder.bit(p1)
-    steps.append((what, p1, bit))
-    c1.update(bit)
-    c2.update(bit)
+        bit = coder.bit(p16)
+    steps.append((what, p16, bit))
+    err = (bit << 12) - p12
+    for i in range(5):
+        weights[i] += _fdiv(x[i] * err + (1 << 11), 12)
+    for c in counters:
+        c.update(bit)
     return bit
 
 

@@ -131,3 +131,11 @@ def test_context_worked_example_is_what_the_reference_coder_does() -> None:
     assert data.endswith(stream)
     assert " ".join(f"{b:02x}" for b in stream[:-4]) in SPEC
     assert " ".join(f"{b:02x}" for b in stream[-4:]) in SPEC
+
+
+def test_spec_squash_table_is_the_coders() -> None:
+    from . import context_reference as ref
+
+    block = SPEC.split("with the 33 values", 1)[1].split("```", 2)[1].replace("T =", "")
+    assert [int(v) for v in block.split()] == ref.SQUASH_T  # after "T ="
+    assert ref.squash(2047) == 4094 and ref.STRETCH[0] == -2047 and ref.STRETCH[2048] == 1
