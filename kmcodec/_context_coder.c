@@ -39,10 +39,12 @@
 #define FLAG_CONTEXTS (SOURCES * AGREE * MSTATES)
 #define MATCH_LIMIT 65535
 
-/* floor(v / 2^s) for any sign (C leaves >> of a negative value to the implementation) */
-static inline int64_t floor_shift(int64_t v, int s) {
-    return v >= 0 ? v >> s : -((-v + ((int64_t)1 << s) - 1) >> s);
-}
+/* floor(v / 2^s) for any sign. C leaves >> of a negative value to the implementation; every
+ * compiler this builds with (gcc, clang, MSVC) shifts arithmetically, and this checks it. */
+#if (-1 >> 1) != -1
+#error "this coder needs an arithmetic right shift of negative integers"
+#endif
+#define floor_shift(v, s) ((v) >> (s))
 
 typedef struct {
     uint16_t q;   /* p XOR 0x8000, p = probability that the bit is 1 in units of 2^-16: */
@@ -260,6 +262,34 @@ decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, in
     return bit;
 }
 
+/* The four counters and the weight set of the flag for source s (spec 2.6.5 steps 2-4). */
+static inline __attribute__((always_inline)) void
+flag_counters(model *m, const int *src, int s, int w, int n, int nw, int ne, int ww, int nn,
+              uint32_t far, int mstate, int how, int K, unsigned hshift, counter **out,
+              uint32_t *set) {
+    int v = src[s];
+    int agree = 0;
+    for (int t = 0, j = 0; t < SOURCES; t++) {
+        if (t == s) continue;
+        agree |= (src[t] == v) << j;
+        j++;
+    }
+    uint32_t ctx = (uint32_t)((s * AGREE + agree) * MSTATES + mstate);
+    uint32_t h = hash_step(hash_step(hash_step(hash_step(0, ctx), (uint32_t)w), (uint32_t)n),
+                           (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
+    uint32_t h3 = hash_step(hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw),
+                            (uint32_t)ne), (uint32_t)ww), (uint32_t)nn), far);
+    uint32_t h4 = hash_step(hash_step(hash_step(0x1234, ctx), (uint32_t)w), (uint32_t)v);
+    out[0] = &m->flag[ctx * HOWS + (uint32_t)how];
+    out[1] = &m->flag_near[h >> hshift];
+    out[2] = &m->flag_wide[h3 >> hshift];
+    out[3] = &m->flag_value[h4 >> hshift];
+    __builtin_prefetch(out[1]);
+    __builtin_prefetch(out[2]);
+    __builtin_prefetch(out[3]);
+    *set = (uint32_t)(s * MSTATES + mstate);
+}
+
 /*
  * Code every pixel in raster order. When ENCODING, `plane` holds the indices; otherwise it is
  * filled. Both directions share this one function so that they cannot disagree.
@@ -309,38 +339,29 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             /* The flags to code are known before any is decoded: the sources that are
              * present and differ from every earlier one. Their counters are found (and fetched
              * from memory) first, so that the cache misses overlap. */
+            /* The flags to code are known before any is decoded: the sources that are
+             * present and differ from every earlier one. */
             int ncand = 0, cand_s[SOURCES];
-            counter *cc[SOURCES][4];
             for (int s = 0; s < SOURCES; s++) {
                 int v = src[s];
                 if (v < 0) continue;
                 int dup = 0;
                 for (int t = 0; t < s; t++) dup |= src[t] == v;
-                if (dup) continue;
-                int agree = 0;
-                for (int t = 0, j = 0; t < SOURCES; t++) {
-                    if (t == s) continue;
-                    agree |= (src[t] == v) << j;
-                    j++;
-                }
-                uint32_t ctx = (uint32_t)((s * AGREE + agree) * MSTATES + mstate);
-                uint32_t h = hash_step(hash_step(hash_step(hash_step(0, ctx), (uint32_t)w),
-                                                 (uint32_t)n), (uint32_t)(K <= 16 ? nw * 16 + ne : 0));
-                uint32_t h3 = hash_step(hash_step(hash_step(hash_step(hash_step(h, (uint32_t)nw),
-                                        (uint32_t)ne), (uint32_t)ww), (uint32_t)nn), far);
-                uint32_t h4 = hash_step(hash_step(hash_step(0x1234, ctx), (uint32_t)w), (uint32_t)v);
-                cc[ncand][0] = &m->flag[ctx * HOWS + (uint32_t)how];
-                cc[ncand][1] = &m->flag_near[h >> hshift];
-                cc[ncand][2] = &m->flag_wide[h3 >> hshift];
-                cc[ncand][3] = &m->flag_value[h4 >> hshift];
-                __builtin_prefetch(cc[ncand][1]);
-                __builtin_prefetch(cc[ncand][2]);
-                __builtin_prefetch(cc[ncand][3]);
-                cand_s[ncand++] = s;
+                if (!dup) cand_s[ncand++] = s;
             }
+            counter *cc[SOURCES][4];
+            uint32_t cset[SOURCES];
+            /* A flag's counters are found one flag ahead, so that fetching them from memory
+             * overlaps with the decision before. */
+            for (int i = 0; i < ncand && i < 2; i++)
+                flag_counters(m, src, cand_s[i], w, n, nw, ne, ww, nn, far, mstate, how, K,
+                              hshift, cc[i], &cset[i]);
             for (int i = 0; i < ncand && excluded < K - 1; i++) {
-                int s = cand_s[i], v = src[s];
-                int bit = decide(m, s * MSTATES + mstate, cc[i][0], cc[i][1], cc[i][2], cc[i][3],
+                if (i + 2 < ncand)
+                    flag_counters(m, src, cand_s[i + 2], w, n, nw, ne, ww, nn, far, mstate, how,
+                                  K, hshift, cc[i + 2], &cset[i + 2]);
+                int v = src[cand_s[i]];
+                int bit = decide(m, cset[i], cc[i][0], cc[i][1], cc[i][2], cc[i][3],
                                  value == v, ENCODING, enc, dec);
                 if (bit) { decided = v; how_here = i == 0 ? 0 : 1; break; }
                 excluded_set[v >> 5] |= 1u << (v & 31);
@@ -386,8 +407,10 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 mlen = 0;
             }
             *slot = (uint32_t)(pos + 1);
+            /* Past the end of the stream: stop now rather than decode zeros to the end (with
+             * probabilities >= 1/4096 a byte is read at least every ~23,000 decisions). */
+            if (!ENCODING && dec->error) return dec->error;
         }
-        if (!ENCODING && dec->error) return dec->error;
     }
     return 0;
 }
