@@ -74,3 +74,8 @@ def test_bench_size(corpus) -> None:
     first = rows[0]
     # coding 0, coding 1, and the default is the smaller of the two
     assert float(first[3]) == min(float(first[1]), float(first[2]))
+
+
+def test_bench_compiled() -> None:
+    out = tool("bench_compiled.py", "--pixels", "4096")
+    assert "the shipped decoder" in out and "M decisions/s" in out

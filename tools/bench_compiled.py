@@ -4,27 +4,36 @@ Usage::
 
     python tools/bench_compiled.py [--pixels N]
 
-Both run the same kernel, the hot loop of coding 1: a binary range decoder (spec 2.6.2) driven by
-adaptive counters (spec 2.6.3) chosen by a context, decoding a stream that the C encoder made
-from a real photo's indices at K = 16. It prints, for the C extension and for numba (when
-installed; it is not a dependency of kmcodec): the time to import, the first call's latency
-(numba compiles then) and the throughput of later calls in million decisions per second.
+Two measurements:
+
+1. The shipped decoder (``kmcodec._context_coder``, the whole model of spec 2.6) on a K = 16
+   plane: the extension's import time, its first call and its throughput in decisions/s.
+2. The same small kernel -- the heart of it: a binary range decoder (spec 2.6.2) driven by
+   adaptive counters (spec 2.6.3) chosen by a context -- written once in C (built here with the
+   system's ``cc -O3``, called through ctypes) and once in Python compiled by numba (when
+   installed; numba is not a dependency of kmcodec): import, first call (numba compiles then)
+   and throughput, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-KERNEL = '''
+ROOT = Path(__file__).resolve().parent.parent
+
+KERNEL_PY = """
 import numpy as np
 
 def kernel(data, ctx, out):
-    """Decode len(ctx) bits, bit i with the counter ctx[i], as spec 2.6.2-2.6.3 do."""
     rate = np.empty(256, np.int64)
     for n in range(256):
         rate[n] = 131072 // (2 * n + 3)
@@ -55,102 +64,150 @@ def kernel(data, ctx, out):
             cnt[c] += 1
         out[i] = bit
     return pos
-'''
+"""
+
+KERNEL_C = r"""
+#include <stdint.h>
+#include <stdlib.h>
+int64_t kernel(const uint8_t *data, int64_t len, const int64_t *ctx, int64_t n, uint8_t *out) {
+    int64_t rate[256];
+    for (int i = 0; i < 256; i++) rate[i] = 131072 / (2 * i + 3);
+    int64_t *p = malloc(65536 * sizeof(int64_t)), *cnt = calloc(65536, sizeof(int64_t));
+    for (int i = 0; i < 65536; i++) p[i] = 32768;
+    uint32_t rng = 0xFFFFFFFFu;
+    uint32_t code = ((uint32_t)data[0] << 24) | (data[1] << 16) | (data[2] << 8) | data[3];
+    int64_t pos = 4;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = ctx[i];
+        uint32_t bound = (rng >> 16) * (uint32_t)p[c];
+        int bit;
+        if (code < bound) { rng = bound; bit = 1; }
+        else { code -= bound; rng -= bound; bit = 0; }
+        while (rng < (1u << 24)) {
+            rng <<= 8;
+            code = (code << 8) | (pos < len ? data[pos] : 0);
+            pos++;
+        }
+        int64_t target = bit ? 65536 : 0;
+        int64_t q = p[c] + (((target - p[c]) * rate[cnt[c]]) >> 16);
+        p[c] = q < 32 ? 32 : q > 65504 ? 65504 : q;
+        if (cnt[c] < 255) cnt[c]++;
+        out[i] = (uint8_t)bit;
+    }
+    free(p); free(cnt);
+    return pos;
+}
+"""
 
 
-def _import_seconds(module: str) -> float:
-    """Seconds to import ``module`` in a fresh interpreter (numpy already imported)."""
-    if module == "kmcodec._context_coder":  # the extension alone, without the kmcodec package
-        import glob
+def _seconds_in_fresh_python(setup: str, statement: str) -> float:
+    code = f"{setup}\nimport time\nt = time.perf_counter()\n{statement}\n"
+    code += "print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout)
 
-        import kmcodec
 
-        path = glob.glob(
-            str(__import__("pathlib").Path(kmcodec.__file__).parent / "_context_coder*")
-        )[0]
-        module = "x"
-        load = (
-            "import importlib.machinery as m, importlib.util as u; "
-            f"s = u.spec_from_file_location('kmcodec._context_coder', {path!r}); "
-            "u.module_from_spec(s)"
+def _best(fn, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def shipped_decoder(pixels: int) -> None:
+    from kmcodec import context_coding
+
+    ext = next((ROOT / "kmcodec").glob("_context_coder*.so"), None)
+    rng = np.random.default_rng(0)
+    side = int(pixels**0.5)
+    y, x = np.mgrid[0:side, 0:side]
+    plane = ((x // 9 + y // 7 + rng.integers(0, 2, (side, side))) % 16).astype(np.uint8)
+    stream = context_coding.encode(plane, 16)
+    t_import = float("nan")
+    if ext is not None:
+        t_import = _seconds_in_fresh_python(
+            "import numpy, importlib.util as u",
+            "u.module_from_spec(u.spec_from_file_location("
+            f"'kmcodec._context_coder', {str(ext)!r}))",
         )
+    t0 = time.perf_counter()
+    context_coding.decode(stream, side, side, 16)
+    first = time.perf_counter() - t0
+    best = _best(lambda: context_coding.decode(stream, side, side, 16))
+    print(f"1. the shipped decoder, {side}x{side} plane at K = 16 ({len(stream)} bytes)")
+    print(f"   import of the extension {1e3 * t_import:.2f} ms, first call {1e3 * first:.1f} ms,")
+    print(f"   then {1e3 * best:.1f} ms a call ({plane.size / best / 1e6:.1f} M pixels/s)")
+
+
+def kernels(decisions: int) -> None:
+    rng = np.random.default_rng(1)
+    ctx = rng.integers(0, 4096, decisions).astype(np.int64)
+    data = rng.integers(0, 256, decisions // 4 + 16).astype(np.uint8)
+    out = np.empty(decisions, np.uint8)
+    print(f"\n2. the same kernel, {decisions} decisions")
+    print(f"   {'':<8}{'import ms':>11}{'first call ms':>15}{'M decisions/s':>15}")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    results = {}
+    if cc is None:
+        print("   C: no C compiler on PATH, skipped")
     else:
-        load = f"import {module}"
-    code = f"import numpy, time; t = time.perf_counter(); {load}; print(time.perf_counter() - t)"
-    return float(
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
+        with tempfile.TemporaryDirectory() as tmp:
+            src, lib = Path(tmp) / "k.c", Path(tmp) / "k.so"
+            src.write_text(KERNEL_C)
+            subprocess.run([cc, "-O3", "-shared", "-fPIC", str(src), "-o", str(lib)], check=True)
+            t_import = _seconds_in_fresh_python("import ctypes", f"ctypes.CDLL({str(lib)!r})")
+            k = ctypes.CDLL(str(lib)).kernel
+            k.restype = ctypes.c_int64
+            ptr = ctypes.c_void_p
+
+            def run_c() -> int:
+                return k(
+                    ptr(data.ctypes.data),
+                    ctypes.c_int64(len(data)),
+                    ptr(ctx.ctypes.data),
+                    ctypes.c_int64(len(ctx)),
+                    ptr(out.ctypes.data),
+                )
+
+            t0 = time.perf_counter()
+            run_c()
+            first = time.perf_counter() - t0
+            results["C"] = out.copy()
+            best = _best(run_c)
+            print(
+                f"   {'C':<8}{1e3 * t_import:>11.2f}{1e3 * first:>15.1f}"
+                f"{decisions / best / 1e6:>15.1f}"
+            )
+    try:
+        import numba
+    except ImportError:
+        print("   numba: not installed (pip install numba), skipped")
+        return
+    t_import = _seconds_in_fresh_python("import numpy", "import numba")
+    namespace: dict = {}
+    exec(KERNEL_PY, namespace)  # our own kernel text, compiled by numba below
+    kernel = numba.njit(cache=False)(namespace["kernel"])
+    data64 = data.astype(np.int64)
+    t0 = time.perf_counter()
+    kernel(data64, ctx, out)
+    first = time.perf_counter() - t0
+    best = _best(lambda: kernel(data64, ctx, out))
+    print(
+        f"   {'numba':<8}{1e3 * t_import:>11.2f}{1e3 * first:>15.1f}{decisions / best / 1e6:>15.1f}"
     )
+    if "C" in results and not np.array_equal(results["C"], out):
+        raise SystemExit("the C and numba kernels disagree")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pixels", type=int, default=768 * 512)
     args = parser.parse_args(argv)
-    from kmcodec import context_coding
-
-    rng = np.random.default_rng(0)
-    side = int(args.pixels**0.5)
-    y, x = np.mgrid[0:side, 0:side]
-    plane = ((x // 9 + y // 7 + rng.integers(0, 2, (side, side))) % 16).astype(np.uint8)
-    stream = context_coding.encode(plane, 16)
-    t0 = time.perf_counter()
-    context_coding.decode(stream, side, side, 16)
-    first_c = time.perf_counter() - t0
-    best_c = min(_timed(lambda: context_coding.decode(stream, side, side, 16)) for _ in range(5))
-    # The C decoder makes about this many decisions on this plane: measured with the reference
-    # counts below, so both throughputs are per decision.
-    decisions = _decisions(plane)
-    print(
-        f"plane {side}x{side}, K = 16, {decisions} decisions ({decisions / plane.size:.2f}"
-        " per pixel)"
-    )
-    print(f"{'':<16}{'import s':>10}{'first call s':>14}{'M decisions/s':>15}")
-    print(
-        f"{'C extension':<16}{_import_seconds('kmcodec._context_coder'):>10.3f}{first_c:>14.4f}"
-        f"{decisions / best_c / 1e6:>15.1f}"
-    )
-    try:
-        import numba
-    except ImportError:
-        print("numba: not installed (pip install numba), skipped")
-        return 0
-    t_import = _import_seconds("numba")
-    namespace: dict = {}
-    exec(KERNEL, namespace)
-    import numba
-
-    kernel = numba.njit(cache=False)(namespace["kernel"])
-    ctx = rng.integers(0, 800, decisions).astype(np.int64)
-    data = np.frombuffer(stream, np.uint8).astype(np.int64)
-    out = np.empty(decisions, np.uint8)
-    t0 = time.perf_counter()
-    kernel(data, ctx, out)
-    first_n = time.perf_counter() - t0
-    best_n = min(_timed(lambda: kernel(data, ctx, out)) for _ in range(5))
-    print(
-        f"{'numba':<16}{t_import:>10.3f}{first_n:>14.4f}{decisions / best_n / 1e6:>15.1f}"
-        "  (range decoder + counters only: no contexts, no match model)"
-    )
+    shipped_decoder(args.pixels)
+    kernels(2 * args.pixels)
     return 0
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def _decisions(plane: np.ndarray) -> int:
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
-    from tests import context_reference as ref
-
-    ref.TRACE = []
-    ref.encode(plane.tolist(), 16)
-    count = sum(len(steps) for *_, steps, _ in ref.TRACE)
-    ref.TRACE = None
-    return count
 
 
 if __name__ == "__main__":
