@@ -165,12 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     files = files[:: args.step]
     ks = [int(k) for k in args.colors.split(",")]
     have = {tool for tool in TOOLS if shutil.which(tool)}
+    for tool in sorted(set(TOOLS) - have):
+        print(f"skipped: {tool} is not installed (apt-get install -y {TOOLS[tool]})")
     for tool in filter(None, args.skip.split(",")):
         if tool in have:
             have.discard(tool)
             print(f"skipped: {tool} (--skip)")
-    for tool in sorted(set(TOOLS) - have):
-        print(f"skipped: {tool} is not installed (apt-get install -y {TOOLS[tool]})")
     print(f"corpus {corpus}: {len(files)} images; kmcodec {kmcodec.__version__}, smooth=0")
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(
