@@ -14,7 +14,15 @@ import zstandard
 
 from .errors import ChecksumError, CorruptError
 
-__all__ = ["BEST_LEVEL", "FAST_OPTIMAL", "MAX_LEVEL", "MIN_LEVEL", "compress", "decompress"]
+__all__ = [
+    "BEST_LEVEL",
+    "FAST_OPTIMAL",
+    "MAX_LEVEL",
+    "MIN_LEVEL",
+    "check_frame_header",
+    "compress",
+    "decompress",
+]
 
 #: zstd's magic number, the first four bytes of every zstd frame.
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -124,6 +132,37 @@ def decompress(frame: bytes | memoryview, expected_size: int) -> bytes:
         The content checksum does not match.
     """
     frame = memoryview(frame).cast("B")
+    check_frame_header(frame, expected_size)
+    try:
+        out = _decompressor().decompress(frame, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        text = str(exc)
+        if "checksum" in text:
+            msg = f"zstd content checksum mismatch: the index stream is corrupt ({text})"
+            raise ChecksumError(msg) from None
+        msg = f"the index stream cannot be decompressed ({text})"
+        raise CorruptError(msg) from None
+    if len(out) != expected_size:  # pragma: no cover - zstd enforces the declared size
+        msg = f"decompressed {len(out)} bytes, expected {expected_size}"
+        raise CorruptError(msg)
+    return out
+
+
+#: The most bytes a zstd frame header takes: magic 4, descriptor 1, window 1, dictionary ID 4,
+#: content size 8.
+FRAME_HEADER_MAX = 18
+
+
+def check_frame_header(frame: bytes | memoryview, expected_size: int) -> None:
+    """Apply the spec's checks to a zstd frame's header (its first 18 bytes are enough).
+
+    Raises
+    ------
+    CorruptError
+        Not a zstd frame, a bad frame header, no declared content size or one other than
+        ``expected_size``, or no content checksum.
+    """
+    frame = memoryview(frame).cast("B")
     if bytes(frame[:4]) != ZSTD_MAGIC:
         msg = "index stream is not a zstd frame (bad zstd magic number)"
         raise CorruptError(msg)
@@ -144,16 +183,3 @@ def decompress(frame: bytes | memoryview, expected_size: int) -> bytes:
     if not params.has_checksum:
         msg = "the zstd frame has no content checksum"
         raise CorruptError(msg)
-    try:
-        out = _decompressor().decompress(frame, allow_extra_data=False)
-    except zstandard.ZstdError as exc:
-        text = str(exc)
-        if "checksum" in text:
-            msg = f"zstd content checksum mismatch: the index stream is corrupt ({text})"
-            raise ChecksumError(msg) from None
-        msg = f"the index stream cannot be decompressed ({text})"
-        raise CorruptError(msg) from None
-    if len(out) != expected_size:  # pragma: no cover - zstd enforces the declared size
-        msg = f"decompressed {len(out)} bytes, expected {expected_size}"
-        raise CorruptError(msg)
-    return out

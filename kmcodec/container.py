@@ -45,6 +45,7 @@ __all__ = [
     "Head",
     "Header",
     "build_file",
+    "bytes_left",
     "index_bits_allowed",
     "read_head",
     "split_file",
@@ -218,7 +219,26 @@ def _check_chunk_type(kind: bytes, seen: dict[bytes, bytes]) -> None:
         raise CorruptError(msg)
 
 
+def bytes_left(fp: BinaryIO) -> int | None:
+    """Bytes from ``fp``'s position to its end, or None if it cannot tell (not seekable)."""
+    remaining = getattr(fp, "remaining", None)
+    if remaining is not None:
+        return remaining()
+    try:
+        pos = fp.tell()
+        end = fp.seek(0, 2)
+        fp.seek(pos)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return end - pos
+
+
 def _read_exact(fp: BinaryIO, n: int, what: str) -> bytes:
+    left = bytes_left(fp) if n > 1 << 16 else None
+    if left is not None and left < n:
+        # Refused before reading: fp.read(n) would allocate n bytes (up to 4 GiB) first.
+        msg = f"truncated {what}: expected {n} bytes, the file has {left} left"
+        raise TruncatedError(msg)
     data = fp.read(n)
     if len(data) != n:
         msg = f"truncated {what}: expected {n} bytes, got {len(data)}"
@@ -298,6 +318,9 @@ class _ViewReader:
     def __init__(self, view: memoryview) -> None:
         self._view = view
         self._pos = 0
+
+    def remaining(self) -> int:
+        return len(self._view) - self._pos
 
     def read(self, n: int = -1) -> bytes:
         end = len(self._view) if n < 0 else min(self._pos + n, len(self._view))

@@ -19,12 +19,14 @@ import numpy as np
 from . import _context_coder
 from .errors import ChecksumError, CorruptError, IndexRangeError
 
-__all__ = ["CHECKSUM_SIZE", "decode", "encode"]
+__all__ = ["CHECKSUM_SIZE", "MIN_STREAM", "decode", "encode"]
 
 #: Bytes of the CRC-32 of the index plane at the end of the stream.
 CHECKSUM_SIZE = 4
 #: The range coder's shortest output (4 bytes of its final state).
 _MIN_CODED = 4
+#: The shortest valid stream.
+MIN_STREAM = _MIN_CODED + CHECKSUM_SIZE
 
 _ERRORS = {
     _context_coder.ERR_ENDS_EARLY: "the context-coded stream ends before the last pixel",
@@ -78,7 +80,7 @@ def decode(stream: bytes | memoryview, width: int, height: int, colors: int) -> 
         The CRC-32 of the decoded plane does not match.
     """
     view = memoryview(stream).cast("B")
-    if len(view) < _MIN_CODED + CHECKSUM_SIZE:
+    if len(view) < MIN_STREAM:
         msg = f"the context-coded stream is {len(view)} bytes, shorter than the 8 it needs"
         raise CorruptError(msg)
     coded, crc = view[:-CHECKSUM_SIZE], view[-CHECKSUM_SIZE:]

@@ -82,7 +82,33 @@ class KmqImageFile(ImageFile.ImageFile):
         if container.CHUNK_EXIF in head.chunks:
             self.info["exif"] = _EXIF_PREFIX + head.chunks[container.CHUNK_EXIF]
         self._header = h
+        self._stream_left = container.bytes_left(self.fp)
         self.tile = [ImageFile._Tile("kmq", (0, 0, h.width, h.height), head.stream_offset, (h,))]
+
+    def load_prepare(self) -> None:
+        """Check what is cheap to check before Pillow allocates the image (width x height
+        bytes): that the file holds the whole index stream, and that the stream starts as its
+        coding requires (a zstd frame declaring the right size, or at least 8 bytes)."""
+        # Pillow 11+ keeps the image core in ``_im`` (``im`` is a property), older in ``im``.
+        core = self.__dict__.get("_im", self.__dict__.get("im"))
+        if core is None and self.fp is not None and self.tile:
+            h = self._header
+            left = self._stream_left
+            if left is not None and left < h.stream_size:
+                msg = f"image file is truncated: index stream has {left} of {h.stream_size} bytes"
+                raise OSError(msg)
+            try:
+                if h.coding == container.Coding.CONTEXT:
+                    if h.stream_size < context_coding.MIN_STREAM:
+                        msg = f"the context-coded stream is only {h.stream_size} bytes"
+                        raise CorruptError(msg)
+                else:
+                    self.fp.seek(self.tile[0].offset)
+                    prefix = self.fp.read(min(h.stream_size, compression.FRAME_HEADER_MAX))
+                    compression.check_frame_header(prefix, h.unpacked_size)
+            except KmqError as exc:
+                raise OSError(str(exc)) from None
+        super().load_prepare()
 
     def verify(self) -> None:
         """Check the index stream's checksum and contents without building the image.
@@ -108,6 +134,10 @@ class KmqImageFile(ImageFile.ImageFile):
 def _read_indices(fp: IO[bytes], h: container.Header) -> bytes | np.ndarray:
     """Read and check the index stream from ``fp``; return packed rows (coding 0) or the
     (height, width) index plane (coding 1)."""
+    left = container.bytes_left(fp)
+    if left is not None and left < h.stream_size:
+        msg = f"image file is truncated: index stream has {left} of {h.stream_size} bytes"
+        raise TruncatedError(msg)
     stream = fp.read(h.stream_size)
     if len(stream) < h.stream_size:
         msg = f"image file is truncated: index stream has {len(stream)} of {h.stream_size} bytes"

@@ -1,0 +1,114 @@
+"""Hostile files: declared sizes larger than the file are refused before anything that large is
+allocated (issue 9, items 1 and 3)."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+import kmcodec
+from kmcodec import container
+
+
+def _with_header(data: bytes, **fields: int) -> bytes:
+    """Change header fields of a file without chunks, and recompute the header CRC."""
+    parsed = dict(container.HEADER.parse(data[: container.HEADER_SIZE]))
+    parsed.update(fields)
+    parsed = {k: v for k, v in parsed.items() if not k.startswith("_") and k != "magic"}
+    head = container.HEADER.build(parsed)
+    channels = 4 if parsed["flags"] & 1 else 3
+    palette = data[container.HEADER_SIZE : container.HEADER_SIZE + parsed["colors"] * channels]
+    rest = data[container.HEADER_SIZE + len(palette) + 4 :]
+    return head + palette + struct.pack("<I", zlib.crc32(palette, zlib.crc32(head))) + rest
+
+
+@pytest.fixture
+def small_file() -> bytes:
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    return kmcodec.encode_indexed(palette, np.zeros((1, 8), np.uint8), coding=0)
+
+
+@pytest.mark.parametrize("coding", [0, 1])
+def test_load_refuses_a_truncated_stream_before_pillow_allocates(tmp_path, coding, monkeypatch):
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    good = kmcodec.encode_indexed(palette, np.zeros((1, 8), np.uint8), coding=coding)
+    # 1 x 150,995,201 pixels declared; the stream claims 4 KiB more than the file holds.
+    size = len(good) - container.HEADER_SIZE - 6 - 4
+    bad = _with_header(good, width=150_995_201, stream_size=size + 4096)
+    path = tmp_path / "bomb.kmq"
+    path.write_bytes(bad)
+    allocations = []
+    real = ImageFile.ImageFile.load_prepare
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load_prepare", lambda self: allocations.append(1) or real(self)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im, pytest.raises(OSError, match="truncated"):
+            im.load()
+    assert allocations == []
+
+
+def test_load_refuses_a_frame_declaring_the_wrong_size_before_pillow_allocates(
+    tmp_path, small_file, monkeypatch
+) -> None:
+    # The header says 1 x 150,995,201 pixels; the (complete) zstd frame holds 1 byte.
+    bad = _with_header(small_file, width=150_995_201)
+    path = tmp_path / "bomb.kmq"
+    path.write_bytes(bad)
+    allocations = []
+    real = ImageFile.ImageFile.load_prepare
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load_prepare", lambda self: allocations.append(1) or real(self)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im, pytest.raises(OSError, match="declares"):
+            im.load()
+    assert allocations == []
+
+
+def _open_under_memory_limit(path: str) -> str:
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1500 << 20, 1500 << 20))\n"
+        "import kmcodec\n"
+        "from PIL import Image\n"
+        "try:\n"
+        f"    Image.open({path!r})\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+
+
+def test_a_4_gib_chunk_length_is_refused_without_reading_it(tmp_path, small_file) -> None:
+    # A chunk whose length field says 0xFFFFFFFF, opened by path under a 1.5 GB address space.
+    parsed = dict(container.HEADER.parse(small_file[: container.HEADER_SIZE]))
+    data = _with_header(small_file, chunk_count=parsed["chunk_count"] + 1)
+    at = container.HEADER_SIZE + 6 + 4
+    data = data[:at] + b"abcd" + struct.pack("<I", 0xFFFFFFFF) + b"x" * 100 + data[at:]
+    path = tmp_path / "chunk.kmq"
+    path.write_bytes(data)
+    out = _open_under_memory_limit(str(path))
+    assert "UnidentifiedImageError" in out and "MemoryError" not in out, out
+    with pytest.raises(kmcodec.TruncatedError, match="has .* left"):
+        container.read_head(open(path, "rb"))  # noqa: SIM115
+
+
+def test_a_4_gib_stream_size_is_refused_without_reading_it(tmp_path, small_file) -> None:
+    path = tmp_path / "stream.kmq"
+    path.write_bytes(_with_header(small_file, stream_size=0xFFFFFFFF))
+    out = _open_under_memory_limit(str(path))
+    assert "MemoryError" not in out, out
+    with Image.open(path) as im, pytest.raises(OSError, match="truncated"):
+        im.load()
+    with pytest.raises(kmcodec.TruncatedError):
+        kmcodec.decode(path.read_bytes())
