@@ -255,6 +255,37 @@ def _report(outcome: Outcome, args: argparse.Namespace) -> None:
         )
 
 
+#: Formats that store a palette image as it is (with its transparency), so the decoded file
+#: stays as small as the palette allows.
+_PALETTE_FORMATS = frozenset({"PNG", "GIF", "TIFF", "BMP", "WEBP"})
+
+
+def _pillow_image(image: codec.KmqImage, fmt: str) -> Any:
+    """The decoded file as a Pillow image: mode "P" with its palette (and alpha as tRNS) for
+    formats that keep palettes, else RGB or RGBA."""
+    from PIL import Image
+
+    if fmt.upper() in _PALETTE_FORMATS:
+        im = Image.fromarray(image.indices, mode="P")
+        im.putpalette(image.palette[:, :3].tobytes())
+        if image.palette.shape[1] == 4:
+            im.info["transparency"] = image.palette[:, 3].tobytes()
+    else:
+        im = Image.fromarray(image.image())
+        if im.mode == "RGBA" and fmt.upper() in ("JPEG", "PPM"):
+            im = im.convert("RGB")  # formats without alpha: drop it, as Pillow users would
+    if image.icc_profile:
+        im.info["icc_profile"] = image.icc_profile
+    return im
+
+
+def _max_pixels(value: int | None) -> int | str | None:
+    """The CLI's --max-pixels: absent = Pillow's rule, 0 = no limit."""
+    if value is None:
+        return codec.PILLOW_LIMIT
+    return None if value == 0 else value
+
+
 def _cmd_decode(args: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -265,13 +296,10 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         print(f"kmq: {source}: cannot read: {exc}", file=sys.stderr)
         return EXIT_READ
     try:
-        image = codec.read(data)
+        image = codec.read(data, max_pixels=_max_pixels(args.max_pixels))
     except KmqError as exc:
         print(f"kmq: {source}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    im = Image.fromarray(image.image())
-    if image.icc_profile:
-        im.info["icc_profile"] = image.icc_profile
     target = args.output or ("-" if source == "-" else str(Path(source).with_suffix(".png")))
     buf = io.BytesIO()
     try:
@@ -282,6 +310,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         )
         if fmt is None:
             fmt = "PNG"
+        im = _pillow_image(image, fmt)
         save_options = {"icc_profile": image.icc_profile} if image.icc_profile else {}
         if image.exif:
             save_options["exif"] = b"Exif\x00\x00" + image.exif
@@ -304,7 +333,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _describe(path: str) -> dict[str, Any]:
+def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[str, Any]:
     data = Path(path).read_bytes()
     result: dict[str, Any] = {"file": path, "bytes": len(data)}
     try:
@@ -332,8 +361,12 @@ def _describe(path: str) -> dict[str, Any]:
             for i in range(0, len(head.palette), h.channels)
         ],
     )
+    if not check:
+        # The header, palette and chunk CRCs were checked; the stream is not decoded.
+        result.update(valid=True, checksums="not checked (--check decodes the stream)")
+        return result
     try:
-        codec.read(data)  # checks the stream's checksum and every index
+        codec.read(data, max_pixels=max_pixels)  # checks the stream's checksum and every index
         result.update(valid=True, checksums="OK")
     except KmqError as exc:
         result.update(valid=False, checksums="FAILED", error=f"{type(exc).__name__}: {exc}")
@@ -355,7 +388,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            info = _describe(path)
+            info = _describe(path, args.check, _max_pixels(args.max_pixels))
         except OSError as exc:
             info = {"file": path, "valid": False, "error": f"cannot read: {exc}"}
             status = EXIT_READ
@@ -613,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", help="output format name for Pillow (default: from the extension, else PNG)"
     )
     dec.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
+    _add_max_pixels(dec)
     dec.set_defaults(func=_cmd_decode)
 
     cmp = sub.add_parser(
@@ -658,8 +692,25 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="header, palette, size and checksums of .kmq files")
     info.add_argument("files", nargs="+", metavar="FILE")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument(
+        "--check",
+        action="store_true",
+        help="also decode the index stream to verify its checksum and indices",
+    )
+    _add_max_pixels(info)
     info.set_defaults(func=_cmd_info)
     return parser
+
+
+def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-pixels",
+        type=_ranged(0, 1 << 32),
+        default=None,
+        metavar="N",
+        help="refuse images of more than N pixels (default: Pillow's MAX_IMAGE_PIXELS rule;"
+        " 0: no limit)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,12 +27,14 @@ from .container import (
     index_bits_allowed,
     split_file,
 )
-from .errors import IndexRangeError
+from .errors import IndexRangeError, LimitError
 from .pixels import check_size
 from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, quantize
 
 __all__ = [
+    "PILLOW_LIMIT",
     "KmqImage",
+    "check_pixels",
     "decode",
     "decode_index_stream",
     "decode_indexed",
@@ -250,13 +252,62 @@ def decode_index_stream(stream: bytes | memoryview, h: Header) -> np.ndarray:
     return bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
 
 
-def read(data: bytes | bytearray | memoryview) -> KmqImage:
+#: ``max_pixels`` default: Pillow's rule, read from ``PIL.Image.MAX_IMAGE_PIXELS`` at each call.
+PILLOW_LIMIT = "pillow"
+
+
+def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None:
+    """Refuse an image with more pixels than ``max_pixels`` before anything is decoded.
+
+    Parameters
+    ----------
+    h : Header
+    max_pixels : int, "pillow" or None, default="pillow"
+        An int: raise above it. "pillow": Pillow's decompression-bomb rule with its current
+        ``Image.MAX_IMAGE_PIXELS`` (a ``DecompressionBombWarning`` above it, an error above
+        twice it; no limit if that is None). None: only the format's own limit (2^28).
+
+    Raises
+    ------
+    LimitError
+    """
+    pixels = h.width * h.height
+    if max_pixels == PILLOW_LIMIT:
+        from PIL import Image
+
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit is None:
+            return
+        if pixels > limit and pixels <= 2 * limit:
+            import warnings
+
+            msg = (
+                f"{h.width}x{h.height} = {pixels} pixels is more than Image.MAX_IMAGE_PIXELS"
+                f" ({limit}): could be a decompression bomb"
+            )
+            warnings.warn(msg, Image.DecompressionBombWarning, stacklevel=3)
+            return
+        max_pixels = 2 * limit
+    if max_pixels is not None and pixels > max_pixels:
+        msg = (
+            f"{h.width}x{h.height} = {pixels} pixels is more than max_pixels={max_pixels}"
+            " (pass max_pixels=None to lift the limit)"
+        )
+        raise LimitError(msg)
+
+
+def read(
+    data: bytes | bytearray | memoryview, *, max_pixels: int | str | None = PILLOW_LIMIT
+) -> KmqImage:
     """Decode a ``.kmq`` file into its palette, indices, header and metadata.
 
     Parameters
     ----------
     data : bytes-like
         The whole file.
+    max_pixels : int, "pillow" or None, default="pillow"
+        Largest width x height to decode (see :func:`check_pixels`); checked before the index
+        stream is read.
 
     Returns
     -------
@@ -269,6 +320,7 @@ def read(data: bytes | bytearray | memoryview) -> KmqImage:
     """
     head, stream = split_file(data)
     h = head.header
+    check_pixels(h, max_pixels)
     indices = decode_index_stream(stream, h)
     palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
     return KmqImage(
@@ -281,19 +333,23 @@ def read(data: bytes | bytearray | memoryview) -> KmqImage:
     )
 
 
-def decode_indexed(data: bytes | bytearray | memoryview) -> tuple[np.ndarray, np.ndarray]:
+def decode_indexed(
+    data: bytes | bytearray | memoryview, *, max_pixels: int | str | None = PILLOW_LIMIT
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode a ``.kmq`` file to its palette and index plane.
 
     Parameters
     ----------
     data : bytes-like
+    max_pixels : int, "pillow" or None, default="pillow"
+        See :func:`read`.
 
     Returns
     -------
     palette : ndarray of uint8, shape (K, 3) or (K, 4)
     indices : ndarray of uint8, shape (height, width)
     """
-    image = read(data)
+    image = read(data, max_pixels=max_pixels)
     return image.palette, image.indices
 
 
@@ -396,19 +452,23 @@ def encode_quantized(
     )
 
 
-def decode(data: bytes | bytearray | memoryview) -> np.ndarray:
+def decode(
+    data: bytes | bytearray | memoryview, *, max_pixels: int | str | None = PILLOW_LIMIT
+) -> np.ndarray:
     """Decode a ``.kmq`` file to pixels.
 
     Parameters
     ----------
     data : bytes-like
+    max_pixels : int, "pillow" or None, default="pillow"
+        See :func:`read`.
 
     Returns
     -------
     ndarray of uint8, shape (height, width, 3) or (height, width, 4)
         RGBA when the file's palette is RGBA.
     """
-    return read(data).image()
+    return read(data, max_pixels=max_pixels).image()
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -446,6 +506,11 @@ def save(path: str | os.PathLike[str], image: object, colors: int = 256, **optio
     write_atomic(path, encode(image, colors, **options))  # type: ignore[arg-type]
 
 
-def load(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read and decode a ``.kmq`` file to a (height, width, 3 or 4) uint8 array."""
-    return decode(Path(path).read_bytes())
+def load(
+    path: str | os.PathLike[str], *, max_pixels: int | str | None = PILLOW_LIMIT
+) -> np.ndarray:
+    """Read and decode a ``.kmq`` file to a (height, width, 3 or 4) uint8 array.
+
+    ``max_pixels`` is as for :func:`read`.
+    """
+    return decode(Path(path).read_bytes(), max_pixels=max_pixels)

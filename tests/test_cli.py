@@ -45,7 +45,9 @@ def test_encode_writes_beside_the_input_and_decodes_back(png) -> None:
     assert kmcodec.read(out.read_bytes()).header.colors == 8
     back = png.parent / "back.png"
     assert kmq("decode", str(out), "-o", str(back)).returncode == 0
-    np.testing.assert_array_equal(np.asarray(Image.open(back)), kmcodec.load(out))
+    with Image.open(back) as im:
+        assert im.mode == "P"  # a palette PNG, as small as the palette allows
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), kmcodec.load(out))
 
 
 def test_output_and_ext_options(png, tmp_path) -> None:
@@ -122,11 +124,12 @@ def test_decode_to_other_formats(png, tmp_path) -> None:
 def test_info_human_and_json(png) -> None:
     assert kmq("encode", str(png), "--colors", "12").returncode == 0
     path = str(png.with_suffix(".kmq"))
-    human = kmq("info", path)
+    human = kmq("info", "--check", path)
     assert human.returncode == 0
     text = human.stdout.decode()
     assert "192x128" in text and "12 colours" in text and "checksums: OK" in text
-    info = json.loads(kmq("info", "--json", path).stdout)
+    assert b"not checked" in kmq("info", path).stdout
+    info = json.loads(kmq("info", "--json", "--check", path).stdout)
     size = png.with_suffix(".kmq").stat().st_size
     assert info["colors"] == 12 and info["bytes"] == size
     assert info["bits_per_pixel"] == pytest.approx(8 * size / (192 * 128))
@@ -140,7 +143,7 @@ def test_info_reports_a_corrupt_file(png) -> None:
     data = bytearray(path.read_bytes())
     data[-2] ^= 0x55
     path.write_bytes(bytes(data))
-    result = kmq("info", str(path))
+    result = kmq("info", "--check", str(path))
     assert result.returncode == 1 and b"FAILED" in result.stdout
 
 
@@ -171,3 +174,47 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, photo) -> None:
     assert result.returncode == 0 and b"\r" not in result.stderr
     quiet = kmq("encode", str(tmp_path), "-j", "1", "--colors", "4", "--force", "-q")
     assert quiet.returncode == 0 and quiet.stderr == b""
+
+
+def _bomb(tmp_path: Path) -> Path:
+    """A valid 16384 x 16384 file of one colour: a few KB that decode to 268 M pixels."""
+    from kmcodec import compression, container
+
+    header = container.Header(width=16384, height=16384, colors=2, index_bits=1)
+    rows = bytes(header.unpacked_size)
+    stream = compression.compress(rows, 3)
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8).tobytes()
+    path = tmp_path / "bomb.kmq"
+    path.write_bytes(container.build_file(header, palette, {}, stream))
+    return path
+
+
+def test_info_reports_the_header_without_decoding(tmp_path) -> None:
+    path = _bomb(tmp_path)
+    result = kmq("info", "--json", str(path))
+    info = json.loads(result.stdout)
+    assert result.returncode == 0 and info["width"] == 16384 and "not checked" in info["checksums"]
+    checked = kmq("info", "--check", "--max-pixels", "1000000", str(path))
+    assert checked.returncode == 1 and b"max_pixels" in checked.stdout
+
+
+def test_decode_refuses_more_pixels_than_the_limit(tmp_path) -> None:
+    path = _bomb(tmp_path)
+    result = kmq("decode", str(path), "-o", str(tmp_path / "out.png"))
+    assert result.returncode == 1 and b"max_pixels" in result.stderr  # 2 x Pillow's limit
+    assert not (tmp_path / "out.png").exists()
+    small = kmq("decode", str(path), "--max-pixels", "1000", "-o", str(tmp_path / "o.png"))
+    assert small.returncode == 1 and b"max_pixels=1000" in small.stderr
+
+
+def test_decode_writes_a_palette_png(tmp_path, photo) -> None:
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    rgba[:10, :10, 3] = 0
+    kmcodec.save(tmp_path / "a.kmq", rgba, 16)
+    assert kmq("decode", str(tmp_path / "a.kmq"), "-o", str(tmp_path / "a.png")).returncode == 0
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.mode == "P" and "transparency" in im.info
+        np.testing.assert_array_equal(
+            np.asarray(im.convert("RGBA")), kmcodec.load(tmp_path / "a.kmq")
+        )
+    assert kmq("decode", str(tmp_path / "a.kmq"), "-o", str(tmp_path / "a.jpg")).returncode == 0

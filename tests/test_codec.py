@@ -80,3 +80,29 @@ def test_rgba_file_decodes_to_rgba() -> None:
     rgba[0, 0] = (255, 0, 0, 128)
     out = kmcodec.decode(kmcodec.encode(rgba, 4))
     np.testing.assert_array_equal(out, rgba)
+
+
+def test_max_pixels_refuses_large_images_before_decoding() -> None:
+    import warnings
+
+    from PIL import Image
+
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    data = kmcodec.encode_indexed(palette, np.zeros((100, 100), np.uint8))
+    with pytest.raises(kmcodec.LimitError, match="max_pixels=9999"):
+        kmcodec.decode(data, max_pixels=9999)
+    assert kmcodec.decode(data, max_pixels=10000).shape == (100, 100, 3)
+    old = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = 4000  # Pillow's rule: a warning above it, an error above 2x
+        with pytest.raises(kmcodec.LimitError):
+            kmcodec.read(data)
+        Image.MAX_IMAGE_PIXELS = 6000
+        with pytest.warns(Image.DecompressionBombWarning):
+            kmcodec.read(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert kmcodec.load is not None
+            kmcodec.decode_indexed(data, max_pixels=None)  # no limit, no warning
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
