@@ -112,3 +112,35 @@ def test_a_4_gib_stream_size_is_refused_without_reading_it(tmp_path, small_file)
         im.load()
     with pytest.raises(kmcodec.TruncatedError):
         kmcodec.decode(path.read_bytes())
+
+
+@pytest.mark.parametrize("coding", [0, 1])
+@pytest.mark.parametrize("bits", [1, 8])
+@pytest.mark.parametrize("entry", ["decode_indexed", "decode"])
+def test_decoding_memory_is_the_output_plus_the_plane_plus_a_constant(
+    tmp_path, coding, bits, entry
+) -> None:
+    # README, "Memory": peak <= output + width x height + 24 MiB, for every coding.
+    width, height, k = 2048, 1024, (2 if bits == 1 else 256)
+    rng = np.random.default_rng(bits)
+    plane = rng.integers(0, k, size=(height, width), dtype=np.uint8)
+    palette = rng.integers(0, 256, size=(k, 3), dtype=np.uint8)
+    path = tmp_path / "m.kmq"
+    path.write_bytes(
+        kmcodec.encode_indexed(palette, plane, coding=coding, index_bits=bits, compress_level=3)
+    )
+    # Linux: VmRSS now, then VmHWM (the peak) after resetting it through clear_refs.
+    code = (
+        "import re, kmcodec\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        "def kb(key):\n"
+        "    return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = kb('VmRSS')\n"
+        f"out = kmcodec.{entry}(data)\n"
+        "print(kb('VmHWM') - before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    grown = int(result.stdout) * 1024
+    output = width * height * (3 if entry == "decode" else 1)
+    assert output <= grown <= output + width * height + (24 << 20), (grown, output)
