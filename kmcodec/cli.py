@@ -198,8 +198,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     )
     t0 = time.perf_counter()
     outcomes: list[Outcome] = []
-    if sources == ["-"]:
-        outcome, encoded = _encode_one("-", _target("-", args), options, sys.stdin.buffer.read())
+    if sources == ["-"] or (len(sources) == 1 and args.output == "-"):
+        # One image whose file goes to standard output (from standard input or a file).
+        data = sys.stdin.buffer.read() if sources == ["-"] else None
+        outcome, encoded = _encode_one(sources[0], _target(sources[0], args), options, data)
         if encoded is not None and outcome.target is None:
             sys.stdout.buffer.write(encoded)
             sys.stdout.buffer.flush()
@@ -227,7 +229,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                 pool.shutdown()
             if bar is not None:
                 bar.close()
-    if sources == ["-"]:
+    if len(outcomes) == 1 and (sources == ["-"] or args.output == "-"):
         _report(outcomes[0], args)
     if not args.quiet and len(outcomes) > 1:
         done = [o for o in outcomes if o.status == EXIT_OK]

@@ -218,3 +218,11 @@ def test_decode_writes_a_palette_png(tmp_path, photo) -> None:
             np.asarray(im.convert("RGBA")), kmcodec.load(tmp_path / "a.kmq")
         )
     assert kmq("decode", str(tmp_path / "a.kmq"), "-o", str(tmp_path / "a.jpg")).returncode == 0
+
+
+def test_encode_a_file_to_standard_output(png) -> None:
+    result = kmq("encode", str(png), "--colors", "8", "-o", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"\x89KMQ\r\n\x1a\n")
+    assert kmcodec.read(result.stdout).header.colors == 8
+    assert not png.with_suffix(".kmq").exists()
