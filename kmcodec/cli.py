@@ -74,11 +74,50 @@ def _exit_code(outcomes: list[Outcome]) -> int:
 
 
 def _open_image(source: str, data: bytes | None) -> Any:
+    """Open an image as pngquant would take it: anything Pillow reads, in a mode kmcodec
+    encodes. The library itself stays strict about modes; the command converts."""
     from PIL import Image
 
     im = Image.open(io.BytesIO(data) if data is not None else source)
     im.load()
-    return im
+    return _to_encodable(im)
+
+
+def _to_encodable(im: Any) -> Any:
+    """Convert modes kmcodec does not take: 16- and 32-bit greys to 8 bits (the high byte of
+    16-bit samples), CMYK (through its ICC profile to sRGB when it has one) and the other colour
+    spaces to RGB. Metadata stays, but a CMYK profile does not describe the RGB result."""
+    import numpy as np
+    from PIL import Image
+
+    from .pixels import PIL_MODES
+
+    if im.mode in PIL_MODES:
+        return im
+    info = dict(im.info)
+    if im.mode.startswith("I;16") or im.mode == "I":
+        values = np.asarray(im, dtype=np.uint32 if im.mode == "I" else np.uint16).astype(np.int64)
+        wide = im.mode.startswith("I;16") or int(values.max(initial=0)) > 255
+        values = (values >> 8) if wide else values
+        out = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    elif im.mode == "F":
+        out = im.convert("L")
+    elif im.mode == "CMYK" and info.get("icc_profile"):
+        from PIL import ImageCms
+
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(info["icc_profile"]))
+            srgb = ImageCms.createProfile("sRGB")
+            out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            out = im.convert("RGB")
+        info.pop("icc_profile")
+    else:
+        out = im.convert("RGB")
+        if im.mode == "CMYK":
+            info.pop("icc_profile", None)
+    out.info = info
+    return out
 
 
 def _bomb_error() -> type[Exception]:

@@ -226,3 +226,33 @@ def test_encode_a_file_to_standard_output(png) -> None:
     assert result.stdout.startswith(b"\x89KMQ\r\n\x1a\n")
     assert kmcodec.read(result.stdout).header.colors == 8
     assert not png.with_suffix(".kmq").exists()
+
+
+def test_encode_converts_cmyk_and_16_bit_images_as_pngquant_does(tmp_path, photo) -> None:
+    from PIL import ImageCms
+
+    cmyk = Image.fromarray(photo).convert("CMYK")
+    cmyk.save(tmp_path / "cmyk.jpg", quality=95)
+    grey16 = np.asarray(Image.fromarray(photo).convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    with Image.open(tmp_path / "grey16.png") as im:
+        assert im.mode.startswith("I")  # Pillow opens 16-bit grey PNGs as "I;16" or "I"
+    for name in ("cmyk.jpg", "grey16.png"):
+        result = kmq("encode", str(tmp_path / name), "--colors", "16")
+        assert result.returncode == 0, result.stderr
+    grey = kmcodec.load(tmp_path / "grey16.kmq")
+    assert (
+        grey.shape == photo.shape
+        and np.abs(
+            grey[..., 0].astype(int) - np.asarray(Image.fromarray(photo).convert("L"), int)
+        ).mean()
+        < 4
+    )
+    rgb = kmcodec.load(tmp_path / "cmyk.kmq")
+    assert np.abs(rgb.astype(int) - photo.astype(int)).mean() < 12
+    # A CMYK file's ICC profile is not carried over to the RGB result.
+    with_profile = tmp_path / "cmyk-icc.jpg"
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    cmyk.save(with_profile, quality=95, icc_profile=profile)
+    assert kmq("encode", str(with_profile), "--colors", "16").returncode == 0
+    assert kmcodec.read((tmp_path / "cmyk-icc.kmq").read_bytes()).icc_profile is None
