@@ -10,8 +10,10 @@ the libraries under them into :mod:`kmcodec.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -471,13 +473,57 @@ def decode(
     return read(data, max_pixels=max_pixels).image()
 
 
+#: Temporary files of :func:`write_atomic` end with this, after the writer's process ID.
+TEMP_SUFFIX = ".kmq-partial"
+#: A temporary file older than this is stale even if its process ID is in use again.
+_STALE_SECONDS = 24 * 3600
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove ``.NAME.PID.XXXX.kmq-partial`` files left beside ``target`` by a writer that was
+    killed (its process is gone, or the file is a day old)."""
+    prefix = f".{target.name}."
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+            continue
+        pid_text = name[len(prefix) : -len(TEMP_SUFFIX)].split(".", 1)[0]
+        try:
+            pid = int(pid_text)
+            age = now - entry.stat().st_mtime
+        except (ValueError, OSError):
+            continue
+        if pid == os.getpid() and age < _STALE_SECONDS:
+            continue
+        alive = True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except (PermissionError, OSError):
+            pass  # someone else's process, still running
+        if not alive or age > _STALE_SECONDS:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
-    A reader never sees a half-written file, and a failure leaves no partial file behind.
+    A reader never sees a half-written file, and a failure leaves no partial file behind. The
+    temporary file is ``.NAME.PID.XXXX.kmq-partial``; one left by a writer that was killed
+    (``kill -9``, a power cut) is removed by the next write to the same path.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

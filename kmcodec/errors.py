@@ -15,7 +15,7 @@ passes (a negative colour count, an array of the wrong shape) raise the built-in
     │   ├── ChecksumError    a CRC-32 or the zstd content checksum does not match
     │   └── IndexRangeError  a pixel's palette index is >= the number of colours
     ├── LimitError           the image is larger than the format's pixel limit
-    └── QualityError         the requested quality cannot be reached
+    └── QualityError         the requested quality cannot be reached (also a ValueError)
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ class LimitError(KmqError):
     """The image has more pixels than the format allows (see ``kmcodec.MAX_PIXELS``)."""
 
 
-class QualityError(KmqError):
+class QualityError(KmqError, ValueError):
     """Even the largest allowed palette does not reach the minimum quality asked for.
+
+    Also a ``ValueError``: through Pillow (``im.save(f, quality="90-100")``) it is an option
+    that cannot be met, and Pillow's users catch ``ValueError`` for those.
 
     Attributes
     ----------

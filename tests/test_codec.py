@@ -106,3 +106,28 @@ def test_max_pixels_refuses_large_images_before_decoding() -> None:
             kmcodec.decode_indexed(data, max_pixels=None)  # no limit, no warning
     finally:
         Image.MAX_IMAGE_PIXELS = old
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, photo) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "a.kmq"
+    # A writer killed with -9 in the middle of write_atomic leaves its temporary file.
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.DEVNULL
+    )
+    stale = tmp_path / f".a.kmq.{child.pid}.abcd1234{kmcodec.codec.TEMP_SUFFIX}"
+    stale.write_bytes(b"half a file")
+    child.kill()
+    child.wait()
+    other = tmp_path / ".b.kmq.1.x.kmq-partial"  # another target's: not ours to remove
+    other.write_bytes(b"")
+    alive = tmp_path / f".a.kmq.{os.getpid() + 0}.live{kmcodec.codec.TEMP_SUFFIX}"
+    alive.write_bytes(b"")  # a writer that is still running (this process)
+    kmcodec.save(target, photo, 4)
+    assert not stale.exists() and other.exists() and alive.exists()
+    assert kmcodec.load(target).shape == photo.shape
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [target.name, other.name, alive.name]
+    )

@@ -282,3 +282,18 @@ def test_plugin_module_declares_its_save_options() -> None:
         "icc_profile",
         "exif",
     } <= set(pillow_plugin.SAVE_OPTIONS)
+
+
+def test_an_unreachable_quality_is_a_value_error_for_pillow_users(photo) -> None:
+    with pytest.raises(ValueError, match="quality") as info:
+        Image.fromarray(photo).save(io.BytesIO(), format="KMQ", colors=2, quality="99-100")
+    assert isinstance(info.value, kmcodec.QualityError)
+
+
+def test_kmcodec_save_keeps_the_old_file_when_encoding_fails(tmp_path, photo) -> None:
+    path = tmp_path / "a.kmq"
+    kmcodec.save(path, photo, 4)
+    before = path.read_bytes()
+    with pytest.raises(ValueError):
+        kmcodec.save(path, photo, 2, quality="99-100")
+    assert path.read_bytes() == before
