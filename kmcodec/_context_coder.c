@@ -30,7 +30,7 @@
 #define AGREE 16                       /* 4 bits: which other sources agree */
 #define MSTATES 10                     /* match length class x hit above */
 #define HOWS 9                         /* how the left and upper pixels were coded */
-#define HASH_BITS_MAX 20
+#define HASH_BITS_MAX 18
 #define MATCH_BITS_MAX 18
 #define MIX_INPUTS 5                   /* four counters and a bias */
 #define MIX_SETS (SOURCES * MSTATES + 8)

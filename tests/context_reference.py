@@ -118,7 +118,7 @@ class Tables:
     def __init__(self, width: int, height: int, colors: int) -> None:
         pb = ceil_log2(width * height)
         self.match_bits = min(max(pb, 8), 18)
-        self.hash_bits = min(max(pb + 1, 10), 20)
+        self.hash_bits = min(max(pb + 1, 10), 18)
         self.index_bits = ceil_log2(colors)
         self.match: dict[int, int] = {}
         self.flag: dict[int, Counter] = {}
