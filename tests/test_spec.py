@@ -139,3 +139,14 @@ def test_spec_squash_table_is_the_coders() -> None:
     block = SPEC.split("with the 33 values", 1)[1].split("```", 2)[1].replace("T =", "")
     assert [int(v) for v in block.split()] == ref.SQUASH_T  # after "T ="
     assert ref.squash(2047) == 4094 and ref.STRETCH[0] == -2047 and ref.STRETCH[2048] == 1
+
+
+def test_error_table_names_every_error_the_vectors_use() -> None:
+    from kmcodec import errors
+
+    names = {row[1].split()[0].strip("`") for row in _table_after("errors")}
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    used = {case["error"] for case in manifest["invalid"]}
+    assert used <= names
+    for name in names:
+        assert issubclass(getattr(errors, name), errors.KmqError)
