@@ -520,6 +520,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
         return EXIT_READ
     bar = _progress(len(images), args.quiet)
+    done = [0]
+
+    def progress(name: str) -> None:
+        # A bar on a terminal; elsewhere (a log, CI) one line per image, so a long run
+        # shows that it is moving.
+        done[0] += 1
+        if bar is not None:
+            bar.update(1)
+        elif not args.quiet and len(images) > 1:
+            print(f"kmq compare: {done[0]}/{len(images)} {name}", file=sys.stderr, flush=True)
+
     try:
         result = compare(
             images,
@@ -529,7 +540,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             target_psnr=args.target_psnr,
             speed=args.speed,
             color_space=args.color_space,
-            progress=(lambda name: bar.update(1)) if bar is not None else None,
+            progress=progress,
         )
     except (OSError, SyntaxError, _bomb_error()) as exc:
         print(f"kmq: cannot read an image: {exc}", file=sys.stderr)

@@ -79,7 +79,7 @@ def _rate_distortion(
     ax.set_xlabel("bits per pixel (log scale)")
     ax.set_ylabel("PSNR (dB)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
 
 
 def _plain_log_ticks(axis: Any) -> None:
@@ -113,7 +113,6 @@ def _size_by_k(ax: Any, series: dict[str, list[tuple[int, float]]], ylabel: str)
     ax.set_yscale("log")
     _plain_log_ticks(ax.yaxis)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
 
 
 def _contact_sheet(plt: Any, ic: ImageComparison, files: list[Path], path: Path) -> None:
@@ -173,6 +172,29 @@ def _table(ic: ImageComparison) -> list[str]:
     return lines
 
 
+def _legend_outside(ax: Any) -> None:
+    """The legend to the right of the plot, where it covers no data."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def size_figure(plt: Any, ic: ImageComparison, series: dict) -> Any:
+    """File size in bytes against K for every format, with the original file's size."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    _size_by_k(
+        ax,
+        {
+            n: [(k, bpp * ic.width * ic.height / 8) for bpp, _, k in pts]
+            for n, pts in series.items()
+        },
+        "file size (bytes, log scale)",
+    )
+    ax.axhline(ic.original_bytes, color="black", linestyle=":", label="original file")
+    _legend_outside(ax)
+    ax.set_title(f"{Path(ic.image).name}: size against K")
+    fig.tight_layout()
+    return fig
+
+
 def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
     """Write the plots and ``report.md`` into ``out``; return the files written.
 
@@ -187,26 +209,14 @@ def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
     for ic in comparison.images:
         stem = Path(ic.image).stem
         series = _series(ic)
-        fig, ax = plt.subplots(figsize=(7, 4.8))
+        fig, ax = plt.subplots(figsize=(9, 4.8))
         _rate_distortion(ax, series, ic.jpeg_curve)
         ax.set_title(f"{Path(ic.image).name}: quality against size")
         fig.tight_layout()
         rd = out / f"{stem}-rate-distortion.png"
         fig.savefig(rd, dpi=110)
         plt.close(fig)
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        _size_by_k(
-            ax,
-            {
-                n: [(k, bpp * ic.width * ic.height / 8) for bpp, _, k in pts]
-                for n, pts in series.items()
-            },
-            "file size (bytes, log scale)",
-        )
-        ax.axhline(ic.original_bytes / 1000, color="black", linestyle=":", label="original file")
-        ax.legend(fontsize=8)
-        ax.set_title(f"{Path(ic.image).name}: size against K")
-        fig.tight_layout()
+        fig = size_figure(plt, ic, series)
         sizes = out / f"{stem}-size.png"
         fig.savefig(sizes, dpi=110)
         plt.close(fig)
@@ -228,7 +238,7 @@ def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
     if len(comparison.images) > 1:
         medians = comparison.medians()
         names = [n for n in FORMATS if f"{n}_bpp" in medians[0]]
-        fig, ax = plt.subplots(figsize=(7, 4.8))
+        fig, ax = plt.subplots(figsize=(9, 4.8))
         series = {
             n: [(row[f"{n}_bpp"], row[f"{n}_psnr"], row["k"]) for row in medians] for n in names
         }

@@ -179,9 +179,29 @@ def test_cli_on_a_folder(folder, tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "medians over 2 images" in result.stdout and "best K" in result.stdout
+    # stderr is not a terminal here: one progress line per image instead of a bar
+    assert [line.split()[2] for line in result.stderr.splitlines()] == ["1/2", "2/2"]
     with open(tmp_path / "c.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * 2 * 7  # images x K x formats (.kmq, .kmq coding 0 and five others)
     data = json.loads((tmp_path / "j.json").read_text())
     assert len(data["images"]) == 2 and len(data["medians"]) == 2
     assert (out / "report.md").exists()
+
+
+def test_size_plot_draws_the_original_file_at_its_size_and_the_legend_beside_the_data(
+    result,
+) -> None:
+    from kmcodec.report import _pyplot, _series, size_figure
+
+    comparison, _ = result
+    ic = comparison.images[0]
+    plt = _pyplot()
+    fig = size_figure(plt, ic, _series(ic))
+    ax = fig.axes[0]
+    original = [line for line in ax.lines if line.get_label() == "original file"]
+    assert original and original[0].get_ydata()[0] == ic.original_bytes
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes: covers no data
+    plt.close(fig)
