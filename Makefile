@@ -9,7 +9,7 @@ DEV    := $(VENV)/.installed-dev
 IMAGES ?=
 
 KODAK  := ../shared/corpus/kodak
-SEED   := ../shared/corpus/seed
+SEED   ?= ../shared/corpus/seed
 CORPUS ?= $(if $(wildcard $(KODAK)/*.png),$(KODAK),samples)
 
 .PHONY: demo test lint bench docs vectors clean
@@ -45,6 +45,11 @@ bench: $(DEV)
 
 # The README's reproduction of the original experiment: tables, plots, report.md in docs/seed.
 docs: $(RUN)
+	@test -f $(SEED)/Koala.jpg -a -f $(SEED)/Penguins.jpg || { \
+	  echo "make docs needs the seed photos Koala.jpg and Penguins.jpg in $(SEED)"; \
+	  echo "(../shared/corpus beside the project's checkout; a plain clone does not have it)."; \
+	  echo "Run make docs SEED=/folder/with/them, or kmq compare on your own images."; \
+	  exit 1; }
 	$(VENV)/bin/kmq compare $(SEED)/Koala.jpg $(SEED)/Penguins.jpg --out out/seed --csv out/seed/seed.csv
 	mkdir -p docs/seed && cp out/seed/*.png out/seed/report.md docs/seed/
 

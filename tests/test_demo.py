@@ -39,3 +39,23 @@ def test_demo_encodes_decodes_and_prints_the_table(tmp_path) -> None:
         assert row[3] in ("0", "1")  # the coding kept
         assert int(row[4]) >= size  # coding 0's size: the smaller one was kept
         assert float(row[5]) == round(8 * size / (24 * 32), 3)
+
+
+def test_demo_says_where_the_seed_photos_come_from() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "demo.py"), "../shared/corpus/seed/missing.jpg"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "../shared/corpus" in result.stderr
+    assert "samples/" in result.stderr
+
+
+def test_make_docs_says_where_the_seed_photos_come_from(tmp_path) -> None:
+    result = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed-run", "docs", f"SEED={tmp_path}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode != 0 and "needs the seed photos" in result.stdout

@@ -111,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.images or sorted(SAMPLES.glob("*.png"))
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        parser.error(f"no such file: {', '.join(map(str, missing))}")
+        hint = ""
+        if any("shared" in str(p) for p in missing):
+            hint = (
+                " (the seed photos and the Kodak set are in ../shared/corpus beside the project's"
+                " checkout, which a plain clone does not have; `make demo` with no IMAGES uses"
+                " the bundled samples/)"
+            )
+        parser.error(f"no such file: {', '.join(map(str, missing))}{hint}")
     ks = [int(k) for k in args.colors.split(",")]
     run(paths, ks, args.out)
     return 0
