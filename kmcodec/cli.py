@@ -46,6 +46,8 @@ EXIT_READ = 3
 EXIT_WRITE = 4
 EXIT_LARGER = 98
 EXIT_QUALITY = 99
+#: Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 #: Which code wins when files of a batch end differently.
 _PRIORITY = (EXIT_READ, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
@@ -181,6 +183,32 @@ def _encode_one(
     return outcome, encoded
 
 
+def _worker_init(parent: int) -> None:
+    """Run in each worker process: die with the parent, leave Ctrl-C to it."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # Linux: the kernel kills this process when its parent dies
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere: notice that the parent is gone
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _encode_worker(job: tuple[str, str | None, dict[str, Any]]) -> Outcome:
     source, target, options = job
     return _encode_one(source, target, options, None)[0]
@@ -254,7 +282,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
             pool = None
         else:
             pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
             results = pool.map(_encode_worker, jobs)
         try:
@@ -263,6 +294,19 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                 if bar is not None:
                     bar.update(1)
                 _report(outcome, args)
+        except KeyboardInterrupt:
+            # Ctrl-C: stop the workers (they ignore SIGINT, so none prints a traceback), keep
+            # what was written (every file is complete: writes are atomic) and say so.
+            if pool is not None:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+            if bar is not None:
+                bar.close()
+                bar = None
+            print(f"kmq: interrupted after {len(outcomes)} of {len(jobs)} files", file=sys.stderr)
+            return EXIT_INTERRUPTED
         finally:
             if pool is not None:
                 pool.shutdown()

@@ -256,3 +256,85 @@ def test_encode_converts_cmyk_and_16_bit_images_as_pngquant_does(tmp_path, photo
     cmyk.save(with_profile, quality=95, icc_profile=profile)
     assert kmq("encode", str(with_profile), "--colors", "16").returncode == 0
     assert kmcodec.read((tmp_path / "cmyk-icc.kmq").read_bytes()).icc_profile is None
+
+
+def _children(pid: int) -> set[int]:
+    """Process IDs whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def busy_folder(tmp_path, photo_full) -> Path:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(16):
+        Image.fromarray(np.roll(photo_full, 7 * i, axis=1)).save(folder / f"p{i:02}.png")
+    return folder
+
+
+def _start_batch(folder: Path) -> subprocess.Popen:
+    import time
+
+    command = [KMQ] if KMQ else [sys.executable, "-m", "kmcodec.cli"]
+    proc = subprocess.Popen(
+        [*command, "encode", str(folder), "-j", "2", "--speed", "1", "--colors", "256"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(200):  # until both workers run
+        if len(_children(proc.pid)) >= 2:
+            break
+        time.sleep(0.05)
+    time.sleep(1.0)
+    return proc
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_die_with_a_killed_parent(busy_folder) -> None:
+    import signal
+    import time
+
+    proc = _start_batch(busy_folder)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_stops_the_batch_without_tracebacks(busy_folder) -> None:
+    import signal
+    import time
+
+    proc = _start_batch(busy_folder)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err and b"interrupted after" in err
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+    assert not list(busy_folder.glob(".*kmq-partial"))
