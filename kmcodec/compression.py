@@ -9,6 +9,7 @@ a frame declares.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import zstandard
 
@@ -19,9 +20,12 @@ __all__ = [
     "FAST_OPTIMAL",
     "MAX_LEVEL",
     "MIN_LEVEL",
+    "FrameHeader",
     "check_frame_header",
     "compress",
     "decompress",
+    "frame_end",
+    "parse_frame_header",
 ]
 
 #: zstd's magic number, the first four bytes of every zstd frame.
@@ -75,7 +79,9 @@ def _compressor(level: int | str) -> zstandard.ZstdCompressor:
 def _decompressor() -> zstandard.ZstdDecompressor:
     dec = getattr(_local, "decompressor", None)
     if dec is None:
-        dec = _local.decompressor = zstandard.ZstdDecompressor()
+        # Windows up to the largest plane the format allows (2^28 bytes); the header checks
+        # keep every frame's window within its content size.
+        dec = _local.decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 28)
     return dec
 
 
@@ -112,6 +118,9 @@ def compress(data: bytes, level: int | str = BEST_LEVEL) -> bytes:
 def decompress(frame: bytes | memoryview, expected_size: int) -> bytes:
     """Decompress one zstd frame that must hold exactly ``expected_size`` bytes.
 
+    The checks come in the order of spec section 2.5: the frame header, then where the frame
+    ends (within the stream, and exactly at its end), then the content and its checksum.
+
     Parameters
     ----------
     frame : bytes-like
@@ -126,13 +135,20 @@ def decompress(frame: bytes | memoryview, expected_size: int) -> bytes:
     Raises
     ------
     CorruptError
-        Not a zstd frame, no declared content size or no content checksum, a declared size other
-        than ``expected_size``, bytes after the frame, or data zstd cannot decode.
+        A frame header that breaks a rule of the spec, a frame that runs past the stream or is
+        followed by bytes, or data zstd cannot decode.
     ChecksumError
         The content checksum does not match.
     """
     frame = memoryview(frame).cast("B")
-    check_frame_header(frame, expected_size)
+    header = check_frame_header(frame, expected_size)
+    end = frame_end(frame, header)
+    if end > len(frame):
+        msg = f"the zstd frame runs {end - len(frame)} bytes past the end of the index stream"
+        raise CorruptError(msg)
+    if end < len(frame):
+        msg = f"{len(frame) - end} bytes follow the zstd frame inside the index stream"
+        raise CorruptError(msg)
     try:
         out = _decompressor().decompress(frame, allow_extra_data=False)
     except zstandard.ZstdError as exc:
@@ -151,35 +167,130 @@ def decompress(frame: bytes | memoryview, expected_size: int) -> bytes:
 #: The most bytes a zstd frame header takes: magic 4, descriptor 1, window 1, dictionary ID 4,
 #: content size 8.
 FRAME_HEADER_MAX = 18
+_DICT_ID_BYTES = (0, 1, 2, 4)
+_BLOCK_MAX = 128 * 1024
 
 
-def check_frame_header(frame: bytes | memoryview, expected_size: int) -> None:
-    """Apply the spec's checks to a zstd frame's header (its first 18 bytes are enough).
+@dataclass(frozen=True)
+class FrameHeader:
+    """The fields of a zstd frame header (RFC 8878, section 3.1.1.1) that the spec rules on."""
+
+    size: int  #: bytes of the header, magic number included
+    single_segment: bool
+    window_size: int  #: the window the frame needs (its content size if single-segment)
+    dictionary_id: int
+    content_size: int | None
+    has_checksum: bool
+
+
+def parse_frame_header(frame: bytes | memoryview) -> FrameHeader:
+    """Parse a zstd frame header as RFC 8878, section 3.1.1.1, lays it out.
 
     Raises
     ------
     CorruptError
-        Not a zstd frame, a bad frame header, no declared content size or one other than
-        ``expected_size``, or no content checksum.
+        Not a zstd frame (another magic number, a skippable frame's included), the reserved
+        bit set, or a stream shorter than the header its descriptor announces.
     """
     frame = memoryview(frame).cast("B")
     if bytes(frame[:4]) != ZSTD_MAGIC:
         msg = "index stream is not a zstd frame (bad zstd magic number)"
         raise CorruptError(msg)
-    try:
-        params = zstandard.get_frame_parameters(frame)
-    except zstandard.ZstdError as exc:
-        msg = f"index stream has a bad zstd frame header ({exc})"
-        raise CorruptError(msg) from None
-    if params.content_size == zstandard.CONTENTSIZE_UNKNOWN:
+    if len(frame) < 5:
+        msg = "the index stream ends inside the zstd frame header"
+        raise CorruptError(msg)
+    descriptor = frame[4]
+    fcs_flag, single = descriptor >> 6, bool(descriptor & 0x20)
+    if descriptor & 0x08:
+        msg = "the zstd frame header has its reserved bit set"
+        raise CorruptError(msg)
+    has_checksum, dict_flag = bool(descriptor & 0x04), descriptor & 0x03
+    fcs_bytes = (1 if single else 0, 2, 4, 8)[fcs_flag]
+    dict_bytes = _DICT_ID_BYTES[dict_flag]
+    size = 5 + (0 if single else 1) + dict_bytes + fcs_bytes
+    if len(frame) < size:
+        msg = "the index stream ends inside the zstd frame header"
+        raise CorruptError(msg)
+    pos = 5
+    window = 0
+    if not single:
+        exponent, mantissa = frame[5] >> 3, frame[5] & 7
+        base = 1 << (10 + exponent)
+        window = base + (base >> 3) * mantissa
+        pos = 6
+    dictionary_id = int.from_bytes(bytes(frame[pos : pos + dict_bytes]), "little")
+    pos += dict_bytes
+    content_size = None
+    if fcs_bytes:
+        content_size = int.from_bytes(bytes(frame[pos : pos + fcs_bytes]), "little")
+        if fcs_bytes == 2:
+            content_size += 256
+    if single:
+        window = content_size or 0
+    return FrameHeader(size, single, window, dictionary_id, content_size, has_checksum)
+
+
+def check_frame_header(frame: bytes | memoryview, expected_size: int) -> FrameHeader:
+    """Apply the spec's checks to a zstd frame's header (its first 18 bytes are enough).
+
+    Returns
+    -------
+    FrameHeader
+
+    Raises
+    ------
+    CorruptError
+        Not a zstd frame, a bad frame header, a dictionary ID other than 0, no declared
+        content size or one other than ``expected_size``, no content checksum, or a window
+        larger than the content needs.
+    """
+    h = parse_frame_header(frame)
+    if h.dictionary_id:
+        msg = f"the zstd frame names dictionary {h.dictionary_id}; KMQ frames use none"
+        raise CorruptError(msg)
+    if h.content_size is None:
         msg = "the zstd frame does not declare its content size"
         raise CorruptError(msg)
-    if params.content_size != expected_size:
+    if h.content_size != expected_size:
         msg = (
-            f"the zstd frame declares {params.content_size} bytes but the header implies"
+            f"the zstd frame declares {h.content_size} bytes but the header implies"
             f" {expected_size}"
         )
         raise CorruptError(msg)
-    if not params.has_checksum:
+    if not h.has_checksum:
         msg = "the zstd frame has no content checksum"
         raise CorruptError(msg)
+    if h.window_size > max(expected_size, 1024):
+        msg = (
+            f"the zstd frame asks for a {h.window_size}-byte window for {expected_size} bytes"
+            " of content"
+        )
+        raise CorruptError(msg)
+    return h
+
+
+def frame_end(frame: bytes | memoryview, header: FrameHeader) -> int:
+    """Where the frame ends: its header, its blocks (walked by their 3-byte headers) and its
+    checksum. Past the end of ``frame`` if the data ends inside the frame.
+
+    Raises
+    ------
+    CorruptError
+        A block of the reserved type, or one larger than 128 KiB.
+    """
+    frame = memoryview(frame).cast("B")
+    pos = header.size
+    while True:
+        if pos + 3 > len(frame):
+            return pos + 3  # the stream ends inside a block header
+        head = int.from_bytes(bytes(frame[pos : pos + 3]), "little")
+        last, kind, size = head & 1, (head >> 1) & 3, head >> 3
+        if kind == 3:
+            msg = "the zstd frame has a block of the reserved type"
+            raise CorruptError(msg)
+        if size > _BLOCK_MAX:
+            msg = f"a zstd block of {size} bytes is larger than 128 KiB"
+            raise CorruptError(msg)
+        pos += 3 + (1 if kind == 1 else size)  # an RLE block stores one byte
+        if last:
+            return pos + (4 if header.has_checksum else 0)

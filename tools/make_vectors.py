@@ -178,6 +178,86 @@ def _frame_declaring(size: int, payload: bytes) -> bytes:
     return b"\x28\xb5\x2f\xfd" + bytes([descriptor]) + struct.pack("<Q", size) + block + b"\0" * 4
 
 
+def _zstd_frame(
+    content: bytes,
+    *,
+    declared: int | None = None,
+    single: bool = True,
+    window_exponent: int = 0,
+    dictionary_id: int = 0,
+    block: int = 1 << 17,
+) -> bytes:
+    """A zstd frame built field by field (RFC 8878): raw blocks of at most ``block`` bytes, a
+    declared content size (``declared``, default the content's), and the content checksum."""
+    declared = len(content) if declared is None else declared
+    if single:
+        fcs_flag, fcs = (
+            (0, bytes([declared])) if declared < 256 else (2, struct.pack("<I", declared))
+        )
+    else:
+        fcs_flag, fcs = (
+            (1, struct.pack("<H", declared - 256))
+            if 256 <= declared < 65792
+            else (
+                2,
+                struct.pack("<I", declared),
+            )
+        )
+    dict_flag, dict_bytes = (1, bytes([dictionary_id])) if dictionary_id else (0, b"")
+    descriptor = (fcs_flag << 6) | (0x20 if single else 0) | 0x04 | dict_flag
+    window = b"" if single else bytes([window_exponent << 3])
+    blocks = b""
+    pieces = [content[i : i + block] for i in range(0, len(content), block)] or [b""]
+    for n, piece in enumerate(pieces):
+        last = n == len(pieces) - 1
+        blocks += struct.pack("<I", (len(piece) << 3) | int(last))[:3] + piece
+    checksum = _frame(content)[-4:]  # XXH64's low 4 bytes depend on the content only
+    return b"\x28\xb5\x2f\xfd" + bytes([descriptor]) + window + dict_bytes + fcs + blocks + checksum
+
+
+def frame_vectors() -> tuple[dict, dict]:
+    """The zstd frame's corner cases (spec 2.5): (valid files, invalid files)."""
+    palette = _palette(3)
+    indices = _indices(3, 4, 3, 11)
+    good = encode_indexed(palette, indices, index_bits=2, coding=0)
+    # 3 indices of 2 bits and 2 padding bits a row: set the padding bits, which must be ignored
+    rows = bytes(b | 0b11 for b in bitpack.pack_rows(indices, 2))
+    valid = {"padding-bits": (_with_stream(good, _frame(rows)), palette[indices])}
+    wide_palette = _palette(200)
+    wide = _indices(64, 40, 200, 12)
+    wide_file = encode_indexed(wide_palette, wide, index_bits=8, coding=0)
+    plane = wide.tobytes()  # 2560 bytes in blocks of 1 KiB, a 1 KiB window: multi-segment
+    multi = _zstd_frame(plane, single=False, window_exponent=0, block=1024)
+    valid["multi-segment-frame"] = (_with_stream(wide_file, multi), wide_palette[wide])
+    frame = _frame(bitpack.pack_rows(indices, 2))
+    skippable = b"\x50\x2a\x4d\x18" + struct.pack("<I", 3) + b"abc"
+    bad_checksum = frame[:-1] + bytes([frame[-1] ^ 0xFF])
+    content = bitpack.pack_rows(indices, 2)
+    invalid = {
+        "skippable-frame": (_with_stream(good, skippable + frame), "CorruptError"),
+        "two-frames": (_with_stream(good, frame + frame), "CorruptError"),
+        "dictionary-id": (
+            _with_stream(good, _zstd_frame(content, dictionary_id=7)),
+            "CorruptError",
+        ),
+        "content-shorter": (
+            _with_stream(good, _zstd_frame(content[:-1], declared=len(content))),
+            "CorruptError",
+        ),
+        "content-longer": (
+            _with_stream(good, _zstd_frame(content + b"\0", declared=len(content))),
+            "CorruptError",
+        ),
+        "frame-cut-short": (_with_stream(good, frame[:-5]), "CorruptError"),
+        "window-too-large": (
+            _with_stream(wide_file, _zstd_frame(plane, single=False, window_exponent=31)),
+            "CorruptError",
+        ),
+        "checksum-and-trailing": (_with_stream(good, bad_checksum + b"\0"), "CorruptError"),
+    }
+    return valid, invalid
+
+
 def invalid_files() -> dict[str, tuple[bytes, str]]:
     """Return {name: (file bytes, name of the error class it must raise)}."""
     palette, indices = example()
@@ -264,11 +344,12 @@ def write(out: Path) -> dict:
     (out / "valid").mkdir(parents=True, exist_ok=True)
     (out / "invalid").mkdir(parents=True, exist_ok=True)
     manifest: dict = {"valid": [], "invalid": []}
-    for name, (data, pixels) in valid_files().items():
+    frame_valid, frame_invalid = frame_vectors()
+    for name, (data, pixels) in (valid_files() | frame_valid).items():
         (out / "valid" / f"{name}.kmq").write_bytes(data)
         Image.fromarray(pixels).save(out / "valid" / f"{name}.png", optimize=True)
         manifest["valid"].append({"file": f"valid/{name}.kmq", "png": f"valid/{name}.png"})
-    for name, (data, error) in invalid_files().items():
+    for name, (data, error) in (invalid_files() | frame_invalid).items():
         (out / "invalid" / f"{name}.kmq").write_bytes(data)
         manifest["invalid"].append({"file": f"invalid/{name}.kmq", "error": error})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
