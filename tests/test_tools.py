@@ -79,3 +79,12 @@ def test_bench_size(corpus) -> None:
 def test_bench_compiled() -> None:
     out = tool("bench_compiled.py", "--pixels", "4096")
     assert "the shipped decoder" in out and "M decisions/s" in out
+
+
+def test_fuzz_bounded_run_finds_nothing() -> None:
+    # A few thousand mutated conformance files through every decoder entry point: only
+    # documented errors, no hang, no memory beyond the declared output + 64 MB.
+    out = tool("fuzz.py", "--inputs", "1500", "--seed", "7")
+    assert "no findings" in out
+    for entry in ("decode", "pillow", "info"):
+        assert f"{entry}: 1500 inputs" in out
