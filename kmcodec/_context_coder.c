@@ -183,7 +183,8 @@ typedef struct {
     counter *literal_n;      /* 2^index_bits * colors counters */
     counter *literal_wide;    /* 2^hash_bits counters */
     int32_t weights[MIX_SETS][MIX_INPUTS];
-    uint8_t *hit_above, *hit_row; /* per column: did the match prediction hit? */
+    uint8_t *hist;            /* per column: how the pixel above (before x: to the left) was
+                               * coded; one row, each byte replaced as its column is coded */
 } model;
 
 static unsigned ceil_log2(uint64_t v) {
@@ -194,7 +195,7 @@ static unsigned ceil_log2(uint64_t v) {
 
 static void model_free(model *m) {
     free(m->match); free(m->flag); free(m->flag_near); free(m->literal_w);
-    free(m->literal_near); free(m->hit_above); free(m->hit_row);
+    free(m->literal_near); free(m->hist);
     free(m->flag_wide); free(m->literal_wide); free(m->flag_value); free(m->literal_n);
 }
 
@@ -218,11 +219,10 @@ static int model_init(model *m, int width, int height, int colors) {
     m->literal_n = (counter *)calloc(nlit, sizeof(counter));
     for (int i = 0; i < MIX_SETS; i++)
         for (int j = 0; j < MIX_INPUTS; j++) m->weights[i][j] = MIX_W0;
-    m->hit_above = (uint8_t *)calloc((size_t)width, 1);
-    m->hit_row = (uint8_t *)calloc((size_t)width, 1);
+    m->hist = (uint8_t *)calloc((size_t)width, 1);
     if (!m->match || !m->flag || !m->flag_near || !m->literal_w || !m->literal_near ||
         !m->flag_wide || !m->literal_wide || !m->flag_value || !m->literal_n ||
-        !m->hit_above || !m->hit_row) {
+        !m->hist) {
         model_free(m);
         return ERR_NOMEM;
     }
@@ -304,7 +304,6 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
         uint8_t *row = plane + (size_t)y * W;
         const uint8_t *up = y > 0 ? row - W : NULL;
         const uint8_t *up2 = y > 1 ? row - 2 * (size_t)W : NULL;
-        uint8_t *tmp = m->hit_above; m->hit_above = m->hit_row; m->hit_row = tmp;
         for (int x = 0; x < W; x++) {
             /* 2.6.4 neighbours */
             int w = x > 0 ? row[x - 1] : (y > 0 ? up[0] : 0);
@@ -329,8 +328,8 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
             src[0] = mptr ? plane[mptr - 1] : -1;  /* -1: no prediction */
             src[1] = w; src[2] = n; src[3] = ne; src[4] = nw;
             int lenq = !mptr ? 0 : mlen == 0 ? 1 : mlen < 4 ? 2 : mlen < 16 ? 3 : 4;
-            int mstate = lenq * 2 + (y > 0 ? (m->hit_above[x] & 1) : 0);
-            int how = 3 * (x > 0 ? m->hit_row[x - 1] >> 1 : 2) + (y > 0 ? m->hit_above[x] >> 1 : 2);
+            int mstate = lenq * 2 + (y > 0 ? (m->hist[x] & 1) : 0);
+            int how = 3 * (x > 0 ? m->hist[x - 1] >> 1 : 2) + (y > 0 ? m->hist[x] >> 1 : 2);
             int how_here = 2;
             int value = ENCODING ? row[x] : -1;
             int decided = -1;
@@ -398,7 +397,7 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 if (decided >= K) return ERR_INDEX;
             }
             if (!ENCODING) row[x] = (uint8_t)decided;
-            m->hit_row[x] = (uint8_t)((src[0] == decided) | (how_here << 1));
+            m->hist[x] = (uint8_t)((src[0] == decided) | (how_here << 1));
             if (src[0] == decided) {
                 mptr++;
                 if (mlen < MATCH_LIMIT) mlen++;
@@ -417,13 +416,16 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
 
 static int encode_plane(const uint8_t *plane, int width, int height, int colors, encoder *e) {
     model m;
-    if (model_init(&m, width, height, colors)) return ERR_NOMEM;
     memset(e, 0, sizeof(*e));
     e->range = 0xFFFFFFFFu;
     e->cache_size = 1;
-    int rc = run_model(&m, (uint8_t *)plane, 1, e, NULL);
+    int rc = 0;
+    if (colors > 1) {  /* one colour: nothing to code, only the coder's flush */
+        if (model_init(&m, width, height, colors)) return ERR_NOMEM;
+        rc = run_model(&m, (uint8_t *)plane, 1, e, NULL);
+        model_free(&m);
+    }
     for (int i = 0; i < 5; i++) enc_shift_low(e);
-    model_free(&m);
     if (e->failed) return ERR_NOMEM;
     return rc;
 }
@@ -437,6 +439,12 @@ static int decode_plane(const uint8_t *in, size_t len, int width, int height, in
     if (len < 4) return ERR_ENDS_EARLY;
     d.code = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
     d.pos = 4;
+    if (colors == 1) {
+        /* One colour: no decision is coded (spec 2.6.5), so the model need not run; the
+         * range decoder's four bytes must still be its whole, finished stream. */
+        memset(plane, 0, (size_t)width * (size_t)height);
+        return (len == 4 && d.code == 0) ? 0 : ERR_LEFT_OVER;
+    }
     if (model_init(&m, width, height, colors)) return ERR_NOMEM;
     int rc = run_model(&m, plane, 0, NULL, &d);
     model_free(&m);
