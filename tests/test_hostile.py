@@ -29,6 +29,22 @@ def _with_header(data: bytes, **fields: int) -> bytes:
     return head + palette + struct.pack("<I", zlib.crc32(palette, zlib.crc32(head))) + rest
 
 
+def _assert_load_fails_before_allocating(tmp_path, data: bytes, match: str, monkeypatch) -> None:
+    """``Image.open(f).load()`` raises OSError before Pillow's load_prepare allocates."""
+    path = tmp_path / "bomb.kmq"
+    path.write_bytes(data)
+    allocations = []
+    real = ImageFile.ImageFile.load_prepare
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load_prepare", lambda self: allocations.append(1) or real(self)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im, pytest.raises(OSError, match=match):
+            im.load()
+    assert allocations == []
+
+
 @pytest.fixture
 def small_file() -> bytes:
     palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
@@ -42,18 +58,7 @@ def test_load_refuses_a_truncated_stream_before_pillow_allocates(tmp_path, codin
     # 1 x 150,995,201 pixels declared; the stream claims 4 KiB more than the file holds.
     size = len(good) - container.HEADER_SIZE - 6 - 4
     bad = _with_header(good, width=150_995_201, stream_size=size + 4096)
-    path = tmp_path / "bomb.kmq"
-    path.write_bytes(bad)
-    allocations = []
-    real = ImageFile.ImageFile.load_prepare
-    monkeypatch.setattr(
-        ImageFile.ImageFile, "load_prepare", lambda self: allocations.append(1) or real(self)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im, pytest.raises(OSError, match="truncated"):
-            im.load()
-    assert allocations == []
+    _assert_load_fails_before_allocating(tmp_path, bad, "truncated", monkeypatch)
 
 
 def test_load_refuses_a_frame_declaring_the_wrong_size_before_pillow_allocates(
@@ -61,18 +66,7 @@ def test_load_refuses_a_frame_declaring_the_wrong_size_before_pillow_allocates(
 ) -> None:
     # The header says 1 x 150,995,201 pixels; the (complete) zstd frame holds 1 byte.
     bad = _with_header(small_file, width=150_995_201)
-    path = tmp_path / "bomb.kmq"
-    path.write_bytes(bad)
-    allocations = []
-    real = ImageFile.ImageFile.load_prepare
-    monkeypatch.setattr(
-        ImageFile.ImageFile, "load_prepare", lambda self: allocations.append(1) or real(self)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im, pytest.raises(OSError, match="declares"):
-            im.load()
-    assert allocations == []
+    _assert_load_fails_before_allocating(tmp_path, bad, "declares", monkeypatch)
 
 
 def _open_under_memory_limit(path: str) -> str:
