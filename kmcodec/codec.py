@@ -479,24 +479,34 @@ TEMP_SUFFIX = ".kmq-partial"
 _STALE_SECONDS = 24 * 3600
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Remove ``.NAME.PID.XXXX.kmq-partial`` files left beside ``target`` by a writer that was
-    killed (its process is gone, or the file is a day old)."""
-    prefix = f".{target.name}."
+#: Folders this process has already cleaned of stale temporaries (one scan per folder, not one
+#: per file written: a batch writing n files into one folder would otherwise list it n times).
+_CLEANED_FOLDERS: set[str] = set()
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove ``.NAME.PID.XXXX.kmq-partial`` files in ``folder`` left by a writer that was
+    killed (its process is gone, or the file is a day old). Done once per folder per process."""
+    key = os.path.abspath(folder)
+    if key in _CLEANED_FOLDERS:
+        return
+    _CLEANED_FOLDERS.add(key)
     try:
-        entries = list(os.scandir(target.parent))
+        entries = list(os.scandir(folder))
     except OSError:
         return
     now = time.time()
     for entry in entries:
         name = entry.name
-        if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+        if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
             continue
-        pid_text = name[len(prefix) : -len(TEMP_SUFFIX)].split(".", 1)[0]
+        # .NAME.PID.XXXX.kmq-partial: NAME may hold dots, so the PID is the third field from
+        # the end.
+        fields = name[: -len(TEMP_SUFFIX)].split(".")
         try:
-            pid = int(pid_text)
+            pid = int(fields[-2])
             age = now - entry.stat().st_mtime
-        except (ValueError, OSError):
+        except (ValueError, IndexError, OSError):
             continue
         if pid == os.getpid() and age < _STALE_SECONDS:
             continue
@@ -505,7 +515,7 @@ def _remove_stale_temporaries(target: Path) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             alive = False
-        except (PermissionError, OSError):
+        except OSError:
             pass  # someone else's process, still running
         if not alive or age > _STALE_SECONDS:
             with contextlib.suppress(OSError):
@@ -516,11 +526,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader never sees a half-written file, and a failure leaves no partial file behind. The
-    temporary file is ``.NAME.PID.XXXX.kmq-partial``; one left by a writer that was killed
-    (``kill -9``, a power cut) is removed by the next write to the same path.
+    temporary file is ``.NAME.PID.XXXX.kmq-partial``; those left in the folder by a writer
+    that was killed (``kill -9``, a power cut) are removed by the next process that writes there.
     """
     target = Path(path)
-    _remove_stale_temporaries(target)
+    _remove_stale_temporaries(target.parent)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
     )

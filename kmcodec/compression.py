@@ -253,8 +253,7 @@ def check_frame_header(frame: bytes | memoryview, expected_size: int) -> FrameHe
         raise CorruptError(msg)
     if h.content_size != expected_size:
         msg = (
-            f"the zstd frame declares {h.content_size} bytes but the header implies"
-            f" {expected_size}"
+            f"the zstd frame declares {h.content_size} bytes but the header implies {expected_size}"
         )
         raise CorruptError(msg)
     if not h.has_checksum:

@@ -93,11 +93,8 @@ class KmqImageFile(ImageFile.ImageFile):
         core = self.__dict__.get("_im", self.__dict__.get("im"))
         if core is None and self.fp is not None and self.tile:
             h = self._header
-            left = self._stream_left
-            if left is not None and left < h.stream_size:
-                msg = f"image file is truncated: index stream has {left} of {h.stream_size} bytes"
-                raise OSError(msg)
             try:
+                _check_stream_present(self._stream_left, h)
                 if h.coding == container.Coding.CONTEXT:
                     if h.stream_size < context_coding.MIN_STREAM:
                         msg = f"the context-coded stream is only {h.stream_size} bytes"
@@ -106,7 +103,7 @@ class KmqImageFile(ImageFile.ImageFile):
                     self.fp.seek(self.tile[0].offset)
                     prefix = self.fp.read(min(h.stream_size, compression.FRAME_HEADER_MAX))
                     compression.check_frame_header(prefix, h.unpacked_size)
-            except KmqError as exc:
+            except KmqError as exc:  # TruncatedError included: Pillow says OSError for both
                 raise OSError(str(exc)) from None
         super().load_prepare()
 
@@ -131,13 +128,18 @@ class KmqImageFile(ImageFile.ImageFile):
         super().verify()
 
 
-def _read_indices(fp: IO[bytes], h: container.Header) -> bytes | np.ndarray:
-    """Read and check the index stream from ``fp``; return packed rows (coding 0) or the
-    (height, width) index plane (coding 1)."""
-    left = container.bytes_left(fp)
+def _check_stream_present(left: int | None, h: container.Header) -> None:
+    """Raise TruncatedError if the bytes left in the file (None: unknown) cannot hold the
+    stream, before anything reads (and allocates) ``stream_size`` bytes."""
     if left is not None and left < h.stream_size:
         msg = f"image file is truncated: index stream has {left} of {h.stream_size} bytes"
         raise TruncatedError(msg)
+
+
+def _read_indices(fp: IO[bytes], h: container.Header) -> bytes | np.ndarray:
+    """Read and check the index stream from ``fp``; return packed rows (coding 0) or the
+    (height, width) index plane (coding 1)."""
+    _check_stream_present(container.bytes_left(fp), h)
     stream = fp.read(h.stream_size)
     if len(stream) < h.stream_size:
         msg = f"image file is truncated: index stream has {len(stream)} of {h.stream_size} bytes"
@@ -218,7 +220,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         except TypeError as exc:
             raise ValueError(str(exc)) from None
     coding = check_coding(info.get("coding"))  # fails before anything is written
-    metadata = {
+    file_options = {
         "coding": coding,
         "icc_profile": info.get("icc_profile", im.info.get("icc_profile")),
         "exif": _exif_bytes(info.get("exif", im.info.get("exif"))),
@@ -237,7 +239,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
                 indices,
                 compress_level=compress_level,
                 speed=_option(info, "speed", DEFAULT_SPEED),
-                **metadata,
+                **file_options,
             )
     if data is None:
         try:
@@ -253,7 +255,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             )
         except TypeError as exc:  # a save option of the wrong type: Pillow users expect this
             raise ValueError(str(exc)) from None
-        data = encode_quantized(q, compress_level=compress_level, **metadata)
+        data = encode_quantized(q, compress_level=compress_level, **file_options)
     fp.write(data)
 
 

@@ -113,21 +113,35 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, 
     import sys
 
     target = tmp_path / "a.kmq"
-    # A writer killed with -9 in the middle of write_atomic leaves its temporary file.
+    # Writers killed with -9 in the middle of write_atomic leave their temporary files.
     child = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.DEVNULL
     )
     stale = tmp_path / f".a.kmq.{child.pid}.abcd1234{kmcodec.codec.TEMP_SUFFIX}"
     stale.write_bytes(b"half a file")
+    stale_other = tmp_path / f".b.v2.kmq.{child.pid}.x{kmcodec.codec.TEMP_SUFFIX}"
+    stale_other.write_bytes(b"")  # another file's, with dots in its name: stale too
     child.kill()
     child.wait()
-    other = tmp_path / ".b.kmq.1.x.kmq-partial"  # another target's: not ours to remove
-    other.write_bytes(b"")
-    alive = tmp_path / f".a.kmq.{os.getpid() + 0}.live{kmcodec.codec.TEMP_SUFFIX}"
+    alive = tmp_path / f".a.kmq.{os.getpid()}.live{kmcodec.codec.TEMP_SUFFIX}"
     alive.write_bytes(b"")  # a writer that is still running (this process)
+    unrelated = tmp_path / ".notes.txt"
+    unrelated.write_bytes(b"")
+    kmcodec.codec._CLEANED_FOLDERS.discard(os.path.abspath(tmp_path))
     kmcodec.save(target, photo, 4)
-    assert not stale.exists() and other.exists() and alive.exists()
+    assert not stale.exists() and not stale_other.exists()
+    assert alive.exists() and unrelated.exists()
     assert kmcodec.load(target).shape == photo.shape
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [target.name, other.name, alive.name]
+        [target.name, alive.name, unrelated.name]
     )
+    # The folder is scanned once per process, not once per file written.
+    calls = []
+    real = os.scandir
+    try:
+        os.scandir = lambda path: calls.append(path) or real(path)
+        for i in range(3):
+            kmcodec.codec.write_atomic(tmp_path / f"x{i}.kmq", b"data")
+    finally:
+        os.scandir = real
+    assert calls == []
