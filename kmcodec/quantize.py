@@ -41,6 +41,7 @@ __all__ = [
     "SpeedSettings",
     "mse_to_quality",
     "pngquant_error",
+    "pngquant_error_of",
     "quality_to_mse",
     "quantize",
 ]
@@ -172,6 +173,14 @@ def pngquant_error(pixels: np.ndarray, palette: np.ndarray, indices: np.ndarray)
             white = black + (pal_alpha[q] - a)[:, None]
             total += float(np.maximum(black * black, white * white).sum(dtype=np.float64))
     return total / len(flat) * 65536.0 / 6.0
+
+
+def pngquant_error_of(original: np.ndarray, quantized: np.ndarray) -> float:
+    """:func:`pngquant_error` of any quantised image (from kmcodec, pngquant or a decoded file),
+    given as pixels: its palette is the set of colours it uses."""
+    channels = quantized.shape[2]
+    palette, inverse = np.unique(quantized.reshape(-1, channels), axis=0, return_inverse=True)
+    return pngquant_error(original, palette, inverse.reshape(quantized.shape[:2]))
 
 
 def mse_to_quality(mse: float) -> int:

@@ -24,7 +24,7 @@ from _common import corpus_files
 from PIL import Image
 
 import kmcodec
-from kmcodec.quantize import mse_to_quality, pngquant_error
+from kmcodec.quantize import mse_to_quality, pngquant_error_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             theirs = np.asarray(im.convert("RGB"))
         with Image.open(path) as im:
             original = np.asarray(im.convert("RGB"))
-        palette, inverse = np.unique(theirs.reshape(-1, 3), axis=0, return_inverse=True)
-        ours = mse_to_quality(
-            pngquant_error(original, palette, inverse.reshape(theirs.shape[:2]).astype(np.uint8))
-        )
+        ours = mse_to_quality(pngquant_error_of(original, theirs))
         mine = kmcodec.quantize(original, args.colors).quality
         gaps.append(ours - reported)
         own.append(mine - reported)
