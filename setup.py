@@ -5,8 +5,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "kmcodec._context_coder",
-            sources=["kmcodec/_context_coder.c"],
+            "kmcodec.format.codings._context_coder",
+            sources=["kmcodec/format/codings/_context_coder.c"],
             extra_compile_args=["-O3", "-std=c99"],
         )
     ]

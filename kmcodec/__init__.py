@@ -7,26 +7,34 @@ Quick use::
     pixels = kmcodec.decode(data)             # -> (H, W, 3|4) uint8 array
     kmcodec.save("photo.kmq", image, colors=16)
     pixels = kmcodec.load("photo.kmq")
+    q = kmcodec.quantize(image, colors=16)    # palette, indices, PSNR, ... then q.encode()
 
 Importing kmcodec registers the ``.kmq`` format with Pillow, so ``Image.open("a.kmq")`` and
-``im.save("a.kmq", colors=16)`` work too. The format is specified in ``spec/kmq.md``.
+``im.save("a.kmq", colors=16)`` work too. The encode options are listed in
+:mod:`kmcodec.options`; the format is specified in ``spec/kmq.md``.
+
+The package follows the data's way: :mod:`kmcodec.quantization` (pixels to palette and
+indices), :mod:`kmcodec.format` (its ``codings`` of the index plane, and the file ``layout``),
+:mod:`kmcodec.codec` (the two joined), then the Pillow plugin, the ``kmq`` command
+(:mod:`kmcodec.cli`) and the measurements of :mod:`kmcodec.comparison`, imported when used.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from .codec import (
     KmqImage,
+    Quantized,
     decode,
     decode_indexed,
     encode,
     encode_indexed,
-    encode_quantized,
     load,
+    quantize,
     read,
     save,
 )
-from .comparison import compare
-from .container import EXTENSION, MAX_PIXELS, MIME_TYPE, VERSION
 from .errors import (
     ChecksumError,
     CorruptError,
@@ -34,17 +42,29 @@ from .errors import (
     KmqError,
     LimitError,
     NotKmqError,
+    OptionError,
     QualityError,
     TruncatedError,
     UnsupportedError,
 )
+from .format.layout import EXTENSION, MAX_PIXELS, MIME_TYPE, VERSION
 from .metrics import psnr
+from .options import DEFAULT_SMOOTH, DEFAULT_SPEED, OPTIONS, SPEEDS, SpeedPreset
 from .pillow_plugin import register
-from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, SpeedSettings, quantize
 
+#: The package's version; pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
 register()  # Image.open("a.kmq") and im.save("a.kmq") work once kmcodec is imported
+
+
+def compare(*args: Any, **kwargs: Any) -> Any:
+    """Measure .kmq against PNG, JPEG, WebP and GIF: see :func:`kmcodec.comparison.compare`
+    (imported on first use, so ``import kmcodec`` does not pay for it)."""
+    from .comparison import compare as _compare
+
+    return _compare(*args, **kwargs)
+
 
 __all__ = [
     "DEFAULT_SMOOTH",
@@ -52,6 +72,7 @@ __all__ = [
     "EXTENSION",
     "MAX_PIXELS",
     "MIME_TYPE",
+    "OPTIONS",
     "SPEEDS",
     "VERSION",
     "ChecksumError",
@@ -61,9 +82,10 @@ __all__ = [
     "KmqImage",
     "LimitError",
     "NotKmqError",
+    "OptionError",
     "QualityError",
     "Quantized",
-    "SpeedSettings",
+    "SpeedPreset",
     "TruncatedError",
     "UnsupportedError",
     "compare",
@@ -71,7 +93,6 @@ __all__ = [
     "decode_indexed",
     "encode",
     "encode_indexed",
-    "encode_quantized",
     "load",
     "psnr",
     "quantize",

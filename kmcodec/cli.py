@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, codec, container
+from . import __version__, codec, options
 from .errors import KmqError, QualityError
-from .pixels import IMAGE_SUFFIXES
-from .quantize import parse_quality, quantize
+from .files import expand, open_image, write_atomic
+from .format import layout
 
 __all__ = ["main"]
 
@@ -75,53 +75,6 @@ def _exit_code(outcomes: list[Outcome]) -> int:
     return EXIT_OK
 
 
-def _open_image(source: str, data: bytes | None) -> Any:
-    """Open an image as pngquant would take it: anything Pillow reads, in a mode kmcodec
-    encodes. The library itself stays strict about modes; the command converts."""
-    from PIL import Image
-
-    im = Image.open(io.BytesIO(data) if data is not None else source)
-    im.load()
-    return _to_encodable(im)
-
-
-def _to_encodable(im: Any) -> Any:
-    """Convert modes kmcodec does not take: 16- and 32-bit greys to 8 bits (the high byte of
-    16-bit samples), CMYK (through its ICC profile to sRGB when it has one) and the other colour
-    spaces to RGB. Metadata stays, but a CMYK profile does not describe the RGB result."""
-    import numpy as np
-    from PIL import Image
-
-    from .pixels import PIL_MODES
-
-    if im.mode in PIL_MODES:
-        return im
-    info = dict(im.info)
-    if im.mode.startswith("I;16") or im.mode == "I":
-        values = np.asarray(im, dtype=np.uint32 if im.mode == "I" else np.uint16).astype(np.int64)
-        wide = im.mode.startswith("I;16") or int(values.max(initial=0)) > 255
-        values = (values >> 8) if wide else values
-        out = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
-    elif im.mode == "F":
-        out = im.convert("L")
-    elif im.mode == "CMYK" and info.get("icc_profile"):
-        from PIL import ImageCms
-
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(info["icc_profile"]))
-            srgb = ImageCms.createProfile("sRGB")
-            out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            out = im.convert("RGB")
-        info.pop("icc_profile")
-    else:
-        out = im.convert("RGB")
-        if im.mode == "CMYK":
-            info.pop("icc_profile", None)
-    out.info = info
-    return out
-
-
 def _bomb_error() -> type[Exception]:
     from PIL import Image
 
@@ -129,36 +82,24 @@ def _bomb_error() -> type[Exception]:
 
 
 def _encode_one(
-    source: str, target: str | None, options: dict[str, Any], data: bytes | None
+    source: str, target: str | None, job: dict[str, Any], data: bytes | None
 ) -> tuple[Outcome, bytes | None]:
     """Encode one image. With ``target`` None the encoded bytes are returned, not written."""
     t0 = time.perf_counter()
+    force = job["force"]
     outcome = Outcome(source=source, target=target, status=EXIT_OK)
     try:
         outcome.bytes_in = len(data) if data is not None else os.path.getsize(source)
-        im = _open_image(source, data)
+        im = open_image(data if data is not None else source)
     except (OSError, SyntaxError, ValueError, _bomb_error()) as exc:
         outcome.status, outcome.message = EXIT_READ, f"cannot read image: {exc}"
         return outcome, None
-    if target is not None and os.path.exists(target) and not options["force"]:
+    if target is not None and os.path.exists(target) and not force:
         outcome.status, outcome.message = EXIT_WRITE, f"{target} exists; use --force to overwrite"
         return outcome, None
     try:
-        q = quantize(
-            im,
-            options["colors"],
-            speed=options["speed"],
-            quality=options["quality"],
-            color_space=options["color_space"],
-            dither=options["dither"],
-        )
-        encoded = codec.encode_quantized(
-            q,
-            compress_level=options["compress_level"],
-            coding=options["coding"],
-            icc_profile=im.info.get("icc_profile"),
-            exif=im.info.get("exif"),
-        )
+        q = codec.quantize(im, **job["options"])
+        encoded = q.encode()
     except QualityError as exc:
         outcome.status, outcome.message = EXIT_QUALITY, str(exc)
         return outcome, None
@@ -167,7 +108,7 @@ def _encode_one(
         return outcome, None
     outcome.colors, outcome.psnr = q.colors, q.psnr
     outcome.bytes_out = len(encoded)
-    if options["skip_if_larger"] and len(encoded) > outcome.bytes_in:
+    if job["skip_if_larger"] and len(encoded) > outcome.bytes_in:
         outcome.status = EXIT_LARGER
         outcome.message = (
             f"skipped: {len(encoded)} bytes would be larger than the input's {outcome.bytes_in}"
@@ -175,7 +116,7 @@ def _encode_one(
         return outcome, None
     if target is not None:
         try:
-            codec.write_atomic(target, encoded)
+            write_atomic(target, encoded)
         except OSError as exc:
             outcome.status, outcome.message = EXIT_WRITE, f"cannot write {target}: {exc}"
             return outcome, None
@@ -209,21 +150,9 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _encode_worker(job: tuple[str, str | None, dict[str, Any]]) -> Outcome:
-    source, target, options = job
-    return _encode_one(source, target, options, None)[0]
-
-
-def _inputs(paths: list[str]) -> list[str]:
-    """Expand folders into the image files they hold (not recursively), in name order."""
-    files: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if p != "-" and path.is_dir():
-            files += [str(f) for f in sorted(path.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-        else:
-            files.append(p)
-    return files
+def _encode_worker(task: tuple[str, str | None, dict[str, Any]]) -> Outcome:
+    source, target, job = task
+    return _encode_one(source, target, job, None)[0]
 
 
 def _target(source: str, args: argparse.Namespace) -> str | None:
@@ -245,36 +174,32 @@ def _progress(total: int, quiet: bool) -> Any:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    sources = _inputs(args.inputs)
+    sources = expand(args.inputs)
     if not sources:
         print("kmq: no image files found", file=sys.stderr)
         return EXIT_READ
     if args.output and len(sources) > 1:
         print("kmq: -o/--output takes one input file (use --ext for many)", file=sys.stderr)
         return EXIT_USAGE
-    options = dict(
-        colors=args.colors,
-        quality=args.quality,
-        speed=args.speed,
-        dither=args.dither,
-        color_space=args.color_space,
-        compress_level=args.compress_level,
-        coding=None if args.coding == "auto" else int(args.coding),
-        force=args.force,
-        skip_if_larger=args.skip_if_larger,
-    )
+    try:
+        given = options.given_arguments(args)
+        options.resolve(**given)  # together (quality and target_psnr exclude each other)
+    except ValueError as exc:
+        print(f"kmq: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    job = dict(options=given, force=args.force, skip_if_larger=args.skip_if_larger)
     t0 = time.perf_counter()
     outcomes: list[Outcome] = []
     if sources == ["-"] or (len(sources) == 1 and args.output == "-"):
         # One image whose file goes to standard output (from standard input or a file).
         data = sys.stdin.buffer.read() if sources == ["-"] else None
-        outcome, encoded = _encode_one(sources[0], _target(sources[0], args), options, data)
+        outcome, encoded = _encode_one(sources[0], _target(sources[0], args), job, data)
         if encoded is not None and outcome.target is None:
             sys.stdout.buffer.write(encoded)
             sys.stdout.buffer.flush()
         outcomes.append(outcome)
     else:
-        jobs = [(s, _target(s, args), options) for s in sources]
+        jobs = [(s, _target(s, args), job) for s in sources]
         workers = min(args.jobs or os.cpu_count() or 1, len(jobs))
         bar = _progress(len(jobs), args.quiet)
         if workers <= 1:
@@ -398,7 +323,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         im = _pillow_image(image, fmt)
         save_options = {"icc_profile": image.icc_profile} if image.icc_profile else {}
         if image.exif:
-            save_options["exif"] = b"Exif\x00\x00" + image.exif
+            save_options["exif"] = layout.exif_from_chunk(image.exif)
         im.save(buf, format=fmt, **save_options)
     except (ValueError, OSError, KeyError) as exc:
         print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
@@ -411,7 +336,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         print(f"kmq: {target} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_WRITE
     try:
-        codec.write_atomic(target, buf.getvalue())
+        write_atomic(target, buf.getvalue())
     except OSError as exc:
         print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
         return EXIT_WRITE
@@ -422,7 +347,7 @@ def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[st
     data = Path(path).read_bytes()
     result: dict[str, Any] = {"file": path, "bytes": len(data)}
     try:
-        head, _ = container.split_file(data)
+        head, _ = layout.split_file(data)
     except KmqError as exc:
         result.update(valid=False, error=f"{type(exc).__name__}: {exc}")
         return result
@@ -543,9 +468,13 @@ def _print_medians(medians: list[dict[str, Any]]) -> None:
         print(f"{row['k']:>5}{row['psnr']:>7.2f}{row['ssim']:>8.4f}{cells}")
 
 
+#: The encode options ``kmq compare`` takes (K and quality targets are its own).
+_COMPARE_OPTIONS = ("speed", "color_space")
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare
-    from .report import write_report
+    from .comparison.report import write_report
 
     if args.colors == "auto":
         colors: Any = "auto"
@@ -558,7 +487,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-    images = _inputs(args.images)
+    images = expand(args.images)
     missing = [p for p in images if not Path(p).is_file()]
     if missing:
         print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
@@ -582,9 +511,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             out=args.out,
             target_ssim=args.target_ssim,
             target_psnr=args.target_psnr,
-            speed=args.speed,
-            color_space=args.color_space,
             progress=progress,
+            **options.given_arguments(args, _COMPARE_OPTIONS),
         )
     except (OSError, SyntaxError, _bomb_error()) as exc:
         print(f"kmq: cannot read an image: {exc}", file=sys.stderr)
@@ -621,14 +549,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"report and {len(files) - 1} plots written to {args.out}/ (report.md)")
     return EXIT_OK
-
-
-def _quality(text: str) -> str:
-    try:
-        parse_quality(text)
-    except (ValueError, TypeError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _ranged(low: int, high: int):
@@ -670,48 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="output file, one input only; - writes standard output",
     )
-    out.add_argument("--ext", default=container.EXTENSION, help="output file suffix (default .kmq)")
-    enc.add_argument(
-        "--colors",
-        type=_ranged(1, 256),
-        default=256,
-        metavar="N",
-        help="largest palette, 1-256 (default 256)",
-    )
-    enc.add_argument(
-        "--quality",
-        type=_quality,
-        metavar="MIN-MAX",
-        help="pngquant's quality 0-100: fewest colours reaching MAX; exit 99 below MIN",
-    )
-    enc.add_argument(
-        "--speed",
-        type=_ranged(1, 10),
-        default=4,
-        metavar="N",
-        help="1 (slow, best) to 10 (fast), default 4",
-    )
-    enc.add_argument("--dither", action="store_true", help="ordered (Bayer) dithering")
-    enc.add_argument(
-        "--color-space",
-        choices=("rgb", "oklab"),
-        default="rgb",
-        help="space k-means runs in (default rgb)",
-    )
-    enc.add_argument(
-        "--compress-level",
-        type=_ranged(1, 22),
-        default=None,
-        metavar="N",
-        help="zstd level 1-22 for coding 0 (default: set by speed)",
-    )
-    enc.add_argument(
-        "--coding",
-        choices=("auto", "0", "1"),
-        default="auto",
-        help="index coding: 0 = packed rows + zstd, 1 = context model, auto = the smaller"
-        " (default)",
-    )
+    out.add_argument("--ext", default=layout.EXTENSION, help="output file suffix (default .kmq)")
+    options.add_arguments(enc)  # every encode option, as kmcodec.options declares it
     enc.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     enc.add_argument(
         "--skip-if-larger",
@@ -775,10 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DB",
         help="use a PSNR target instead of SSIM",
     )
-    cmp.add_argument(
-        "--speed", type=_ranged(1, 10), default=4, metavar="N", help="kmcodec speed (default 4)"
-    )
-    cmp.add_argument("--color-space", choices=("rgb", "oklab"), default="rgb")
+    options.add_arguments(cmp, _COMPARE_OPTIONS)
     cmp.add_argument("--csv", help="write every measurement to this CSV file")
     cmp.add_argument("--json", help="write the results to this JSON file")
     cmp.add_argument("--no-plots", action="store_true", help="skip the plots and report.md")

@@ -1,56 +1,56 @@
-"""The public encode and decode functions: the whole way from pixels to a ``.kmq`` file and back.
+"""The whole way from pixels to a ``.kmq`` file and back, and nothing else.
 
-    pixels --quantize--> palette + indices --+--bitpack--> packed rows --compression--> zstd frame
-                                             +--context_coding--> context-coded stream
-           --container--> file bytes
+    pixels --quantization--> palette + indices --format.codings--> index stream
+           --format.layout--> file bytes
 
-and the same way back. This module only wires the stages together and converts the errors of
-the libraries under them into :mod:`kmcodec.errors`.
+and the same way back. The encode options are checked once, by :mod:`kmcodec.options`; the
+quantiser (:mod:`kmcodec.quantization`) gets only what it needs and knows nothing of files; the
+result of :func:`quantize` knows how to :meth:`~Quantized.encode` itself, which is what every
+caller (the CLI, ``kmq compare``, the demo, the Pillow plugin) uses.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from . import bitpack, compression, context_coding
-from .container import (
+from . import options as _options
+from .errors import LimitError, OptionError
+from .files import write_atomic
+from .format import codings
+from .format.codings import Coding, index_bits_allowed
+from .format.layout import (
     CHUNK_EXIF,
     CHUNK_ICC,
-    Coding,
+    FLAG_ALPHA,
+    MAX_PIXELS,
     Header,
     build_file,
-    index_bits_allowed,
+    check_size,
+    exif_to_chunk,
     split_file,
 )
-from .errors import IndexRangeError, LimitError
-from .pixels import check_size
-from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, SPEEDS, Quantized, quantize
+from .quantization import PaletteImage
+from .quantization import quantize as _quantize
 
 __all__ = [
     "PILLOW_LIMIT",
     "KmqImage",
+    "Quantized",
     "check_pixels",
     "decode",
-    "decode_index_stream",
     "decode_indexed",
     "encode",
     "encode_indexed",
     "load",
+    "quantize",
     "read",
     "save",
 ]
-
-_EXIF_PREFIX = b"Exif\x00\x00"
-_RANKING_LEVEL = 3
-#: Speeds up to this one try every index width at the final zstd level.
-_EXHAUSTIVE_SPEED = 3
 
 
 @dataclass
@@ -61,7 +61,7 @@ class KmqImage:
     ----------
     palette : ndarray of uint8, shape (K, 3) or (K, 4)
     indices : ndarray of uint8, shape (height, width)
-    header : kmcodec.container.Header
+    header : kmcodec.format.layout.Header
     icc_profile : bytes or None
     exif : bytes or None
         The EXIF data (a TIFF structure, without the ``Exif\\0\\0`` prefix).
@@ -79,6 +79,151 @@ class KmqImage:
     def image(self) -> np.ndarray:
         """Return the pixels as a (height, width, 3 or 4) uint8 array."""
         return self.palette[self.indices]
+
+
+@dataclass
+class Quantized(PaletteImage):
+    """An image quantised by :func:`quantize`, with the options to encode it.
+
+    Attributes
+    ----------
+    palette, indices, mse, lossless, distinct_colors, pngquant_mse
+        See :class:`kmcodec.quantization.PaletteImage`.
+    options : EncodeOptions
+        The checked options it was made with; :meth:`encode` uses their file options.
+    """
+
+    options: Any = None
+
+    @property
+    def speed(self) -> int:
+        """The speed it was made at; its preset sets the default zstd level."""
+        return int(self.options.speed)
+
+    def encode(self, **file_options: Any) -> bytes:
+        """The ``.kmq`` file of this palette and index plane.
+
+        ``file_options`` (``coding``, ``compress_level``, ``index_bits``, ``icc_profile``,
+        ``exif``) change those it was quantised with, e.g. ``q.encode(coding=0)``.
+        """
+        quantizer = [n for n in file_options if _options.stage(n) == "quantize"]
+        if quantizer:
+            msg = f"{quantizer[0]} shapes the quantisation; pass it to quantize(), not encode()"
+            raise OptionError(msg)
+        opts = _options.update(self.options, **file_options) if file_options else self.options
+        return _encode_file(self.palette, self.indices, opts)
+
+    def save(self, path: str | os.PathLike[str], **file_options: Any) -> None:
+        """Write :meth:`encode`'s file to ``path`` atomically."""
+        write_atomic(path, self.encode(**file_options))
+
+
+def quantize(image: object, colors: int = 256, **options: Any) -> Quantized:
+    """Reduce an image to at most ``colors`` colours with k-means.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or array_like
+        A PIL image, or a uint8 array of shape (H, W, 3), (H, W, 4) or (H, W).
+    colors : int, default=256
+        Largest palette size, 1 to 256.
+    **options
+        Any encode option (below); the file options are kept for :meth:`Quantized.encode`.
+        ``icc_profile`` and ``exif`` default to a PIL image's own.
+
+    Returns
+    -------
+    Quantized
+
+    Raises
+    ------
+    OptionError
+        An option out of range or of the wrong type (a ``ValueError`` and a ``TypeError``).
+    QualityError
+        ``quality``'s minimum or ``target_psnr`` cannot be reached with ``colors`` colours.
+
+    Notes
+    -----
+    Fully transparent pixels (alpha 0) all map to one palette entry (0, 0, 0, 0): their RGB is
+    not kept. An alpha channel that is 255 everywhere is dropped.
+
+    Options
+    -------
+    """
+    info = getattr(image, "info", None) or {}
+    for key in ("icc_profile", "exif"):
+        if options.get(key) is None and info.get(key):
+            options[key] = info[key]
+    opts = _options.resolve(colors=colors, **options)
+    result = _quantize(
+        image,
+        opts.colors,
+        effort=opts.preset.effort,
+        quality=opts.quality,
+        target_psnr=opts.target_psnr,
+        color_space=opts.color_space,
+        dither=opts.dither,
+        smooth=opts.smooth,
+        init=opts.init,
+        max_iter=opts.max_iter,
+        tol=opts.tol,
+        random_state=opts.random_state,
+        max_pixels=MAX_PIXELS,
+    )
+    return Quantized(**vars(result), options=opts)
+
+
+def encode(image: object, colors: int = 256, **options: Any) -> bytes:
+    """Quantise an image to at most ``colors`` colours and encode it as a ``.kmq`` file.
+
+    The same as ``quantize(image, colors, **options).encode()``.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or array_like
+        A PIL image, or a uint8 array of shape (H, W, 3), (H, W, 4) or (H, W).
+    colors : int, default=256
+        Largest palette size, 1 to 256. An image with at most this many distinct colours is
+        stored losslessly.
+    **options
+        Any encode option (below).
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    OptionError
+        An option out of range or of the wrong type.
+    QualityError
+        The quality asked for cannot be reached.
+
+    Options
+    -------
+    """
+    return quantize(image, colors, **options).encode()
+
+
+def encode_indexed(palette: np.ndarray, indices: np.ndarray, **options: Any) -> bytes:
+    """Encode a palette and an index plane as a ``.kmq`` file, losslessly.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+        1 to 256 RGB or RGBA entries.
+    indices : ndarray of uint8, shape (height, width)
+        Every value below K.
+    **options
+        The file options (``coding``, ``compress_level``, ``index_bits``, ``speed`` for the
+        default zstd level, ``icc_profile``, ``exif``); the quantiser's are checked and unused.
+
+    Returns
+    -------
+    bytes
+    """
+    pal, idx = _check_indexed(palette, indices)
+    return _encode_file(pal, idx, _options.resolve(**options))
 
 
 def _check_indexed(palette: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,158 +245,48 @@ def _check_indexed(palette: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray
     return np.ascontiguousarray(pal), np.ascontiguousarray(idx)
 
 
-def _metadata_chunks(icc_profile: bytes | None, exif: bytes | None) -> dict[bytes, bytes]:
-    chunks: dict[bytes, bytes] = {}
-    if icc_profile:
-        chunks[CHUNK_ICC] = bytes(icc_profile)
-    if exif:
-        exif = bytes(exif)
-        chunks[CHUNK_EXIF] = exif[len(_EXIF_PREFIX) :] if exif.startswith(_EXIF_PREFIX) else exif
-    return chunks
-
-
-def encode_indexed(
-    palette: np.ndarray,
-    indices: np.ndarray,
-    *,
-    compress_level: int | None = None,
-    index_bits: int | None = None,
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-    speed: int = DEFAULT_SPEED,
-    coding: int | None = None,
-) -> bytes:
-    """Encode a palette and an index plane as a ``.kmq`` file, losslessly.
-
-    Parameters
-    ----------
-    palette : ndarray of uint8, shape (K, 3) or (K, 4)
-        1 to 256 RGB or RGBA entries.
-    indices : ndarray of uint8, shape (height, width)
-        Every value below K.
-    compress_level : int, optional
-        zstd level, 1 to 22. By default ``speed`` sets it (see :data:`kmcodec.SPEEDS`): at
-        the default speed 19 for planes of 1-4 bits per index, and for 8-bit planes a preset
-        within 3-4% of level 19's size at a third of its time.
-    index_bits : {None, 1, 2, 4, 8}, default=None
-        Bits per stored index. None tries every width that can hold K and keeps the smallest
-        file (narrow rows win at very small K; after zstd, one byte per index usually wins from
-        about 16 colours up).
-    icc_profile, exif : bytes, optional
-        Metadata to store in chunks.
-    speed : int, default=4
-        Sets the default ``compress_level``; at speeds 1-3 every width is compressed at that
-        level and the smallest kept, at faster speeds the widths are ranked at a cheap level.
-    coding : {None, 0, 1}, default=None
-        How to code the index plane: 0 packs rows and compresses them with zstd, 1 codes each
-        index with the adaptive context model (see ``spec/kmq.md``). None codes both and keeps
-        the smaller file.
-
-    Returns
-    -------
-    bytes
-    """
-    pal, idx = _check_indexed(palette, indices)
-    coding = check_coding(coding)
-    allowed = index_bits_allowed(len(pal))
-    if index_bits is not None and index_bits not in allowed:
-        msg = f"index_bits={index_bits!r} cannot code {len(pal)} colours; use one of {allowed}"
-        raise ValueError(msg)
-    if compress_level is not None:
-        compression.check_level(compress_level)
-    if speed not in SPEEDS:
-        msg = f"speed must be 1 to 10, got {speed!r}"
-        raise ValueError(msg)
-    chunks = _metadata_chunks(icc_profile, exif)
-    files = []
-    if coding in (None, Coding.CONTEXT):
-        # index_bits does not shape a context-coded stream; the narrowest width is written.
-        header = Header(
-            width=idx.shape[1],
-            height=idx.shape[0],
-            colors=len(pal),
-            index_bits=index_bits or allowed[0],
-            has_alpha=pal.shape[1] == 4,
-            coding=Coding.CONTEXT,
-        )
-        files.append(
-            build_file(header, pal.tobytes(), chunks, context_coding.encode(idx, len(pal)))
-        )
-    if coding in (None, Coding.ROWS):
-        files.append(_encode_rows(pal, idx, chunks, compress_level, index_bits, speed))
-    return min(files, key=len)
-
-
-def check_coding(coding: object) -> Coding | None:
-    """Return ``coding`` as a :class:`Coding` (or None for "the smallest"), else raise."""
-    if coding is None:
-        return None
-    if isinstance(coding, bool) or coding not in tuple(Coding):
-        msg = f"coding must be None, 0 or 1, got {coding!r}"
-        raise ValueError(msg)
-    return Coding(coding)
-
-
-def _encode_rows(
-    pal: np.ndarray,
-    idx: np.ndarray,
-    chunks: dict[bytes, bytes],
-    compress_level: int | None,
-    index_bits: int | None,
-    speed: int,
-) -> bytes:
-    """Encode with coding 0: packed rows in one zstd frame, at the best index width."""
-    candidates = index_bits_allowed(len(pal)) if index_bits is None else (index_bits,)
-    packed = {bits: bitpack.pack_rows(idx, bits) for bits in candidates}
+def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
+    """Code the plane with the coding(s) the options ask for and frame the smallest stream."""
+    colors = len(pal)
+    allowed = index_bits_allowed(colors)
+    if opts.index_bits is not None and opts.index_bits not in allowed:
+        msg = f"index_bits={opts.index_bits!r} cannot code {colors} colours; use one of {allowed}"
+        raise OptionError(msg)
+    preset = opts.preset
 
     def level_for(bits: int) -> int | str:
-        return SPEEDS[speed].compress_level(bits) if compress_level is None else compress_level
+        return preset.compress_level(bits) if opts.compress_level is None else opts.compress_level
 
-    if len(packed) > 1 and speed > _EXHAUSTIVE_SPEED:
-        # Rank the widths by a cheap zstd level, then compress only the winner at the level
-        # asked for: on the Kodak set the ranking at level 3 agreed with level 19's to within
-        # 1% of size, at a tenth of the cost of compressing every width at level 19.
-        best_bits = min(packed, key=lambda b: len(compression.compress(packed[b], _RANKING_LEVEL)))
-        best_stream = compression.compress(packed[best_bits], level_for(best_bits))
-    else:
-        # The slow speeds compress every width at the level asked for and keep the smallest.
-        streams = {b: compression.compress(data, level_for(b)) for b, data in packed.items()}
-        best_bits = min(streams, key=lambda b: len(streams[b]))
-        best_stream = streams[best_bits]
+    tried = (Coding.CONTEXT, Coding.ROWS) if opts.coding is None else (opts.coding,)
+    streams = [
+        (
+            coding,
+            *codings.encode(
+                idx,
+                colors,
+                coding,
+                index_bits=opts.index_bits,
+                level_for=level_for,
+                every_width=preset.every_width,
+            ),
+        )
+        for coding in tried
+    ]
+    coding, stream, index_bits = min(streams, key=lambda s: len(s[1]))  # ties: the first
     header = Header(
         width=idx.shape[1],
         height=idx.shape[0],
-        colors=len(pal),
-        index_bits=best_bits,
-        has_alpha=pal.shape[1] == 4,
-        coding=Coding.ROWS,
+        colors=colors,
+        index_bits=index_bits,
+        flags=FLAG_ALPHA if pal.shape[1] == 4 else 0,
+        coding=coding,
     )
-    return build_file(header, pal.tobytes(), chunks, best_stream)
-
-
-def check_indices(rows: bytes, header: Header) -> None:
-    """Raise :class:`IndexRangeError` if a packed index is not below the palette size."""
-    if not bitpack.indices_below(
-        rows, header.width, header.height, header.index_bits, header.colors
-    ):
-        msg = f"a palette index is out of range for {header.colors} colours"
-        raise IndexRangeError(msg)
-
-
-def decode_index_stream(stream: bytes | memoryview, h: Header) -> np.ndarray:
-    """Decode a file's index stream, whatever its coding, to a (height, width) uint8 array.
-
-    Raises
-    ------
-    kmcodec.errors.CorruptError
-        Including :class:`~kmcodec.errors.ChecksumError` and
-        :class:`~kmcodec.errors.IndexRangeError`.
-    """
-    if h.coding == Coding.CONTEXT:
-        return context_coding.decode(stream, h.width, h.height, h.colors)
-    rows = compression.decompress(stream, h.unpacked_size)
-    check_indices(rows, h)
-    return bitpack.unpack_rows(rows, h.width, h.height, h.index_bits)
+    chunks: dict[bytes, bytes] = {}
+    if opts.icc_profile:
+        chunks[CHUNK_ICC] = opts.icc_profile
+    if opts.exif:
+        chunks[CHUNK_EXIF] = exif_to_chunk(opts.exif)
+    return build_file(header, pal.tobytes(), chunks, stream)
 
 
 #: ``max_pixels`` default: Pillow's rule, read from ``PIL.Image.MAX_IMAGE_PIXELS`` at each call.
@@ -290,7 +325,7 @@ def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None
             warnings.warn(msg, Image.DecompressionBombWarning, stacklevel=3)
             return
         max_pixels = 2 * limit
-    if max_pixels is not None and pixels > max_pixels:
+    if max_pixels is not None and pixels > max_pixels:  # type: ignore[operator]
         msg = (
             f"{h.width}x{h.height} = {pixels} pixels is more than max_pixels={max_pixels}"
             " (pass max_pixels=None to lift the limit)"
@@ -323,7 +358,7 @@ def read(
     head, stream = split_file(data)
     h = head.header
     check_pixels(h, max_pixels)
-    indices = decode_index_stream(stream, h)
+    indices = codings.decode(stream, h).array()
     palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
     return KmqImage(
         palette=palette,
@@ -355,105 +390,6 @@ def decode_indexed(
     return image.palette, image.indices
 
 
-def encode(
-    image: object,
-    colors: int = 256,
-    *,
-    speed: int = DEFAULT_SPEED,
-    quality: object = None,
-    target_psnr: float | None = None,
-    color_space: str = "rgb",
-    dither: object = False,
-    smooth: float = DEFAULT_SMOOTH,
-    compress_level: int | None = None,
-    index_bits: int | None = None,
-    coding: int | None = None,
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-    **quantize_options: object,
-) -> bytes:
-    """Quantise an image to at most ``colors`` colours and encode it as a ``.kmq`` file.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image or array_like
-        A PIL image, or a uint8 array of shape (H, W, 3), (H, W, 4) or (H, W).
-    colors : int, default=256
-        Largest palette size, 1 to 256. An image with at most this many distinct colours is
-        stored losslessly.
-    speed : int, default=4
-        1 (slowest, best) to 10 (fastest), as in pngquant.
-    quality, target_psnr, color_space, dither, smooth
-        See :func:`kmcodec.quantize`.
-    compress_level : int, optional
-        zstd level, 1 to 22; by default set by ``speed`` (see :func:`encode_indexed`).
-    index_bits : {None, 1, 2, 4, 8}, default=None
-        See :func:`encode_indexed`.
-    coding : {None, 0, 1}, default=None
-        See :func:`encode_indexed`; None keeps the smaller of the two codings.
-    icc_profile, exif : bytes, optional
-        Metadata to store. For a PIL image, default to ``image.info``'s.
-    **quantize_options
-        Passed to :func:`kmcodec.quantize` (``init``, ``max_iter``, ``tol``, ``random_state``).
-
-    Returns
-    -------
-    bytes
-
-    Raises
-    ------
-    QualityError
-        The quality asked for cannot be reached.
-    """
-    info = getattr(image, "info", None) or {}
-    check_coding(coding)
-    q = quantize(
-        image,
-        colors,
-        speed=speed,
-        quality=quality,
-        target_psnr=target_psnr,
-        color_space=color_space,
-        dither=dither,
-        smooth=smooth,
-        **quantize_options,  # type: ignore[arg-type]
-    )
-    return encode_quantized(
-        q,
-        compress_level=compress_level,
-        index_bits=index_bits,
-        coding=coding,
-        icc_profile=icc_profile if icc_profile is not None else info.get("icc_profile"),
-        exif=exif if exif is not None else info.get("exif"),
-    )
-
-
-def encode_quantized(
-    q: Quantized,
-    *,
-    compress_level: int | None = None,
-    index_bits: int | None = None,
-    coding: int | None = None,
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-) -> bytes:
-    """Encode the result of :func:`kmcodec.quantize`.
-
-    ``compress_level`` defaults to the level of the speed ``q`` was made with; the other options
-    are as for :func:`encode_indexed`.
-    """
-    return encode_indexed(
-        q.palette,
-        q.indices,
-        compress_level=compress_level,
-        index_bits=index_bits,
-        coding=coding,
-        icc_profile=icc_profile,
-        exif=exif,
-        speed=q.speed,
-    )
-
-
 def decode(
     data: bytes | bytearray | memoryview, *, max_pixels: int | str | None = PILLOW_LIMIT
 ) -> np.ndarray:
@@ -473,93 +409,9 @@ def decode(
     return read(data, max_pixels=max_pixels).image()
 
 
-#: Temporary files of :func:`write_atomic` end with this, after the writer's process ID.
-TEMP_SUFFIX = ".kmq-partial"
-#: A temporary file older than this is stale even if its process ID is in use again.
-_STALE_SECONDS = 24 * 3600
-
-
-#: Folders this process has already cleaned of stale temporaries (one scan per folder, not one
-#: per file written: a batch writing n files into one folder would otherwise list it n times).
-_CLEANED_FOLDERS: set[str] = set()
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Remove ``.NAME.PID.XXXX.kmq-partial`` files in ``folder`` left by a writer that was
-    killed (its process is gone, or the file is a day old). Done once per folder per process."""
-    key = os.path.abspath(folder)
-    if key in _CLEANED_FOLDERS:
-        return
-    _CLEANED_FOLDERS.add(key)
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    now = time.time()
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
-            continue
-        # .NAME.PID.XXXX.kmq-partial: NAME may hold dots, so the PID is the third field from
-        # the end.
-        fields = name[: -len(TEMP_SUFFIX)].split(".")
-        try:
-            pid = int(fields[-2])
-            age = now - entry.stat().st_mtime
-        except (ValueError, IndexError, OSError):
-            continue
-        if pid == os.getpid() and age < _STALE_SECONDS:
-            continue
-        alive = True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            alive = False
-        except OSError:
-            pass  # someone else's process, still running
-        if not alive or age > _STALE_SECONDS:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A reader never sees a half-written file, and a failure leaves no partial file behind. The
-    temporary file is ``.NAME.PID.XXXX.kmq-partial``; those left in the folder by a writer
-    that was killed (``kill -9``, a power cut) are removed by the next process that writes there.
-    """
-    target = Path(path)
-    _remove_stale_temporaries(target.parent)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save(path: str | os.PathLike[str], image: object, colors: int = 256, **options: object) -> None:
-    """Encode ``image`` and write it to ``path`` atomically.
-
-    Parameters
-    ----------
-    path : str or path-like
-    image : PIL.Image.Image or array_like
-    colors : int, default=256
-    **options
-        As for :func:`encode`.
-    """
-    write_atomic(path, encode(image, colors, **options))  # type: ignore[arg-type]
+def save(path: str | os.PathLike[str], image: object, colors: int = 256, **options: Any) -> None:
+    """Encode ``image`` and write it to ``path`` atomically (see :func:`encode`)."""
+    quantize(image, colors, **options).save(path)
 
 
 def load(
@@ -570,3 +422,9 @@ def load(
     ``max_pixels`` is as for :func:`read`.
     """
     return decode(Path(path).read_bytes(), max_pixels=max_pixels)
+
+
+for _function in (quantize, encode):
+    _function.__doc__ = (_function.__doc__ or "").replace(
+        "    Options\n    -------\n", "    Options\n    -------\n" + _options.numpydoc()
+    )

@@ -2,8 +2,9 @@
 
 Every problem with a ``.kmq`` file's bytes raises a subclass of :class:`KmqError`; no exception
 of construct, zstandard or numpy escapes the public API. Problems with the arguments a caller
-passes (a negative colour count, an array of the wrong shape) raise the built-in
-:class:`ValueError` or :class:`TypeError`, as numpy and Pillow do.
+passes raise the built-in :class:`ValueError` or :class:`TypeError`, as numpy and Pillow do; an
+encode option out of its declared range or of the wrong type (:mod:`kmcodec.options`) raises
+:class:`OptionError`, which is both, as scikit-learn's ``InvalidParameterError`` is.
 
 ::
 
@@ -16,6 +17,8 @@ passes (a negative colour count, an array of the wrong shape) raise the built-in
     │   └── IndexRangeError  a pixel's palette index is >= the number of colours
     ├── LimitError           the image is larger than the format's pixel limit
     └── QualityError         the requested quality cannot be reached (also a ValueError)
+
+    OptionError (ValueError, TypeError)   an encode option is out of range or of a wrong type
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "KmqError",
     "LimitError",
     "NotKmqError",
+    "OptionError",
     "QualityError",
     "TruncatedError",
     "UnsupportedError",
@@ -80,3 +84,11 @@ class QualityError(KmqError, ValueError):
     def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class OptionError(ValueError, TypeError):
+    """An encode option is out of its declared range or of the wrong type.
+
+    Both a ``ValueError`` (what Pillow's users catch for a bad save option) and a ``TypeError``
+    (what a wrong type raises in Python), as scikit-learn's ``InvalidParameterError`` is.
+    """

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .colorspace import SCALE, srgb_to_oklab
+from .quantization.colorspace import SCALE, srgb_to_oklab
 
 __all__ = ["delta_e_ok", "mse", "psnr", "ssim"]
 

@@ -2,12 +2,13 @@
 
 Importing :mod:`kmcodec` registers it; :func:`register` does it explicitly (and again after
 something reset Pillow's registry). It follows the contract of Pillow's own plugins
-(``QoiImagePlugin``, ``PngImagePlugin``):
+(``QoiImagePlugin``, ``PngImagePlugin``) and is thin: the file is read by the same reader as
+:func:`kmcodec.read` (:mod:`kmcodec.format.layout`, :mod:`kmcodec.format.codings`), and saved
+by :func:`kmcodec.encode` with the save options of :mod:`kmcodec.options`.
 
 - ``_open`` reads only the header, the palette and the metadata chunks, and sets size, mode
-  "P", palette, ``info`` and one tile; nothing is decompressed until ``load()``.
-- The decoder reads the index stream, decompresses it, checks that every index is below the
-  palette size, and hands the packed rows to Pillow as raw "P;1", "P;2", "P;4" or "P" data: no
+  "P", palette, ``info`` and one tile; nothing is decoded until ``load()``.
+- The decoder hands the decoded rows to Pillow as raw "P;1", "P;2", "P;4" or "P" data: no
   Python loop runs over pixels.
 - Errors out of ``Image.open`` are ``SyntaxError`` (Pillow turns them into
   ``UnidentifiedImageError``); out of ``load()`` they are ``OSError``.
@@ -16,53 +17,41 @@ something reset Pillow's registry). It follows the contract of Pillow's own plug
 from __future__ import annotations
 
 import re
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
-from . import bitpack, compression, container, context_coding
-from .codec import check_coding, encode_indexed, encode_quantized
-from .errors import CorruptError, IndexRangeError, KmqError, TruncatedError
-from .quantize import DEFAULT_SMOOTH, DEFAULT_SPEED, quantize
+from .codec import encode, encode_indexed
+from .errors import KmqError, TruncatedError
+from .format import codings, layout
+from .options import OPTIONS, resolve
+from .quantization.pixels import PIL_MODES
 
 __all__ = ["KmqDecoder", "KmqImageFile", "register"]
 
 FORMAT = "KMQ"
-#: Modes a KMQ file can be saved from.
-SAVE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA")
-#: Save options, as users of Pillow and pngquant know them.
-SAVE_OPTIONS = (
-    "colors",
-    "quality",
-    "speed",
-    "dither",
-    "color_space",
-    "compress_level",
-    "coding",
-    "random_state",
-    "smooth",
-    "icc_profile",
-    "exif",
-)
+#: Modes a KMQ file can be saved from: those kmcodec converts.
+SAVE_MODES = PIL_MODES
+#: Save options: every encode option, by the same names as the API's.
+SAVE_OPTIONS = tuple(o.name for o in OPTIONS)
 _SIMPLE_TRANSPARENCY = re.compile(b"^\xff*\x00\xff*$")
-_EXIF_PREFIX = b"Exif\x00\x00"
 
 
 def _accept(prefix: bytes) -> bool:
-    return prefix.startswith(container.MAGIC)
+    return prefix.startswith(layout.MAGIC)
 
 
 class KmqImageFile(ImageFile.ImageFile):
     """A ``.kmq`` file opened by Pillow: mode "P" with the file's palette."""
 
     format = FORMAT
-    format_description = "KMQ palette image (k-means quantised, zstd)"
+    format_description = "KMQ palette image (k-means quantised)"
 
     def _open(self) -> None:
         assert self.fp is not None
         try:
-            head = container.read_head(self.fp)
+            head = layout.read_head(self.fp)
         except KmqError as exc:
             msg = f"not a valid KMQ file: {exc}"
             raise SyntaxError(msg) from None
@@ -77,32 +66,27 @@ class KmqImageFile(ImageFile.ImageFile):
                 self.info["transparency"] = alpha.index(b"\x00")  # one transparent entry
             else:
                 self.info["transparency"] = alpha
-        if container.CHUNK_ICC in head.chunks:
-            self.info["icc_profile"] = head.chunks[container.CHUNK_ICC]
-        if container.CHUNK_EXIF in head.chunks:
-            self.info["exif"] = _EXIF_PREFIX + head.chunks[container.CHUNK_EXIF]
+        if layout.CHUNK_ICC in head.chunks:
+            self.info["icc_profile"] = head.chunks[layout.CHUNK_ICC]
+        if layout.CHUNK_EXIF in head.chunks:
+            self.info["exif"] = layout.exif_from_chunk(head.chunks[layout.CHUNK_EXIF])
         self._header = h
-        self._stream_left = container.bytes_left(self.fp)
+        self._stream_left = layout.bytes_left(self.fp)
         self.tile = [ImageFile._Tile("kmq", (0, 0, h.width, h.height), head.stream_offset, (h,))]
 
     def load_prepare(self) -> None:
         """Check what is cheap to check before Pillow allocates the image (width x height
         bytes): that the file holds the whole index stream, and that the stream starts as its
-        coding requires (a zstd frame declaring the right size, or at least 8 bytes)."""
+        coding requires."""
         # Pillow 11+ keeps the image core in ``_im`` (``im`` is a property), older in ``im``.
         core = self.__dict__.get("_im", self.__dict__.get("im"))
         if core is None and self.fp is not None and self.tile:
             h = self._header
             try:
-                _check_stream_present(self._stream_left, h)
-                if h.coding == container.Coding.CONTEXT:
-                    if h.stream_size < context_coding.MIN_STREAM:
-                        msg = f"the context-coded stream is only {h.stream_size} bytes"
-                        raise CorruptError(msg)
-                else:
-                    self.fp.seek(self.tile[0].offset)
-                    prefix = self.fp.read(min(h.stream_size, compression.FRAME_HEADER_MAX))
-                    compression.check_frame_header(prefix, h.unpacked_size)
+                layout.check_stream_present(self._stream_left, h)
+                self.fp.seek(self.tile[0].offset)
+                prefix = self.fp.read(min(h.stream_size, codings.START_BYTES))
+                codings.check_start(prefix, h.stream_size, h)
             except KmqError as exc:  # TruncatedError included: Pillow says OSError for both
                 raise OSError(str(exc)) from None
         super().load_prepare()
@@ -116,10 +100,9 @@ class KmqImageFile(ImageFile.ImageFile):
         if self.fp is None:
             msg = "verify must be called directly after open"
             raise RuntimeError(msg)
-        h = self._header
         self.fp.seek(self.tile[0].offset)
         try:
-            _read_indices(self.fp, h)
+            codings.decode(layout.read_stream(self.fp, self._header), self._header)
         except TruncatedError as exc:
             raise OSError(str(exc)) from None
         except KmqError as exc:
@@ -128,36 +111,8 @@ class KmqImageFile(ImageFile.ImageFile):
         super().verify()
 
 
-def _check_stream_present(left: int | None, h: container.Header) -> None:
-    """Raise TruncatedError if the bytes left in the file (None: unknown) cannot hold the
-    stream, before anything reads (and allocates) ``stream_size`` bytes."""
-    if left is not None and left < h.stream_size:
-        msg = f"image file is truncated: index stream has {left} of {h.stream_size} bytes"
-        raise TruncatedError(msg)
-
-
-def _read_indices(fp: IO[bytes], h: container.Header) -> bytes | np.ndarray:
-    """Read and check the index stream from ``fp``; return packed rows (coding 0) or the
-    (height, width) index plane (coding 1)."""
-    _check_stream_present(container.bytes_left(fp), h)
-    stream = fp.read(h.stream_size)
-    if len(stream) < h.stream_size:
-        msg = f"image file is truncated: index stream has {len(stream)} of {h.stream_size} bytes"
-        raise TruncatedError(msg)
-    if fp.read(1):
-        msg = "trailing bytes after the index stream"
-        raise CorruptError(msg)
-    if h.coding == container.Coding.CONTEXT:
-        return context_coding.decode(stream, h.width, h.height, h.colors)
-    rows = compression.decompress(stream, h.unpacked_size)
-    if not bitpack.indices_below(rows, h.width, h.height, h.index_bits, h.colors):
-        msg = f"a palette index is out of range for {h.colors} colours"
-        raise IndexRangeError(msg)
-    return rows
-
-
 class KmqDecoder(ImageFile.PyDecoder):
-    """Decompress the index stream and hand its rows to Pillow's raw decoder."""
+    """Read and decode the index stream and hand its rows to Pillow's raw decoder."""
 
     _pulls_fd = True
 
@@ -165,18 +120,10 @@ class KmqDecoder(ImageFile.PyDecoder):
         assert self.fd is not None
         (h,) = self.args
         try:
-            rows = _read_indices(self.fd, h)
+            plane = codings.decode(layout.read_stream(self.fd, h), h)
         except KmqError as exc:
             raise OSError(str(exc)) from None
-        if h.coding == container.Coding.CONTEXT:
-            self.set_as_raw(memoryview(rows).cast("B"), "P")  # type: ignore[arg-type]
-        elif h.index_bits == 1:
-            # numpy's unpackbits and a plain copy beat Pillow's "P;1" unpacker by 1.5x
-            # (12 MP: 2.3 ms against 3.6 ms), and at one bit per pixel that is most of the work.
-            indices = bitpack.unpack_rows(rows, h.width, h.height, 1)
-            self.set_as_raw(memoryview(indices).cast("B"), "P")
-        else:
-            self.set_as_raw(rows, bitpack.PILLOW_RAWMODE[h.index_bits])
+        self.set_as_raw(*plane.raw())  # type: ignore[arg-type]
         return -1, 0
 
 
@@ -196,36 +143,19 @@ def _palette_of(im: Image.Image) -> np.ndarray:
     return np.concatenate([rgb, alpha[:, None]], axis=1)
 
 
-def _option(info: dict[str, Any], name: str, default: Any) -> Any:
-    value = info.get(name, default)
-    return default if value is None else value
-
-
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    info = im.encoderinfo
     if im.mode not in SAVE_MODES:
         msg = (
             f"cannot write mode {im.mode} as KMQ; convert it first, e.g. im.convert('RGB')"
             f" (KMQ saves modes {', '.join(SAVE_MODES)})"
         )
         raise ValueError(msg)
-    colors = _option(info, "colors", 256)
-    if isinstance(colors, bool) or not isinstance(colors, int) or not 1 <= colors <= 256:
-        msg = f"colors must be an integer from 1 to 256, got {colors!r}"
-        raise ValueError(msg)
-    compress_level = info.get("compress_level")
-    if compress_level is not None:
-        try:
-            compression.check_level(compress_level)
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
-    coding = check_coding(info.get("coding"))  # fails before anything is written
-    file_options = {
-        "coding": coding,
-        "icc_profile": info.get("icc_profile", im.info.get("icc_profile")),
-        "exif": _exif_bytes(info.get("exif", im.info.get("exif"))),
-    }
-    data = None
+    # Pillow's save() puts its own keys in encoderinfo too; None means "not given", as for
+    # Pillow's own plugins.
+    options = {k: v for k, v in im.encoderinfo.items() if k in SAVE_OPTIONS and v is not None}
+    for key in ("icc_profile", "exif"):
+        options.setdefault(key, im.info.get(key))
+    colors = resolve(**options).colors  # every option checked before anything is written
     if im.mode == "P":
         palette = _palette_of(im)
         indices = np.asarray(im)
@@ -234,37 +164,9 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             # Already a palette image: store it as it is, without quantising again.
             if palette.shape[1] == 4 and (palette[:used, 3] == 255).all():
                 palette = palette[:, :3]
-            data = encode_indexed(
-                np.ascontiguousarray(palette[:used]),
-                indices,
-                compress_level=compress_level,
-                speed=_option(info, "speed", DEFAULT_SPEED),
-                **file_options,
-            )
-    if data is None:
-        try:
-            q = quantize(
-                im,
-                colors,
-                speed=_option(info, "speed", DEFAULT_SPEED),
-                quality=info.get("quality"),
-                color_space=_option(info, "color_space", "rgb"),
-                dither=_option(info, "dither", False),
-                smooth=_option(info, "smooth", DEFAULT_SMOOTH),
-                random_state=_option(info, "random_state", 0),
-            )
-        except TypeError as exc:  # a save option of the wrong type: Pillow users expect this
-            raise ValueError(str(exc)) from None
-        data = encode_quantized(q, compress_level=compress_level, **file_options)
-    fp.write(data)
-
-
-def _exif_bytes(exif: Any) -> bytes | None:
-    if exif is None or exif == b"":
-        return None
-    if isinstance(exif, Image.Exif):
-        return exif.tobytes()
-    return bytes(exif)
+            fp.write(encode_indexed(np.ascontiguousarray(palette[:used]), indices, **options))
+            return
+    fp.write(encode(im, **options))
 
 
 def register() -> None:
@@ -275,5 +177,5 @@ def register() -> None:
     Image.register_open(FORMAT, KmqImageFile, _accept)
     Image.register_decoder("kmq", KmqDecoder)
     Image.register_save(FORMAT, _save)
-    Image.register_extension(FORMAT, container.EXTENSION)
-    Image.register_mime(FORMAT, container.MIME_TYPE)
+    Image.register_extension(FORMAT, layout.EXTENSION)
+    Image.register_mime(FORMAT, layout.MIME_TYPE)

@@ -1,8 +1,9 @@
 """A plain-Python reference of coding 1 (``CONTEXT``), written from spec/kmq.md section 2.6.
 
-Slow (a few microseconds a decision) and independent of ``kmcodec/_context_coder.c``: the tests
-check that both give the same bytes and the same pixels. ``encode`` codes any value that fits
-the literal's bits, even one >= K, so ``tools/make_vectors.py`` can build invalid files with it.
+Slow (a few microseconds a decision) and independent of
+``kmcodec/format/codings/_context_coder.c``: the tests check that both give the same bytes and
+the same pixels. ``encode`` codes any value that fits the literal's bits, even one >= K, so
+``tools/make_vectors.py`` can build invalid files with it.
 """
 
 from __future__ import annotations

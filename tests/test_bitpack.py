@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from kmcodec.bitpack import PILLOW_RAWMODE, indices_below, pack_rows, row_bytes, unpack_rows
+from kmcodec.format.codings.bitpack import (
+    PILLOW_RAWMODE,
+    indices_below,
+    pack_rows,
+    row_bytes,
+    unpack_rows,
+)
 
 
 @st.composite

@@ -178,7 +178,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, photo) -> None:
 
 def _bomb(tmp_path: Path) -> Path:
     """A valid 16384 x 16384 file of one colour: a few KB that decode to 268 M pixels."""
-    from kmcodec import compression, container
+    from kmcodec.format import layout as container
+    from kmcodec.format.codings import zstd_frame as compression
 
     header = container.Header(width=16384, height=16384, colors=2, index_bits=1)
     rows = bytes(header.unpacked_size)

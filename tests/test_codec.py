@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import kmcodec
-from kmcodec.codec import write_atomic
+from kmcodec.files import write_atomic
 
 
 def test_save_then_load_gives_the_quantised_image(tmp_path, photo) -> None:
@@ -117,17 +117,17 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, 
     child = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.DEVNULL
     )
-    stale = tmp_path / f".a.kmq.{child.pid}.abcd1234{kmcodec.codec.TEMP_SUFFIX}"
+    stale = tmp_path / f".a.kmq.{child.pid}.abcd1234{kmcodec.files.TEMP_SUFFIX}"
     stale.write_bytes(b"half a file")
-    stale_other = tmp_path / f".b.v2.kmq.{child.pid}.x{kmcodec.codec.TEMP_SUFFIX}"
+    stale_other = tmp_path / f".b.v2.kmq.{child.pid}.x{kmcodec.files.TEMP_SUFFIX}"
     stale_other.write_bytes(b"")  # another file's, with dots in its name: stale too
     child.kill()
     child.wait()
-    alive = tmp_path / f".a.kmq.{os.getpid()}.live{kmcodec.codec.TEMP_SUFFIX}"
+    alive = tmp_path / f".a.kmq.{os.getpid()}.live{kmcodec.files.TEMP_SUFFIX}"
     alive.write_bytes(b"")  # a writer that is still running (this process)
     unrelated = tmp_path / ".notes.txt"
     unrelated.write_bytes(b"")
-    kmcodec.codec._CLEANED_FOLDERS.discard(os.path.abspath(tmp_path))
+    kmcodec.files._CLEANED_FOLDERS.discard(os.path.abspath(tmp_path))
     kmcodec.save(target, photo, 4)
     assert not stale.exists() and not stale_other.exists()
     assert alive.exists() and unrelated.exists()
@@ -141,7 +141,7 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, 
     try:
         os.scandir = lambda path: calls.append(path) or real(path)
         for i in range(3):
-            kmcodec.codec.write_atomic(tmp_path / f"x{i}.kmq", b"data")
+            kmcodec.files.write_atomic(tmp_path / f"x{i}.kmq", b"data")
     finally:
         os.scandir = real
     assert calls == []

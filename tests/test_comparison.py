@@ -134,7 +134,7 @@ def test_medians_across_images(result) -> None:
 
 
 def test_plots_and_report_are_written(result) -> None:
-    from kmcodec.report import write_report
+    from kmcodec.comparison.report import write_report
 
     comparison, out = result
     files = write_report(comparison, out)
@@ -192,7 +192,7 @@ def test_cli_on_a_folder(folder, tmp_path) -> None:
 def test_size_plot_draws_the_original_file_at_its_size_and_the_legend_beside_the_data(
     result,
 ) -> None:
-    from kmcodec.report import _pyplot, _series, size_figure
+    from kmcodec.comparison.report import _pyplot, _series, size_figure
 
     comparison, _ = result
     ic = comparison.images[0]

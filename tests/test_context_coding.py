@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import kmcodec
-from kmcodec import context_coding, errors
-from kmcodec.container import Coding, split_file
+from kmcodec import errors
+from kmcodec.format.codings import Coding
+from kmcodec.format.codings import context as context_coding
+from kmcodec.format.layout import split_file
 
 from . import context_reference as ref
 from .conftest import VECTORS
@@ -120,8 +122,8 @@ def test_random_bytes_never_crash_the_decoder(data: bytes, k: int, width: int) -
 
 def test_encoder_keeps_the_smaller_coding(photo) -> None:
     q = kmcodec.quantize(photo, 16)
-    sizes = {c: len(kmcodec.encode_quantized(q, coding=c)) for c in (0, 1)}
-    auto = kmcodec.encode_quantized(q)
+    sizes = {c: len(q.encode(coding=c)) for c in (0, 1)}
+    auto = q.encode()
     assert len(auto) == min(sizes.values())
     assert kmcodec.read(auto).header.coding == min(sizes, key=sizes.get)
     # On a photo's indices the context model wins by a wide margin.
@@ -130,7 +132,7 @@ def test_encoder_keeps_the_smaller_coding(photo) -> None:
 
 def test_context_coding_is_deterministic(photo) -> None:
     q = kmcodec.quantize(photo, 64)
-    assert kmcodec.encode_quantized(q, coding=1) == kmcodec.encode_quantized(q, coding=1)
+    assert q.encode(coding=1) == q.encode(coding=1)
 
 
 def test_unknown_coding_is_a_value_error(photo) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import kmcodec
 from kmcodec import errors
-from kmcodec.container import HEADER_SIZE, MAGIC
+from kmcodec.format.layout import HEADER_SIZE, MAGIC
 
 
 def _sample_file(channels: int = 3, with_chunks: bool = True, coding: int = 0) -> bytes:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageFile
 
 import kmcodec
-from kmcodec import container
+from kmcodec.format import layout as container
 
 
 def _with_header(data: bytes, **fields: int) -> bytes:

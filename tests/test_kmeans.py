@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmcodec.kmeans import assign, k_means, kmeans_plusplus, lloyd
+from kmcodec.quantization.kmeans import k_means, kmeans_plusplus, lloyd, nearest_two
 
 
 def _blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,25 +58,27 @@ def test_empty_cluster_is_reseeded_at_a_badly_fitted_point() -> None:
 
 def test_kmeans_plusplus_picks_distinct_data_points_reproducibly() -> None:
     points, _ = _blobs(2)
-    a = kmeans_plusplus(points, 4, random_state=5)
-    b = kmeans_plusplus(points, 4, random_state=5)
+    a, chosen = kmeans_plusplus(points, 4, random_state=5)
+    b, _ = kmeans_plusplus(points, 4, random_state=5)
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a, axis=0)) == 4
-    assert all((points == c).all(axis=1).any() for c in a)
+    np.testing.assert_array_equal(points[chosen], a)  # the indices name the points chosen
     # One seed per blob: k-means++ spreads its draws.
-    labels, _ = assign(a, np.array([[20, 20, 20], [200, 40, 40], [40, 200, 40], [40, 40, 200]]))
+    blobs = np.array([[20, 20, 20], [200, 40, 40], [40, 200, 40], [40, 40, 200]])
+    labels = nearest_two(a, blobs)[0]
     assert sorted(labels) == [0, 1, 2, 3]
 
 
-def test_assign_matches_brute_force_and_breaks_ties_low() -> None:
+def test_nearest_matches_brute_force_and_breaks_ties_low() -> None:
     rng = np.random.default_rng(4)
     points = rng.integers(0, 256, size=(500, 3)).astype(np.float32)
     centres = rng.integers(0, 256, size=(17, 3)).astype(np.float32)
-    labels, dist = assign(points, centres)
+    labels, second, dist, _ = nearest_two(points, centres)
     brute = ((points[:, None] - centres[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(dist, brute.min(axis=1))
     np.testing.assert_array_equal(brute[np.arange(500), labels], brute.min(axis=1))
-    tie, _ = assign(np.array([[5.0, 0, 0]]), np.array([[0.0, 0, 0], [10.0, 0, 0]]))
+    assert (labels != second).all()
+    tie = nearest_two(np.array([[5.0, 0, 0]]), np.array([[0.0, 0, 0], [10.0, 0, 0]]))[0]
     assert tie.tolist() == [0]
 
 

@@ -16,4 +16,5 @@ def test_license_is_an_spdx_string_not_a_deprecated_table() -> None:
 
 def test_the_compiled_coder_is_built_by_setup_py() -> None:
     text = (ROOT / "setup.py").read_text()
-    assert "kmcodec._context_coder" in text and "kmcodec/_context_coder.c" in text
+    assert "kmcodec.format.codings._context_coder" in text
+    assert "kmcodec/format/codings/_context_coder.c" in text

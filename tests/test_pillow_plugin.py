@@ -11,8 +11,10 @@ import pytest
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 import kmcodec
-from kmcodec import compression, context_coding, pillow_plugin
-from kmcodec.quantize import pngquant_error_of, quality_to_mse
+from kmcodec import pillow_plugin
+from kmcodec.format.codings import context as context_coding
+from kmcodec.format.codings import zstd_frame as compression
+from kmcodec.quantization.quality import pngquant_error_of, quality_to_mse
 
 from .conftest import VECTORS
 

@@ -9,8 +9,9 @@ import pytest
 
 import kmcodec
 from kmcodec import QualityError, quantize
-from kmcodec.colorspace import oklab_to_srgb, srgb_to_oklab
-from kmcodec.quantize import mse_to_quality, parse_quality, pngquant_error_of, quality_to_mse
+from kmcodec.options import parse_quality
+from kmcodec.quantization.colorspace import oklab_to_srgb, srgb_to_oklab
+from kmcodec.quantization.quality import mse_to_quality, pngquant_error_of, quality_to_mse
 
 
 def test_quality_scale_matches_libimagequant_and_is_monotonic() -> None:
@@ -149,7 +150,7 @@ def test_oklab_quantisation_stores_srgb_and_assigns_nearest_in_oklab(photo) -> N
     d = ((lab_pixels[:, None, :] - lab_palette[None]) ** 2).sum(-1)
     chosen = d[np.arange(len(d)), q.indices.reshape(-1)]
     np.testing.assert_allclose(chosen, d.min(axis=1), rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(kmcodec.decode(kmcodec.encode_quantized(q)), q.image())
+    np.testing.assert_array_equal(kmcodec.decode(q.encode()), q.image())
 
 
 def test_dither_mixes_only_each_colours_two_nearest_entries(photo) -> None:

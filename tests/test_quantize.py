@@ -55,7 +55,7 @@ def test_psnr_rises_with_k_on_a_photo(photo: np.ndarray) -> None:
 
 def test_reported_mse_is_the_error_of_the_decoded_file(photo: np.ndarray) -> None:
     q = quantize(photo, 12)
-    decoded = kmcodec.decode(kmcodec.encode_quantized(q))
+    decoded = kmcodec.decode(q.encode())
     np.testing.assert_array_equal(decoded, q.image())
     assert q.mse == pytest.approx(kmcodec.metrics.mse(photo, decoded), rel=1e-12)
     assert q.psnr == pytest.approx(kmcodec.psnr(photo, decoded), rel=1e-12)
@@ -76,7 +76,7 @@ def test_smoothing_spends_at_most_its_psnr_budget_and_saves_bytes(photo, budget)
     loss = exact.psnr - smooth.psnr
     assert 0 <= loss <= budget + 1e-9
     np.testing.assert_array_equal(np.sort(smooth.palette, axis=0), np.sort(exact.palette, axis=0))
-    assert len(kmcodec.encode_quantized(smooth)) < len(kmcodec.encode_quantized(exact))
+    assert len(smooth.encode()) < len(exact.encode())
 
 
 def test_same_input_and_options_give_byte_identical_files(photo: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kmcodec import decode, decode_indexed, encode_indexed, read
-from kmcodec.container import index_bits_allowed
+from kmcodec.format.codings import index_bits_allowed
 
 
 @st.composite

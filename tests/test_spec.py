@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 import kmcodec
-from kmcodec import container
+from kmcodec.format import layout as container
 
 from .conftest import ROOT, VECTORS
 
@@ -66,8 +66,8 @@ def test_spec_states_the_magic_limit_and_mime_type_of_the_code() -> None:
 
 def test_chunk_table_matches_the_chunk_header() -> None:
     rows = _table_after("chunk-table")
-    assert [r[3] for r in rows[:2]] == [s.name for s in container.CHUNK_HEADER.subcons]
-    assert container.CHUNK_HEADER.sizeof() == 8
+    assert [r[3] for r in rows] == [s.name for s in container.CHUNK.subcons]
+    assert container.CHUNK_HEADER_SIZE == 8
     for kind in container.KNOWN_CHUNKS:
         assert f"`{kind.decode()}`" in SPEC
 

@@ -6,8 +6,8 @@ Usage::
 
 Two measurements:
 
-1. The shipped decoder (``kmcodec._context_coder``, the whole model of spec 2.6) on a K = 16
-   plane: the extension's import time, its first call and its throughput in decisions/s.
+1. The shipped decoder (``kmcodec.format.codings._context_coder``, the whole model of spec 2.6)
+   on a K = 16 plane: the extension's import time, its first call and its throughput in decisions/s.
 2. The same small kernel -- the heart of it: a binary range decoder (spec 2.6.2) driven by
    adaptive counters (spec 2.6.3) chosen by a context -- written once in C (built here with the
    system's ``cc -O3``, called through ctypes) and once in Python compiled by numba (when
@@ -117,9 +117,9 @@ def _best(fn, repeat: int = 5) -> float:
 
 
 def shipped_decoder(pixels: int) -> None:
-    from kmcodec import context_coding
+    from kmcodec.format.codings import context as context_coding
 
-    ext = next((ROOT / "kmcodec").glob("_context_coder*.so"), None)
+    ext = next((ROOT / "kmcodec" / "format" / "codings").glob("_context_coder*.so"), None)
     rng = np.random.default_rng(0)
     side = int(pixels**0.5)
     y, x = np.mgrid[0:side, 0:side]
@@ -130,7 +130,7 @@ def shipped_decoder(pixels: int) -> None:
         t_import = _seconds_in_fresh_python(
             "import numpy, importlib.util as u",
             "u.module_from_spec(u.spec_from_file_location("
-            f"'kmcodec._context_coder', {str(ext)!r}))",
+            f"'kmcodec.format.codings._context_coder', {str(ext)!r}))",
         )
     t0 = time.perf_counter()
     context_coding.decode(stream, side, side, 16)

@@ -45,7 +45,7 @@ def load_time(path: Path, repeat: int) -> tuple[float, np.ndarray]:
 def measure(pixels: np.ndarray, k: int, folder: Path, repeat: int) -> tuple[float, float, int, int]:
     q = kmcodec.quantize(pixels, k)
     kmq_path, png_path = folder / "x.kmq", folder / "x.png"
-    kmq_path.write_bytes(kmcodec.encode_quantized(q))
+    kmq_path.write_bytes(q.encode())
     p = Image.fromarray(q.indices, mode="P")
     p.putpalette(q.palette[:, :3].tobytes())
     p.save(png_path)

@@ -25,8 +25,8 @@ from _common import corpus_files
 from PIL import Image
 
 import kmcodec
-from kmcodec.histogram import histogram
-from kmcodec.remap import remap
+from kmcodec.quantization.histogram import histogram
+from kmcodec.quantization.remap import remap
 
 
 def pack_any(indices: np.ndarray, bits: int) -> bytes:

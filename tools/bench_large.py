@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kmcodec.histogram import histogram
+from kmcodec.quantization.histogram import histogram
 
 ROOT = Path(__file__).resolve().parent.parent
 KODAK = ROOT.parent / "shared" / "corpus" / "kodak" / "kodim05.png"

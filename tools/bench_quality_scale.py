@@ -5,8 +5,9 @@ Usage::
     python tools/bench_quality_scale.py [CORPUS_DIR] [--colors 256] [--step N]
 
 For each image: pngquant's reported quality for its own result (``--verbose``, "Q="), kmcodec's
-measure (:func:`kmcodec.quantize.pngquant_error`) of that same pngquant result -- the two must
-agree -- and the quality of kmcodec's own quantisation at the same K. Needs pngquant on PATH.
+measure (:func:`kmcodec.quantization.quality.pngquant_error`) of that same pngquant result --
+the two must agree -- and the quality of kmcodec's own quantisation at the same K. Needs
+pngquant on PATH.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from _common import corpus_files
 from PIL import Image
 
 import kmcodec
-from kmcodec.quantize import mse_to_quality, pngquant_error_of
+from kmcodec.quantization.quality import mse_to_quality, pngquant_error_of
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from _common import corpus_files
 from PIL import Image
 
 import kmcodec
-from kmcodec import context_coding
+from kmcodec.format.codings import context as context_coding
 
 TOOLS = {"cwebp": "webp", "optipng": "optipng", "cjxl": "libjxl-tools"}
 COLUMNS = ("kmq0", "kmq1", "kmq", "png8", "png8+optipng", "webp-m4", "webp-m6", "jxl-e9")
@@ -59,7 +59,7 @@ def store_all(q: kmcodec.Quantized, folder: Path, have: set[str]) -> dict[str, P
     paths: dict[str, Path] = {}
     for name, coding in (("kmq0", 0), ("kmq1", 1), ("kmq", None)):
         paths[name] = folder / f"{name}.kmq"
-        paths[name].write_bytes(kmcodec.encode_quantized(q, coding=coding))
+        paths[name].write_bytes(q.encode(coding=coding))
     p = Image.fromarray(q.indices, mode="P")
     p.putpalette(q.palette[:, :3].tobytes())
     paths["png8"] = folder / "png8.png"

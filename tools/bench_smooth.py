@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             with Image.open(path) as im:
                 pixels = np.asarray(im.convert("RGB"))
             base = kmcodec.quantize(pixels, k, smooth=0)
-            size0 = {c: len(kmcodec.encode_quantized(base, coding=c)) for c in (0, 1)}
+            size0 = {c: len(base.encode(coding=c)) for c in (0, 1)}
             for b in budgets:
                 q = kmcodec.quantize(pixels, k, smooth=b)
-                size = {c: len(kmcodec.encode_quantized(q, coding=c)) for c in (0, 1)}
+                size = {c: len(q.encode(coding=c)) for c in (0, 1)}
                 rows[b].append((base.psnr - q.psnr, 1 - size[0] / size0[0], 1 - size[1] / size0[1]))
         for b in budgets:
             spent, s0, s1 = (float(np.median(col)) for col in zip(*rows[b], strict=True))

@@ -46,10 +46,10 @@ def png24_size(pixels: np.ndarray) -> int:
 def run(paths: list[Path], ks: list[int], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ratios: list[float] = []
-    settings = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED]
+    preset = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED]
     print(
         f"kmcodec {kmcodec.__version__}, default speed {kmcodec.DEFAULT_SPEED}: zstd level"
-        f" {settings.narrow_level} for 1-4-bit index planes, '{settings.wide_level}' for 8-bit"
+        f" {preset.narrow_level} for 1-4-bit index planes, '{preset.wide_level}' for 8-bit"
         " ones; each file keeps the smaller of coding 0 (zstd rows) and coding 1 (context model)"
     )
     header = (
@@ -59,18 +59,16 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
     )
     for path in paths:
         reported = REPORTED_PNG24_KB.get(path.name, {})
-        with Image.open(path) as im:
-            im.load()
-            original = np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
+        original = kmcodec.files.read_pixels(path)
         print(f"\n{path.name}: {original.shape[1]}x{original.shape[0]}")
         print(header + ("  vs reported PNG-24" if reported else ""))
         for k in ks:
             t0 = time.perf_counter()
             quantized = kmcodec.quantize(original, k)
-            data = kmcodec.encode_quantized(quantized)
+            data = quantized.encode()
             t_enc = time.perf_counter() - t0
             target = out / f"{path.stem}-k{k}.kmq"
-            kmcodec.codec.write_atomic(target, data)
+            kmcodec.files.write_atomic(target, data)
             size = target.stat().st_size
             t0 = time.perf_counter()
             decoded = kmcodec.load(target)
@@ -78,7 +76,7 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
             if not np.array_equal(decoded, quantized.image()):
                 raise SystemExit(f"{target}: decoded pixels differ from the quantised image")
             png = png24_size(decoded)
-            rows_size = len(kmcodec.encode_quantized(quantized, coding=0))
+            rows_size = len(quantized.encode(coding=0))
             coding = int(kmcodec.read(data).header.coding)
             if k in reported:
                 ratios.append(size / (reported[k] * 1000))

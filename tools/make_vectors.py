@@ -23,8 +23,10 @@ import numpy as np
 import zstandard
 from PIL import Image
 
-from kmcodec import bitpack, compression, container
 from kmcodec.codec import encode_indexed
+from kmcodec.format import layout as container
+from kmcodec.format.codings import bitpack
+from kmcodec.format.codings import zstd_frame as compression
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

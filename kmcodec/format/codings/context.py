@@ -6,8 +6,9 @@ was), each with a probability that an adaptive context model learns from the pix
 coded; a binary range coder turns the decisions into bytes. The stream is those bytes followed
 by the CRC-32 of the index plane. ``spec/kmq.md`` section 2.6 is the exact description.
 
-The model and coder run compiled (``kmcodec/_context_coder.c``, built by ``pip install``); this
-module checks sizes and turns the compiled core's error codes into :mod:`kmcodec.errors`.
+The model and coder run compiled (``_context_coder.c`` beside this module, built by
+``pip install``); this module checks sizes and turns the compiled core's error codes into
+:mod:`kmcodec.errors`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import zlib
 
 import numpy as np
 
+from ...errors import ChecksumError, CorruptError, IndexRangeError
 from . import _context_coder
-from .errors import ChecksumError, CorruptError, IndexRangeError
 
 __all__ = ["CHECKSUM_SIZE", "MIN_STREAM", "decode", "encode"]
 

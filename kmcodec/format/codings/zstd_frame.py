@@ -1,4 +1,5 @@
-"""Packed rows to one zstd frame, and back, with the checks the spec asks of a decoder.
+"""Packed rows to one zstd frame, and back, with the checks the spec asks of a decoder (the
+zstd half of coding 0; :mod:`.rows` is the whole coding).
 
 Compressor and decompressor objects are created once per thread and reused (creating a zstd
 context costs more than compressing a small image). A frame's declared content size is checked
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import zstandard
 
-from .errors import ChecksumError, CorruptError
+from ...errors import ChecksumError, CorruptError
 
 __all__ = [
     "BEST_LEVEL",
@@ -32,7 +33,8 @@ __all__ = [
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MIN_LEVEL = 1
 MAX_LEVEL = zstandard.MAX_COMPRESSION_LEVEL
-#: The level of the best compression (speeds 1-2 use it). zstd's optimal parser ("btultra")
+#: The level of the best compression (:data:`kmcodec.options.SPEEDS` says which speeds use
+#: it). zstd's optimal parser ("btultra")
 #: pays off on index planes: on the Kodak set level 19 is 10-15% smaller than level 9 (1.54 vs
 #: 1.72 bits per pixel at 16 colours, 4.74 vs 5.54 at 256), and levels 20-22 gain nothing more.
 #: It costs 50-110 ms on a 768x512 8-bit plane, 20-70 ms on 1-4-bit planes.

@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import codec
-from .comparison import FORMATS, Comparison, ImageComparison
+from .. import codec
+from .measure import FORMATS, Comparison, ImageComparison
 
 __all__ = ["FORMAT_LABELS", "write_report"]
 

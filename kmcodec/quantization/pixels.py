@@ -11,44 +11,25 @@ from typing import Any
 
 import numpy as np
 
-from .container import MAX_PIXELS
-from .errors import LimitError
+from ..errors import LimitError
 
-__all__ = ["IMAGE_SUFFIXES", "PIL_MODES", "as_pixels", "check_size", "drop_opaque_alpha"]
+__all__ = ["PIL_MODES", "as_pixels", "check_size", "drop_opaque_alpha"]
 
-#: File suffixes taken from a folder by the command line and ``kmcodec.compare`` (formats Pillow
-#: reads; ``.kmq`` is left out, as the folder's images are what is to be encoded).
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".bmp",
-        ".gif",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".ppm",
-        ".pgm",
-        ".pnm",
-        ".tga",
-    }
-)
 #: Pillow modes kmcodec converts (to RGB, or to RGBA when they carry alpha or transparency).
 PIL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX")
 
 
-def check_size(width: int, height: int) -> None:
-    """Raise ``ValueError`` for an empty image and ``LimitError`` above ``MAX_PIXELS``."""
+def check_size(width: int, height: int, max_pixels: int | None = None) -> None:
+    """Raise ``ValueError`` for an empty image and ``LimitError`` above ``max_pixels``."""
     if width < 1 or height < 1:
         msg = f"an image must be at least 1x1 pixels, got {width}x{height}"
         raise ValueError(msg)
-    if width * height > MAX_PIXELS:
-        msg = f"{width}x{height} is more than the {MAX_PIXELS} pixels a KMQ file may hold"
+    if max_pixels is not None and width * height > max_pixels:
+        msg = f"{width}x{height} is more than the {max_pixels} pixels a KMQ file may hold"
         raise LimitError(msg)
 
 
-def _from_pil(image: Any) -> np.ndarray:
+def _from_pil(image: Any, max_pixels: int | None) -> np.ndarray:
     mode = image.mode
     if mode not in PIL_MODES:
         msg = (
@@ -56,7 +37,7 @@ def _from_pil(image: Any) -> np.ndarray:
             f" image.convert('RGB') (supported modes: {', '.join(PIL_MODES)})"
         )
         raise ValueError(msg)
-    check_size(*image.size)
+    check_size(*image.size, max_pixels)
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     target = "RGBA" if has_alpha else "RGB"
     if mode != target:
@@ -64,7 +45,7 @@ def _from_pil(image: Any) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def as_pixels(image: Any) -> np.ndarray:
+def as_pixels(image: Any, max_pixels: int | None = None) -> np.ndarray:
     """Return an image as a C-contiguous uint8 array of shape (height, width, 3 or 4).
 
     Parameters
@@ -72,6 +53,8 @@ def as_pixels(image: Any) -> np.ndarray:
     image : PIL.Image.Image or array_like
         A PIL image in one of :data:`PIL_MODES`, or a uint8 array of shape (height, width, 3),
         (height, width, 4) or (height, width) (grey, repeated into RGB).
+    max_pixels : int, optional
+        Refuse an image of more pixels, before converting it.
 
     Returns
     -------
@@ -85,10 +68,10 @@ def as_pixels(image: Any) -> np.ndarray:
     ValueError
         Wrong shape or Pillow mode, or an empty image.
     LimitError
-        More than ``MAX_PIXELS`` pixels.
+        More than ``max_pixels`` pixels.
     """
     if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):
-        pixels = _from_pil(image)
+        pixels = _from_pil(image, max_pixels)
     else:
         pixels = np.asarray(image)
         if pixels.dtype != np.uint8:
@@ -101,7 +84,7 @@ def as_pixels(image: Any) -> np.ndarray:
         if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
             msg = f"pixel arrays must have shape (H, W, 3), (H, W, 4) or (H, W), got {pixels.shape}"
             raise ValueError(msg)
-        check_size(pixels.shape[1], pixels.shape[0])
+        check_size(pixels.shape[1], pixels.shape[0], max_pixels)
     return np.ascontiguousarray(pixels)
 
 

@@ -9,7 +9,7 @@ decode. Then it answers the two questions of the original experiment: is there a
 between quality and size (the rate-distortion curves), and what is the best K for the image
 (the smallest K reaching a target, and the knee of the size-quality curve).
 
-The plots and the report are made by :mod:`kmcodec.report`.
+The plots and the report are made by :mod:`.report`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import codec
-from .metrics import psnr, ssim
-from .pixels import IMAGE_SUFFIXES
-from .quantize import quantize
+from .. import codec
+from ..files import expand, read_pixels, write_atomic
+from ..metrics import psnr, ssim
+from ..options import check, resolve
 
 __all__ = [
     "DEFAULT_COLORS",
@@ -197,7 +197,7 @@ def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int =
     from PIL import Image
 
     if name == "kmq0":
-        codec.write_atomic(path, codec.encode_quantized(q, coding=0))
+        write_atomic(path, q.encode(coding=0))
     elif name == "png24":
         Image.fromarray(pixels).save(path, format="PNG")
     elif name in ("png8", "gif"):
@@ -306,11 +306,11 @@ def _measure(
     height, width = original.shape[:2]
     n = width * height
     t0 = time.perf_counter()
-    q = quantize(original, k, **options)
-    data = codec.encode_quantized(q)
+    q = codec.quantize(original, k, **options)
+    data = q.encode()
     encode_seconds = time.perf_counter() - t0
     kmq_path = folder / f"{stem}-k{k}{FORMATS['kmq']}"
-    codec.write_atomic(kmq_path, data)
+    write_atomic(kmq_path, data)
     t0 = time.perf_counter()
     decoded = codec.load(kmq_path)
     decode_seconds = time.perf_counter() - t0
@@ -345,18 +345,6 @@ def _measure(
             written.append(path)
             record("jpeg", path, jpeg_psnr, ssim(original[..., :3], jpeg_pixels), quality)
     return m, written
-
-
-def _pixels(image: Any) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(image) as im:
-        im.load()
-        mode = "RGBA" if ("A" in im.mode or "transparency" in im.info) else "RGB"
-        pixels = np.asarray(im.convert(mode))
-    if pixels.shape[2] == 4 and (pixels[..., 3] == 255).all():
-        pixels = np.ascontiguousarray(pixels[..., :3])
-    return pixels
 
 
 def _target(
@@ -416,10 +404,11 @@ def compare(
         msg = f"unknown formats {sorted(unknown)}; choose from {list(FORMATS)}"
         raise ValueError(msg)
     auto = colors == "auto"
+    resolve(**quantize_options)  # a bad option fails here, not after the first image
     if not auto:
-        ks = sorted({int(k) for k in colors})  # type: ignore[union-attr]
-        if not ks or not all(1 <= k <= 256 for k in ks):
-            msg = f"colors must be 1 to 256, got {colors!r}"
+        ks = sorted({check("colors", k) for k in colors})  # type: ignore[union-attr]
+        if not ks:
+            msg = "colors must name at least one K"
             raise ValueError(msg)
     tmp = None
     if out is None:
@@ -456,7 +445,7 @@ def _compare_one(
     options: dict[str, Any],
 ) -> tuple[ImageComparison, list[Path]]:
     """Measure one image at the given K values (None: search K automatically)."""
-    original = _pixels(path)
+    original = read_pixels(path)
     original_bytes = os.path.getsize(path)
     measured: dict[int, Measurement] = {}
     written: list[Path] = []
@@ -511,11 +500,4 @@ def _compare_one(
 
 def _expand(images: Any) -> list[Path]:
     items = [images] if isinstance(images, (str, os.PathLike)) else list(images)
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            paths.append(p)
-    return paths
+    return [Path(p) for p in expand(items)]

@@ -1,7 +1,7 @@
 """Weighted k-means on colour points, written with numpy only.
 
 The points are an image's distinct colours (or merged bins of them) and the weights their pixel
-counts (see :mod:`kmcodec.histogram`), so each Lloyd iteration costs O(points * K), not
+counts (see :mod:`.histogram`), so each Lloyd iteration costs O(points * K), not
 O(pixels * K). The API follows scikit-learn's ``k_means`` and ``kmeans_plusplus``.
 
 Three ways to a good palette, each measured on the Kodak set (see ``tools/bench_quantize.py``):
@@ -38,7 +38,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "assign",
+    "initial_centers",
     "k_means",
     "kmeans_plusplus",
     "lloyd",
@@ -51,6 +51,11 @@ __all__ = [
 #: pairs (256 KiB of float32) stay in cache: at K=256 they were 1.3x faster than 2**18 and 3x
 #: faster than 2**22.
 _BLOCK_PAIRS = 1 << 16
+
+
+def _weights(n: int, sample_weight: np.ndarray | None) -> np.ndarray:
+    """The points' weights as float64: all ones if None."""
+    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
 
 def _as_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -86,37 +91,6 @@ def _squared(points: np.ndarray, score_values: np.ndarray) -> np.ndarray:
     return np.maximum(2.0 * score_values.astype(np.float64) + norms, 0.0)
 
 
-def assign(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Find each point's nearest centre.
-
-    Parameters
-    ----------
-    points : ndarray of shape (N, D)
-    centers : ndarray of shape (K, D)
-
-    Returns
-    -------
-    labels : ndarray of intp, shape (N,)
-        Index of the nearest centre; ties go to the lowest index.
-    d1 : ndarray of float64, shape (N,)
-        Squared distance to it.
-
-    Notes
-    -----
-    Uses ``|x - c|^2 = |x|^2 + 2 (|c|^2 / 2 - x.c)`` with the bracket from one float32 matrix
-    product per block of points. For integer colours and centres every term is an integer or
-    half-integer below 2**24, so the comparisons and distances are exact.
-    """
-    n = len(points)
-    labels = np.empty(n, dtype=np.intp)
-    best = np.empty(n, dtype=np.float32)
-    for start, stop, score in _score_blocks(points, centers):
-        lab = score.argmin(axis=1)
-        labels[start:stop] = lab
-        best[start:stop] = score[np.arange(stop - start), lab]
-    return labels, _squared(points, best)
-
-
 def nearest_two(
     points: np.ndarray, centers: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -132,7 +106,13 @@ def nearest_two(
     first, second : ndarray of intp, shape (N,)
         Nearest and second-nearest centres (equal when K == 1); ties go to the lower index.
     d1, d2 : ndarray of float64, shape (N,)
-        Their squared distances (``d2`` is ``inf`` when K == 1). Exact as in :func:`assign`.
+        Their squared distances (``d2`` is ``inf`` when K == 1).
+
+    Notes
+    -----
+    Uses ``|x - c|^2 = |x|^2 + 2 (|c|^2 / 2 - x.c)`` with the bracket from one float32 matrix
+    product per block of points. For integer colours and centres every term is an integer or
+    half-integer below 2**24, so the comparisons and distances are exact.
     """
     n = len(points)
     first = np.empty(n, dtype=np.intp)
@@ -197,20 +177,23 @@ def kmeans_plusplus(
 
     Returns
     -------
-    ndarray of float64, shape (n_clusters, D)
+    centers : ndarray of float64, shape (n_clusters, D)
+    indices : ndarray of intp, shape (n_clusters,)
+        The points chosen as centres, as scikit-learn's ``kmeans_plusplus`` returns them.
     """
     x = np.asarray(points, dtype=np.float64)
     n = len(x)
     if not 1 <= n_clusters <= n:
         msg = f"n_clusters must be 1 to the number of points ({n}), got {n_clusters}"
         raise ValueError(msg)
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = _weights(n, sample_weight)
     rng = _as_rng(random_state)
     trials = n_local_trials if n_local_trials is not None else 2 + int(math.log(n_clusters))
     centers = np.empty((n_clusters, x.shape[1]))
+    chosen = np.empty(n_clusters, dtype=np.intp)
     cum_w = np.cumsum(w)
     first = min(int(np.searchsorted(cum_w, rng.uniform() * cum_w[-1], side="right")), n - 1)
-    centers[0] = x[first]
+    centers[0], chosen[0] = x[first], first
     closest = ((x - x[first]) ** 2).sum(axis=1)
     for c in range(1, n_clusters):
         cum = np.cumsum(w * closest)
@@ -220,9 +203,9 @@ def kmeans_plusplus(
         d = ((x[None, :, :] - x[candidates][:, None, :]) ** 2).sum(axis=2)
         np.minimum(d, closest, out=d)
         best = int(np.argmin(d @ w))
-        centers[c] = x[candidates[best]]
+        centers[c], chosen[c] = x[candidates[best]], candidates[best]
         closest = d[best]
-    return centers
+    return centers, chosen
 
 
 def _best_cut(
@@ -285,7 +268,7 @@ def split_init(
     if not 1 <= n_clusters <= n:
         msg = f"n_clusters must be 1 to the number of points ({n}), got {n_clusters}"
         raise ValueError(msg)
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = _weights(n, sample_weight)
     wx = w[:, None] * x
     weight, sums, squares = float(w.sum()), wx.sum(axis=0), (wx * x).sum(axis=0)
     # A cluster: (-error, tie-breaker, points, weights, weighted points, weight, sums, squares).
@@ -491,7 +474,7 @@ def lloyd(
         Iterations run.
     """
     x = np.asarray(points, dtype=np.float64)
-    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = _weights(len(x), sample_weight)
     near = _Nearest(x, centers)
     n_iter = _lloyd_steps(near, w, max_iter, tol)
     return near.centers, near.labels, float(w @ near.distances()), n_iter
@@ -544,7 +527,7 @@ def refine_by_swaps(
         Swaps kept.
     """
     x = np.asarray(points, dtype=np.float64)
-    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = _weights(len(x), sample_weight)
     k = len(centers)
     if k < 3 or trials <= 0:
         return np.array(centers, dtype=np.float64), 0
@@ -617,22 +600,51 @@ def k_means(
     labels : ndarray of intp, shape (N,)
     inertia : float
     """
-    if isinstance(init, str):
-        if init == "k-means++":
-            seeds = kmeans_plusplus(
-                points, n_clusters, sample_weight=sample_weight, random_state=random_state
-            )
-        elif init == "split":
-            seeds = split_init(points, n_clusters, sample_weight=sample_weight)
-        else:
-            msg = f"init must be 'split', 'k-means++' or an array of centres, got {init!r}"
-            raise ValueError(msg)
-    else:
-        seeds = np.asarray(init, dtype=np.float64)
-        if seeds.shape != (n_clusters, np.shape(points)[1]):
-            msg = f"init has shape {seeds.shape}, expected ({n_clusters}, {np.shape(points)[1]})"
-            raise ValueError(msg)
+    seeds = initial_centers(
+        points, n_clusters, init, sample_weight=sample_weight, random_state=random_state
+    )
     centers, labels, inertia, _ = lloyd(
         points, seeds, sample_weight=sample_weight, max_iter=max_iter, tol=tol
     )
     return centers, labels, inertia
+
+
+def initial_centers(
+    points: np.ndarray,
+    n_clusters: int,
+    init: str | np.ndarray = "split",
+    *,
+    sample_weight: np.ndarray | None = None,
+    random_state: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Seed ``n_clusters`` centres as ``init`` says (the one place that reads ``init``).
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, D)
+    n_clusters : int
+    init : {"split", "k-means++"} or ndarray of shape (n_clusters, D), default="split"
+        Variance splits (:func:`split_init`), greedy weighted k-means++
+        (:func:`kmeans_plusplus`), or the given centres.
+    sample_weight : ndarray of shape (N,), default=None
+    random_state : int, Generator or None, default=None
+        Used by "k-means++" only.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_clusters, D)
+    """
+    if isinstance(init, str):
+        if init == "k-means++":
+            return kmeans_plusplus(
+                points, n_clusters, sample_weight=sample_weight, random_state=random_state
+            )[0]
+        if init == "split":
+            return split_init(points, n_clusters, sample_weight=sample_weight)
+        msg = f"init must be 'split', 'k-means++' or an array of centres, got {init!r}"
+        raise ValueError(msg)
+    seeds = np.asarray(init, dtype=np.float64)
+    if seeds.shape != (n_clusters, np.shape(points)[1]):
+        msg = f"init has shape {seeds.shape}, expected ({n_clusters}, {np.shape(points)[1]})"
+        raise ValueError(msg)
+    return seeds

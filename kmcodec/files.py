@@ -1,0 +1,191 @@
+"""Files on disk: which files a folder gives, opening an image as pngquant would, and writing
+a file so that no reader ever sees half of it.
+
+The command line, ``kmq compare``, the batch tools and :func:`kmcodec.save` all go through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "TEMP_SUFFIX",
+    "expand",
+    "open_image",
+    "read_pixels",
+    "to_encodable",
+    "write_atomic",
+]
+
+#: File suffixes taken from a folder (formats Pillow reads; ``.kmq`` is left out, as a folder's
+#: images are what is to be encoded).
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pnm",
+        ".tga",
+    }
+)
+
+
+def expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Expand folders into the image files they hold (not recursively, in name order); other
+    paths, and ``-`` for standard input, are kept as they are."""
+    files: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if str(p) != "-" and path.is_dir():
+            files += [str(f) for f in sorted(path.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            files.append(str(p))
+    return files
+
+
+def open_image(source: str | os.PathLike[str] | bytes) -> Any:
+    """Open and load an image as pngquant would take it: anything Pillow reads (a path, or the
+    file's bytes), converted by :func:`to_encodable` to a mode kmcodec encodes."""
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    im.load()
+    return to_encodable(im)
+
+
+def read_pixels(source: str | os.PathLike[str] | bytes) -> Any:
+    """An image file's pixels as kmcodec quantises them: a (height, width, 3) uint8 array, or
+    (height, width, 4) if it has transparency (see :func:`open_image`)."""
+    from .quantization.pixels import as_pixels, drop_opaque_alpha
+
+    return drop_opaque_alpha(as_pixels(open_image(source)))
+
+
+def to_encodable(im: Any) -> Any:
+    """Convert modes kmcodec does not take: 16- and 32-bit greys to 8 bits (the high byte of
+    16-bit samples), CMYK (through its ICC profile to sRGB when it has one) and the other colour
+    spaces to RGB. Metadata stays, but a CMYK profile does not describe the RGB result.
+
+    The library itself stays strict about modes (:data:`kmcodec.quantization.pixels.PIL_MODES`);
+    the tools that take files convert."""
+    import numpy as np
+    from PIL import Image
+
+    from .quantization.pixels import PIL_MODES
+
+    if im.mode in PIL_MODES:
+        return im
+    info = dict(im.info)
+    if im.mode.startswith("I;16") or im.mode == "I":
+        values = np.asarray(im, dtype=np.uint32 if im.mode == "I" else np.uint16).astype(np.int64)
+        wide = im.mode.startswith("I;16") or int(values.max(initial=0)) > 255
+        values = (values >> 8) if wide else values
+        out = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    elif im.mode == "F":
+        out = im.convert("L")
+    elif im.mode == "CMYK" and info.get("icc_profile"):
+        from PIL import ImageCms
+
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(info["icc_profile"]))
+            srgb = ImageCms.createProfile("sRGB")
+            out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            out = im.convert("RGB")
+        info.pop("icc_profile")
+    else:
+        out = im.convert("RGB")
+        if im.mode == "CMYK":
+            info.pop("icc_profile", None)
+    out.info = info
+    return out
+
+
+#: Temporary files of :func:`write_atomic` end with this, after the writer's process ID.
+TEMP_SUFFIX = ".kmq-partial"
+#: A temporary file older than this is stale even if its process ID is in use again.
+_STALE_SECONDS = 24 * 3600
+
+
+#: Folders this process has already cleaned of stale temporaries (one scan per folder, not one
+#: per file written: a batch writing n files into one folder would otherwise list it n times).
+_CLEANED_FOLDERS: set[str] = set()
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove ``.NAME.PID.XXXX.kmq-partial`` files in ``folder`` left by a writer that was
+    killed (its process is gone, or the file is a day old). Done once per folder per process."""
+    key = os.path.abspath(folder)
+    if key in _CLEANED_FOLDERS:
+        return
+    _CLEANED_FOLDERS.add(key)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+            continue
+        # .NAME.PID.XXXX.kmq-partial: NAME may hold dots, so the PID is the third field from
+        # the end.
+        fields = name[: -len(TEMP_SUFFIX)].split(".")
+        try:
+            pid = int(fields[-2])
+            age = now - entry.stat().st_mtime
+        except (ValueError, IndexError, OSError):
+            continue
+        if pid == os.getpid() and age < _STALE_SECONDS:
+            continue
+        alive = True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except OSError:
+            pass  # someone else's process, still running
+        if not alive or age > _STALE_SECONDS:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader never sees a half-written file, and a failure leaves no partial file behind. The
+    temporary file is ``.NAME.PID.XXXX.kmq-partial``; those left in the folder by a writer
+    that was killed (``kill -9``, a power cut) are removed by the next process that writes there.
+    """
+    target = Path(path)
+    _remove_stale_temporaries(target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,553 @@
+"""Every encode option, declared once, and the speed presets.
+
+Each :class:`Option` says its name, default, allowed values, help text, how it is checked and
+how the command line spells it. The API (:func:`kmcodec.encode`, :func:`kmcodec.quantize`,
+:func:`kmcodec.encode_indexed`), the Pillow plugin's save options, the ``kmq encode`` flags and
+the README's option table are all made from :data:`OPTIONS`, so an option has one name, one
+range and one default everywhere (scikit-learn declares its parameter constraints once in the
+same spirit). :func:`resolve` checks a set of options and fills in the defaults.
+
+A speed (1-10, as pngquant's) chooses a :class:`SpeedPreset`: how hard the quantiser searches
+(an :class:`~kmcodec.quantization.Effort`) and how hard coding 0's zstd works. The quantiser
+sees only its effort; the file's settings stay here and in :mod:`kmcodec.codec`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import OptionError
+from .format.codings import Coding
+from .format.codings.zstd_frame import FAST_OPTIMAL, check_level
+from .quantization import Effort
+
+__all__ = [
+    "DEFAULT_SMOOTH",
+    "DEFAULT_SPEED",
+    "OPTIONS",
+    "SPEEDS",
+    "EncodeOptions",
+    "Option",
+    "SpeedPreset",
+    "add_arguments",
+    "check",
+    "given_arguments",
+    "markdown_table",
+    "parse_quality",
+    "resolve",
+    "stage",
+    "update",
+]
+
+
+@dataclass(frozen=True)
+class SpeedPreset:
+    """What one ``speed`` does: the quantiser's effort and coding 0's zstd work.
+
+    Attributes
+    ----------
+    effort : kmcodec.quantization.Effort
+        How hard the palette search works.
+    narrow_level : int
+        zstd level for index planes of 1, 2 or 4 bits per index, unless ``compress_level`` is
+        given. They are half the bytes of an 8-bit plane or less, so a high level is affordable.
+    wide_level : int or str
+        zstd level (or preset) for 8-bit index planes, unless ``compress_level`` is given.
+    every_width : bool
+        Compress every index width coding 0 can use at the final level and keep the smallest;
+        otherwise rank the widths at a cheap level first (see
+        :func:`kmcodec.format.codings.rows.encode`).
+    """
+
+    effort: Effort
+    narrow_level: int
+    wide_level: int | str
+    every_width: bool
+
+    def compress_level(self, index_bits: int) -> int | str:
+        """The zstd level for an index plane of ``index_bits`` bits per index."""
+        return self.wide_level if index_bits == 8 else self.narrow_level
+
+
+#: Presets per speed, 1 (slowest, best) to 10 (fastest). Both codings are tried at every speed
+#: (the context coding costs less than the quantiser, see README), and the smaller file kept.
+SPEEDS: dict[int, SpeedPreset] = {
+    1: SpeedPreset(Effort(7, 7, 8, 60, 16), 19, 19, True),
+    2: SpeedPreset(Effort(6, 7, 4, 40, 12), 19, 19, True),
+    3: SpeedPreset(Effort(6, 6, 0, 20, 8), 19, 17, True),
+    4: SpeedPreset(Effort(6, 6, 0, 10, 5), 19, FAST_OPTIMAL, False),
+    5: SpeedPreset(Effort(6, 6, 0, 5, 4), 17, FAST_OPTIMAL, False),
+    6: SpeedPreset(Effort(5, 6, 4, 2, 3), 16, 12, False),
+    7: SpeedPreset(Effort(5, 5, 4, 0, 2), 12, 9, False),
+    8: SpeedPreset(Effort(5, 5, 3, 0, 1), 9, 6, False),
+    9: SpeedPreset(Effort(4, 5, 3, 0, 1), 6, 3, False),
+    10: SpeedPreset(Effort(4, 5, 2, 0, 0), 3, 1, False),
+}
+#: Default speed, as pngquant's.
+DEFAULT_SPEED = 4
+#: Default PSNR budget of the index-plane smoothing, in dB: a loss no viewer or SSIM notices, for
+#: files 2-18% smaller (more at small K), see :mod:`kmcodec.quantization.remap`.
+DEFAULT_SMOOTH = 0.02
+
+
+# --- checks: each takes the value given and returns it normalised, or raises OptionError ---
+
+
+def _integer(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        msg = f"{name} must be an integer from {low} to {high}, got {value!r}"
+        raise OptionError(msg)
+    if not low <= value <= high:
+        msg = f"{name} must be {low} to {high}, got {value}"
+        raise OptionError(msg)
+    return int(value)
+
+
+def _number(name: str, value: object, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        msg = f"{name} must be a number, got {value!r}"
+        raise OptionError(msg)
+    if not (low <= value <= high):  # also refuses NaN
+        bound = f">= {low}" if high == math.inf else f"{low} to {high}"
+        msg = f"{name} must be {bound}, got {value!r}"
+        raise OptionError(msg)
+    return float(value)
+
+
+def _choice(name: str, value: object, choices: tuple[Any, ...]) -> Any:
+    if isinstance(value, bool) or value not in choices:
+        msg = f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+        raise OptionError(msg)
+    return value
+
+
+def parse_quality(quality: object) -> tuple[int, int]:
+    """Read a quality option as pngquant does: ``"min-max"``, ``"max"``, an int or a pair.
+
+    Returns
+    -------
+    (minimum, target) : tuple of int, each 0 to 100, minimum <= target
+
+    Raises
+    ------
+    OptionError
+    """
+    if isinstance(quality, str):
+        m = re.fullmatch(r"\s*(\d{1,3})?\s*(?:-\s*(\d{1,3}))?\s*", quality)
+        if not m or (m.group(1) is None and m.group(2) is None):
+            msg = f"quality must look like 'min-max', 'max' or '-max' (0-100), got {quality!r}"
+            raise OptionError(msg)
+        if m.group(2) is None:
+            low, high = 0, int(m.group(1))
+        else:
+            low, high = int(m.group(1) or 0), int(m.group(2))
+    elif isinstance(quality, (tuple, list)) and len(quality) == 2:
+        low, high = quality
+    else:
+        low, high = 0, quality
+    low = _integer("minimum quality", low, 0, 100)
+    high = _integer("quality", high, 0, 100)
+    if low > high:
+        msg = f"minimum quality {low} is above the target {high}"
+        raise OptionError(msg)
+    return low, high
+
+
+def _dither(value: object) -> float:
+    if value is None or value is False:
+        return 0.0
+    if value is True or value in ("bayer", "ordered"):
+        return 1.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    msg = f"dither must be False, True, 'bayer' or a strength from 0 to 1, got {value!r}"
+    raise OptionError(msg)
+
+
+def _compress_level(value: object) -> int | str:
+    try:
+        return check_level(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise OptionError(str(exc)) from None
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+def _metadata(name: str) -> Callable[[Any], Any]:
+    def check(value: object) -> bytes | None:
+        if value is None or value == b"":
+            return None
+        if hasattr(value, "tobytes") and not isinstance(value, (bytes, bytearray, memoryview)):
+            value = value.tobytes()  # a PIL.Image.Exif
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            msg = f"{name} must be bytes, got {type(value).__name__}"
+            raise OptionError(msg)
+        return bytes(value)
+
+    return check
+
+
+# --- command-line text to values ---
+
+
+def _int_text(text: str) -> int | None:
+    return None if text.lower() in ("auto", "none") else int(text)
+
+
+def _float_text(text: str) -> float:
+    return float(text)
+
+
+def _dither_text(text: str) -> object:
+    return text if text in ("bayer", "ordered") else float(text)
+
+
+def _level_text(text: str) -> int | str:
+    return text if text == FAST_OPTIMAL else int(text)
+
+
+def _coding_text(text: str) -> int | None:
+    return None if text == "auto" else int(text)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One encode option.
+
+    Attributes
+    ----------
+    name : str
+        Its name in the API and as a Pillow save option; the flag is ``--`` + name with ``-``.
+    default : object
+    values : str
+        The allowed values, as the README and ``--help`` show them.
+    help : str
+        What it does, one or two sentences.
+    check : callable
+        ``check(value)`` returns the value normalised, or raises :class:`OptionError`.
+    stage : {"quantize", "file", "metadata"}
+        Which stage uses it: the quantiser, the coding of the file, or the file's metadata
+        chunks (taken from the input image on the command line, so no flag).
+    from_text : callable or None
+        Turns the flag's text into a value (None: the text as it is).
+    metavar : str or None
+    flag_const : object
+        The value of the flag given without an argument (only ``--dither``).
+    """
+
+    name: str
+    default: Any
+    values: str
+    help: str
+    check: Callable[[Any], Any]
+    stage: str = "quantize"
+    from_text: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    flag_const: Any = field(default=None)
+
+    @property
+    def flag(self) -> str | None:
+        """The ``kmq encode`` flag, or None for the metadata options."""
+        return None if self.stage == "metadata" else "--" + self.name.replace("_", "-")
+
+
+#: Every encode option, in the order the README and ``kmq encode --help`` list them.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "colors",
+        256,
+        "1-256",
+        "Largest palette size. An image with at most this many distinct colours is stored"
+        " losslessly.",
+        lambda v: _integer("colors", v, 1, 256),
+        from_text=int,
+        metavar="N",
+    ),
+    Option(
+        "speed",
+        DEFAULT_SPEED,
+        "1-10",
+        "1 (slowest, best) to 10 (fastest), as in pngquant: how hard the palette search and"
+        " coding 0's zstd work (see kmcodec.SPEEDS).",
+        lambda v: _integer("speed", v, 1, 10),
+        from_text=int,
+        metavar="N",
+    ),
+    Option(
+        "quality",
+        None,
+        "'min-max', 'max', 0-100 or a pair",
+        "pngquant's quality: use the fewest colours (up to colors) that reach max on pngquant's"
+        " scale; fail with QualityError (kmq: exit 99) if colors colours stay below min.",
+        _optional(parse_quality),
+        metavar="MIN-MAX",
+    ),
+    Option(
+        "target_psnr",
+        None,
+        "dB > 0",
+        "Use the fewest colours (up to colors) whose PSNR reaches this; QualityError if colors"
+        " colours do not. Not with quality.",
+        _optional(lambda v: _number("target_psnr", v, 1e-9)),
+        from_text=_float_text,
+        metavar="DB",
+    ),
+    Option(
+        "color_space",
+        "rgb",
+        "rgb, oklab",
+        "Space k-means runs in and 'nearest' is measured in: rgb minimises squared sRGB error"
+        " (PSNR), oklab follows perceived colour differences.",
+        lambda v: _choice("color_space", v, ("rgb", "oklab")),
+    ),
+    Option(
+        "dither",
+        False,
+        "False, True/'bayer', 0-1",
+        "Ordered (8x8 Bayer) dithering between each colour's two nearest entries; a number sets"
+        " its strength. Turns smoothing off.",
+        _dither,
+        from_text=_dither_text,
+        metavar="STRENGTH",
+        flag_const=True,
+    ),
+    Option(
+        "smooth",
+        DEFAULT_SMOOTH,
+        "dB >= 0",
+        "Largest PSNR loss to spend on making the index plane cheaper to code; 0 gives every"
+        " pixel its nearest palette entry.",
+        lambda v: _number("smooth", v, 0.0),
+        from_text=_float_text,
+        metavar="DB",
+    ),
+    Option(
+        "init",
+        "split",
+        "split, k-means++",
+        "Palette search: split (variance-split seeding, Lloyd, swaps) or k-means++ (the"
+        " version-1 quantiser, greedy weighted k-means++ then Lloyd, kept for comparison).",
+        lambda v: _choice("init", v, ("split", "k-means++")),
+    ),
+    Option(
+        "max_iter",
+        None,
+        "None or >= 0",
+        "Lloyd iterations on the exact colours (None: set by speed; 100 for k-means++).",
+        _optional(lambda v: _integer("max_iter", v, 0, 10_000)),
+        from_text=_int_text,
+        metavar="N",
+    ),
+    Option(
+        "tol",
+        0.1,
+        ">= 0",
+        "Lloyd stops once no centre moves more than this (0-255 colour units).",
+        lambda v: _number("tol", v, 0.0),
+        from_text=_float_text,
+        metavar="X",
+    ),
+    Option(
+        "random_state",
+        0,
+        "int or None",
+        "Seed of the k-means++ draws (the split path draws nothing); None draws a new seed.",
+        _optional(lambda v: _integer("random_state", v, 0, 2**32 - 1)),
+        from_text=_int_text,
+        metavar="SEED",
+    ),
+    Option(
+        "coding",
+        None,
+        "None/auto, 0, 1",
+        "Index coding: 0 packs rows and compresses them with zstd, 1 codes each index with the"
+        " adaptive context model; None (kmq: auto) codes both and keeps the smaller file.",
+        _optional(lambda v: Coding(_choice("coding", v, tuple(Coding)))),
+        stage="file",
+        from_text=_coding_text,
+        metavar="auto|0|1",
+    ),
+    Option(
+        "compress_level",
+        None,
+        "None, 1-22",
+        "zstd level for coding 0 (None: set by speed).",
+        _optional(_compress_level),
+        stage="file",
+        from_text=_level_text,
+        metavar="N",
+    ),
+    Option(
+        "index_bits",
+        None,
+        "None, 1, 2, 4, 8",
+        "Bits per stored index in coding 0 (None: every width that holds K is tried and the"
+        " smallest file kept).",
+        _optional(lambda v: _choice("index_bits", v, (1, 2, 4, 8))),
+        stage="file",
+        from_text=_int_text,
+        metavar="BITS",
+    ),
+    Option(
+        "icc_profile",
+        None,
+        "bytes",
+        "ICC profile to store (default: the PIL image's info['icc_profile']).",
+        _metadata("icc_profile"),
+        stage="metadata",
+    ),
+    Option(
+        "exif",
+        None,
+        "bytes or PIL.Image.Exif",
+        "EXIF data to store (default: the PIL image's info['exif']).",
+        _metadata("exif"),
+        stage="metadata",
+    ),
+)
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+EncodeOptions = make_dataclass(
+    "EncodeOptions",
+    [(o.name, Any, field(default=o.default)) for o in OPTIONS],
+    frozen=True,
+    namespace={
+        "__doc__": "A checked set of encode options (see :data:`OPTIONS`); :func:`resolve`"
+        " makes one.",
+        "preset": property(
+            lambda self: SPEEDS[self.speed], doc="The :class:`SpeedPreset` of ``speed``."
+        ),
+    },
+)
+EncodeOptions.__module__ = __name__
+
+
+def resolve(**given: Any) -> Any:
+    """Check encode options and fill in the defaults of those not given.
+
+    Parameters
+    ----------
+    **given
+        Any of :data:`OPTIONS` by name.
+
+    Returns
+    -------
+    EncodeOptions
+        Normalised: ``quality`` as a (minimum, target) pair, ``dither`` as a strength,
+        ``coding`` as a :class:`~kmcodec.format.codings.Coding`.
+
+    Raises
+    ------
+    OptionError
+        An unknown name, a value out of range or of the wrong type, or ``quality`` and
+        ``target_psnr`` together.
+    """
+    unknown = sorted(set(given) - set(_BY_NAME))
+    if unknown:
+        msg = f"unknown option {unknown[0]!r}; the options are {', '.join(_BY_NAME)}"
+        raise OptionError(msg)
+    values = {name: _BY_NAME[name].check(value) for name, value in given.items()}
+    if values.get("quality") is not None and values.get("target_psnr") is not None:
+        msg = "give quality or target_psnr, not both"
+        raise OptionError(msg)
+    defaults = {o.name: o.check(o.default) for o in OPTIONS if o.name not in values}
+    return EncodeOptions(**defaults, **values)
+
+
+def check(name: str, value: Any) -> Any:
+    """Check one option's value; return it normalised (see :func:`resolve`)."""
+    stage(name)
+    return _BY_NAME[name].check(value)
+
+
+def stage(name: str) -> str:
+    """The stage (``quantize``, ``file`` or ``metadata``) of the option called ``name``."""
+    if name not in _BY_NAME:
+        msg = f"unknown option {name!r}; the options are {', '.join(_BY_NAME)}"
+        raise OptionError(msg)
+    return _BY_NAME[name].stage
+
+
+def update(options: Any, **given: Any) -> Any:
+    """``options`` (an :class:`EncodeOptions`) with the ``given`` options checked and changed."""
+    import dataclasses
+
+    checked = vars(resolve(**{**vars(options), **given}))
+    return dataclasses.replace(options, **{name: checked[name] for name in given})
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """Add a flag for every option (or those in ``names``) but the metadata ones to a parser.
+
+    Flags not given are absent from the parsed namespace, so :func:`resolve` fills in the
+    defaults declared here.
+    """
+    for option in OPTIONS:
+        if option.flag is None or (names is not None and option.name not in names):
+            continue
+
+        def parse(text: str, option: Option = option) -> Any:
+            try:
+                value = option.from_text(text) if option.from_text else text
+                option.check(value)
+            except (ValueError, TypeError) as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+            return value
+
+        kwargs: dict[str, Any] = dict(
+            dest=option.name,
+            type=parse,
+            default=argparse.SUPPRESS,
+            help=f"{option.help} Values: {option.values}; default {_shown(option)}.",
+        )
+        if option.metavar:
+            kwargs["metavar"] = option.metavar
+        if option.flag_const is not None:
+            kwargs.update(nargs="?", const=option.flag_const)
+        parser.add_argument(option.flag, **kwargs)
+
+
+def given_arguments(
+    namespace: argparse.Namespace, names: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The options (or those in ``names``) given on the command line, for :func:`resolve`."""
+    return {
+        o.name: getattr(namespace, o.name)
+        for o in OPTIONS
+        if hasattr(namespace, o.name) and (names is None or o.name in names)
+    }
+
+
+def _shown(option: Option) -> str:
+    if option.name == "coding":
+        return "auto"
+    return repr(option.default) if isinstance(option.default, str) else str(option.default)
+
+
+def markdown_table() -> str:
+    """The README's table of options (``tests/test_options.py`` checks the README has it)."""
+    lines = [
+        "| option (API, Pillow) | `kmq encode` flag | values | default | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for o in OPTIONS:
+        flag = f"`{o.flag}`" if o.flag else "(from the input file)"
+        lines.append(f"| `{o.name}` | {flag} | {o.values} | `{_shown(o)}` | {o.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def numpydoc() -> str:
+    """The options as a numpydoc parameter list, appended to the API's docstrings."""
+    out = []
+    for o in OPTIONS:
+        out.append(f"    {o.name} : {o.values}, default={_shown(o)}\n        {o.help}\n")
+    return "".join(out)

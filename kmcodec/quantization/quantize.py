@@ -1,0 +1,334 @@
+"""Pixels to a palette and a plane of palette indices (colour quantisation).
+
+The steps, each in its own module:
+
+1. count the image's distinct colours (:mod:`.histogram`); if there are at most K,
+   store them as they are (lossless);
+2. seed K centres by variance splits on a posterised histogram, run Lloyd iterations on a
+   finer posterised histogram, try swaps that move useless centres to where the error is
+   largest, and finish with Lloyd iterations on the exact distinct colours
+   (:mod:`.kmeans`), in sRGB or in Oklab (:mod:`.colorspace`);
+3. round the centres to uint8 sRGB, the palette as stored, so the error measured is the error
+   stored;
+4. give each pixel its nearest entry, through the histogram, then optionally smooth or dither
+   the index plane (:mod:`.remap`).
+
+An :class:`Effort` (chosen by the speed preset) sets how much work step 2 does; ``quality`` and
+``target_psnr`` search for the fewest colours that reach a target. Nothing here knows of files:
+:mod:`kmcodec.codec` takes the result from here to the format.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import QualityError
+from .colorspace import from_space, to_space
+from .histogram import ColorHistogram, histogram, posterize
+from .kmeans import initial_centers, k_means, lloyd, refine_by_swaps
+from .pixels import as_pixels, drop_opaque_alpha
+from .quality import mse_to_quality, pngquant_error, quality_to_mse
+from .remap import remap
+
+__all__ = ["Effort", "PaletteImage", "quantize"]
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How much work the palette search does (the speed presets, :data:`kmcodec.SPEEDS`, choose
+    one per speed).
+
+    Attributes
+    ----------
+    seed_bits : int
+        Bits per channel of the histogram the variance-split seeding runs on.
+    coarse_bits : int
+        Bits per channel of the histogram the first Lloyd iterations and the swaps run on.
+    coarse_iter : int
+        Lloyd iterations on that histogram.
+    swaps : int
+        Swap trials (:func:`~kmcodec.quantization.kmeans.refine_by_swaps`) at K <= 16; fewer at
+        larger K, in proportion to 1/sqrt(K), as each trial costs more and gains less there.
+    exact_iter : int
+        Lloyd iterations on the exact distinct colours at the end, at K <= 64; fewer at larger
+        K, in proportion to (64 / K) ** 0.25, as each costs more there.
+    """
+
+    seed_bits: int
+    coarse_bits: int
+    coarse_iter: int
+    swaps: int
+    exact_iter: int
+
+    def exact_iterations(self, k: int) -> int:
+        """Lloyd iterations on the exact colours for a palette of ``k`` colours."""
+        return round(self.exact_iter * (64 / max(k, 64)) ** 0.25)
+
+    def swap_trials(self, k: int) -> int:
+        """Swap trials for a palette of ``k`` colours."""
+        return round(self.swaps * math.sqrt(16 / max(k, 16)))
+
+
+@dataclass
+class PaletteImage:
+    """The result of quantising an image: a palette, an index plane, and how close they are.
+
+    Attributes
+    ----------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+        The palette, most used entry first. RGBA when the image has transparency.
+    indices : ndarray of uint8, shape (height, width)
+        Each pixel's palette index.
+    mse : float
+        Mean squared error per channel against the input, over the channels stored.
+    lossless : bool
+        True if the image had at most ``colors`` distinct colours and is stored exactly.
+    distinct_colors : int
+        Number of distinct colours in the input.
+    pngquant_mse : float
+        The error on pngquant's scale (see :func:`pngquant_error`), which ``quality`` and the
+        ``quality`` option use.
+    """
+
+    palette: np.ndarray
+    indices: np.ndarray
+    mse: float
+    lossless: bool
+    distinct_colors: int
+    pngquant_mse: float = 0.0
+
+    @property
+    def colors(self) -> int:
+        """Number of palette entries used."""
+        return len(self.palette)
+
+    @property
+    def psnr(self) -> float:
+        """Peak signal-to-noise ratio in dB (``inf`` when lossless)."""
+        return math.inf if self.mse == 0 else 10 * math.log10(255.0**2 / self.mse)
+
+    @property
+    def quality(self) -> int:
+        """The quality reached, on pngquant's 0-100 scale and by its error measure (see
+        :func:`quality_to_mse` and :func:`pngquant_error`)."""
+        return mse_to_quality(self.pngquant_mse)
+
+    def image(self) -> np.ndarray:
+        """Return the quantised image as a (height, width, C) uint8 array."""
+        return self.palette[self.indices]
+
+
+def _palette_search(
+    points: np.ndarray,
+    weights: np.ndarray,
+    bins: np.ndarray,
+    k: int,
+    effort: Effort,
+    init: str,
+    random_state: int | None,
+    max_iter: int | None,
+    tol: float,
+) -> np.ndarray:
+    """Run k-means on weighted points; return k (or fewer) centres in the points' space."""
+    if init != "split":
+        # The version-1 quantiser, kept for comparison: greedy k-means++ on the exact colours,
+        # then Lloyd until the centres move less than ``tol``.
+        return k_means(
+            points,
+            k,
+            sample_weight=weights,
+            init=init,
+            max_iter=max_iter or 100,
+            tol=tol,
+            random_state=random_state,
+        )[0]
+    seed_points, seed_weights = posterize(points, weights, effort.seed_bits, bins=bins)
+    if len(seed_points) < k:
+        seed_points, seed_weights = points, weights
+    centers = initial_centers(seed_points, k, "split", sample_weight=seed_weights)
+    coarse_points, coarse_weights = posterize(points, weights, effort.coarse_bits, bins=bins)
+    if effort.coarse_iter and len(coarse_points) > len(centers):
+        centers = lloyd(
+            coarse_points,
+            centers,
+            sample_weight=coarse_weights,
+            max_iter=effort.coarse_iter,
+            tol=tol,
+        )[0]
+    trials = effort.swap_trials(k)
+    if trials and len(coarse_points) > len(centers):
+        centers, _ = refine_by_swaps(
+            coarse_points, centers, sample_weight=coarse_weights, trials=trials
+        )
+    exact_iter = effort.exact_iterations(k) if max_iter is None else max_iter
+    if exact_iter:
+        centers = lloyd(points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol)[0]
+    return centers
+
+
+def _quantize_k(
+    pixels: np.ndarray,
+    hist: ColorHistogram,
+    k: int,
+    *,
+    effort: Effort,
+    color_space: str,
+    init: str,
+    random_state: int | None,
+    max_iter: int | None,
+    tol: float,
+    smooth: float,
+    dither: float,
+) -> PaletteImage:
+    height, width, channels = pixels.shape
+    n = len(hist)
+    if n <= k:
+        palette = hist.colors
+        indices = hist.lookup(np.arange(n, dtype=np.uint8)).reshape(height, width)
+        sse = 0.0
+    else:
+        colors = hist.colors
+        counts = hist.counts.astype(np.float64)
+        fixed = np.zeros((0, channels), dtype=np.uint8)
+        if channels == 4 and colors[0, 3] == 0 and k > 1:
+            # Reserve an exact entry for full transparency (it sorts first: its code is 0).
+            fixed, colors, counts, k = colors[:1], colors[1:], counts[1:], k - 1
+        points = to_space(colors, color_space)
+        centers = _palette_search(
+            points, counts, colors, k, effort, init, random_state, max_iter, tol
+        )
+        rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
+        palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
+        indices, sse = remap(
+            hist,
+            palette,
+            (height, width),
+            color_space=color_space,
+            smooth=0.0 if dither else smooth,
+            dither=dither,
+        )
+    # Most used entry first: a canonical order that does not depend on how k-means ran.
+    usage = np.bincount(indices.reshape(-1), minlength=len(palette))
+    order = np.argsort(-usage, kind="stable")
+    order = order[usage[order] > 0]  # entries no pixel uses are dropped
+    rank = np.zeros(len(palette), dtype=np.uint8)
+    rank[order] = np.arange(len(order))
+    palette, indices = np.ascontiguousarray(palette[order]), rank[indices]
+    return PaletteImage(
+        palette=palette,
+        indices=indices,
+        mse=sse / (height * width * channels),
+        lossless=n <= k,
+        distinct_colors=n,
+        pngquant_mse=0.0 if n <= k else pngquant_error(pixels, palette, indices),
+    )
+
+
+def quantize(
+    image: object,
+    colors: int,
+    *,
+    effort: Effort,
+    quality: tuple[int, int] | None,
+    target_psnr: float | None,
+    color_space: str,
+    dither: float,
+    smooth: float,
+    init: str,
+    max_iter: int | None,
+    tol: float,
+    random_state: int | None,
+    max_pixels: int | None = None,
+) -> PaletteImage:
+    """Reduce an image to at most ``colors`` colours with k-means.
+
+    The options are those of :func:`kmcodec.quantize`, already checked and normalised by
+    :mod:`kmcodec.options` (which declares their meaning, range and default): ``effort`` is
+    the speed preset's, ``quality`` a (minimum, target) pair, ``dither`` a strength.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or array_like
+        See :func:`~kmcodec.quantization.pixels.as_pixels`.
+    colors : int
+        Largest palette size, 1 to 256.
+    max_pixels : int, optional
+        Refuse larger images (with :class:`~kmcodec.errors.LimitError`) before converting them.
+
+    Returns
+    -------
+    PaletteImage
+
+    Raises
+    ------
+    QualityError
+        ``quality``'s minimum or ``target_psnr`` cannot be reached with ``colors`` colours.
+
+    Notes
+    -----
+    Fully transparent pixels (alpha 0) all map to one palette entry (0, 0, 0, 0): their RGB is
+    not kept. An alpha channel that is 255 everywhere is dropped.
+    """
+    pixels = drop_opaque_alpha(as_pixels(image, max_pixels))
+    if pixels.shape[2] == 4:
+        pixels = pixels.copy()
+        pixels[pixels[:, :, 3] == 0] = 0  # every fully transparent pixel is the same colour
+    hist = histogram(pixels)
+
+    def run(n_colors: int) -> PaletteImage:
+        return _quantize_k(
+            pixels,
+            hist,
+            n_colors,
+            effort=effort,
+            color_space=color_space,
+            init=init,
+            random_state=random_state,
+            max_iter=max_iter,
+            tol=tol,
+            smooth=smooth,
+            dither=dither,
+        )
+
+    k = colors
+    if quality is None and target_psnr is None:
+        return run(k)
+    if quality is not None:
+        minimum, target = quality
+        target_mse, floor_mse = quality_to_mse(target), quality_to_mse(minimum)
+        wanted = f"minimum quality {minimum}"
+
+        def error(q: PaletteImage) -> float:
+            return q.pngquant_mse  # pngquant's measure, on pngquant's scale
+    else:
+        target_mse = floor_mse = 255.0**2 / 10 ** (float(target_psnr) / 10)  # type: ignore[arg-type]
+        wanted = f"PSNR {target_psnr} dB"
+
+        def error(q: PaletteImage) -> float:
+            return q.mse
+
+    best = run(k)
+    if error(best) > floor_mse:
+        reached = f"quality {best.quality}" if quality is not None else f"{best.psnr:.2f} dB"
+        msg = f"{wanted} cannot be reached with {k} colours (reached {reached})"
+        raise QualityError(msg, result=best)
+    if error(best) > target_mse or best.lossless:
+        return best
+    return _fewest_colors(run, best, k, target_mse, error)
+
+
+def _fewest_colors(run, best: PaletteImage, k: int, target_mse: float, error) -> PaletteImage:
+    """Binary search for the smallest palette whose error is at most ``target_mse``."""
+    low, high = 1, k  # run(high) meets the target; every size below ``low`` fails
+    results = {k: best}
+    while low < high:
+        mid = (low + high) // 2
+        results[mid] = run(mid)
+        if error(results[mid]) <= target_mse:
+            high = mid
+        else:
+            low = mid + 1
+    return replace(results[high])
