@@ -5,9 +5,10 @@ Usage::
     python tools/make_vectors.py [--out spec/vectors]
 
 Valid files come with the PNG they must decode to, made from the source pixels (not by decoding
-the file). Invalid files are valid files with one defect each; a header that is altered gets its
-CRC recomputed, so that the defect, not the CRC, is what a decoder meets first. Everything is
-built from fixed data, so the output is the same on every run.
+the file). Invalid files are valid files with one defect each, rebuilt with the layout's own
+declaration (``kmcodec.format.layout.FILE``) with a field overridden; a header that is altered
+gets its CRC recomputed, so that the defect, not the CRC, is what a decoder meets first.
+Everything is built from fixed data, so the output is the same on every run.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import argparse
 import json
 import struct
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import zstandard
+from construct import Container
 from PIL import Image
 
 from kmcodec.codec import encode_indexed
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tests import context_reference  # noqa: E402  (the plain-Python coder of coding 1)
 
 HEADER = container.HEADER
+FILE = container.FILE
 
 
 def _rng() -> np.random.Generator:
@@ -123,48 +125,44 @@ def patterns() -> np.ndarray:
     return idx
 
 
-def _parts(data: bytes) -> tuple[dict, bytes, bytes]:
-    """Split a file into (header fields, palette, everything after the header CRC)."""
-    fields = dict(HEADER.parse(data[: container.HEADER_SIZE]))
-    channels = 4 if fields["flags"] & container.FLAG_ALPHA else 3
-    end = container.HEADER_SIZE + fields["colors"] * channels
-    return fields, data[container.HEADER_SIZE : end], data[end + 4 :]
+def _parts(data: bytes) -> dict:
+    """A valid file parsed by the layout's declaration, as :data:`FILE`'s build input."""
+    f = FILE.parse(data)
+    value = {k: v for k, v in f.header.value.items() if not k.startswith("_") and k != "magic"}
+    chunks = [dict(type=c.type, data=c.data, crc=c.crc) for c in f.chunks]
+    return dict(header=dict(value=value), palette=f.palette, chunks=chunks, stream=f.stream)
 
 
-def _assemble(fields: dict, palette: bytes, rest: bytes) -> bytes:
-    fields = {k: v for k, v in fields.items() if not k.startswith("_") and k != "magic"}
-    head = HEADER.build(fields)
-    return head + palette + struct.pack("<I", zlib.crc32(palette, zlib.crc32(head))) + rest
+def _build(parts: dict, header_crc: int | None = None, **changes: int) -> bytes:
+    """Build a file with :data:`FILE` from ``parts``, with header fields changed (the header CRC
+    is computed over the changed header unless ``header_crc`` is given). The counts and sizes
+    follow the parts; the palette stays the parts' own whatever a changed header says of it, as
+    a decoder must stop at the header."""
+    actual = dict(
+        parts["header"]["value"], chunk_count=len(parts["chunks"]), stream_size=len(parts["stream"])
+    )
+    raw = HEADER.build({**actual, **changes})
+    built = dict(parts, header=dict(data=raw, value=Container(actual)))
+    if header_crc is not None:
+        built["header_crc"] = header_crc
+    return FILE.build(built)
 
 
 def _patch(data: bytes, **changes: int) -> bytes:
-    """Change header fields and recompute the header CRC."""
-    fields, palette, rest = _parts(data)
-    fields.update(changes)
-    return _assemble(fields, palette, rest)
-
-
-def _chunk(kind: bytes, payload: bytes, crc: int | None = None) -> bytes:
-    if crc is None:
-        crc = zlib.crc32(payload, zlib.crc32(kind))
-    return kind + struct.pack("<I", len(payload)) + payload + struct.pack("<I", crc)
+    """Change header fields (the header CRC is recomputed)."""
+    return _build(_parts(data), **changes)
 
 
 def _add_chunk(data: bytes, kind: bytes, payload: bytes, crc: int | None = None) -> bytes:
-    """Insert a chunk after the existing ones."""
-    fields, palette, rest = _parts(data)
-    stream = rest[len(rest) - fields["stream_size"] :]
-    chunks = rest[: len(rest) - fields["stream_size"]]
-    fields["chunk_count"] += 1
-    return _assemble(fields, palette, chunks + _chunk(kind, payload, crc) + stream)
+    """Add a chunk after the existing ones (with the CRC given, else the right one)."""
+    parts = _parts(data)
+    chunk = dict(type=kind, data=payload) if crc is None else dict(type=kind, data=payload, crc=crc)
+    return _build(dict(parts, chunks=[*parts["chunks"], chunk]))
 
 
 def _with_stream(data: bytes, stream: bytes) -> bytes:
     """Replace the index stream (and stream_size)."""
-    fields, palette, rest = _parts(data)
-    chunks = rest[: len(rest) - fields["stream_size"]]
-    fields["stream_size"] = len(stream)
-    return _assemble(fields, palette, chunks + stream)
+    return _build(dict(_parts(data), stream=stream))
 
 
 def _frame(payload: bytes, **kw: object) -> bytes:
@@ -294,7 +292,7 @@ def invalid_files() -> dict[str, tuple[bytes, str]]:
         "257-colors": (_patch(good, colors=257), "CorruptError"),
         "bits-too-narrow": (_patch(good, colors=5), "CorruptError"),
         "bits-3": (_patch(good, index_bits=3), "CorruptError"),
-        "bad-header-crc": (good[: crc_end - 4] + b"\0\0\0\0" + good[crc_end:], "ChecksumError"),
+        "bad-header-crc": (_build(_parts(good), header_crc=0), "ChecksumError"),
         "bad-chunk-crc": (_add_chunk(good, b"abcd", b"data", crc=0), "ChecksumError"),
         "bad-chunk-type": (_add_chunk(good, b"ab1d", b"data"), "CorruptError"),
         "duplicate-chunk": (_add_chunk(with_chunk, b"exif", b"MM\0*"), "CorruptError"),
@@ -322,7 +320,7 @@ def invalid_files() -> dict[str, tuple[bytes, str]]:
     # Coding 1. The reference coder codes any value that fits the literal's bits, so a stream
     # holding index 3 for K = 3 is easy to make.
     ctx_good = encode_indexed(palette, indices, index_bits=2, coding=1)
-    ctx_stream = ctx_good[len(ctx_good) - _parts(ctx_good)[0]["stream_size"] :]
+    ctx_stream = _parts(ctx_good)["stream"]
     coded, crc = ctx_stream[:-4], ctx_stream[-4:]
     ctx_bad_crc = bytearray(ctx_stream)
     ctx_bad_crc[-1] ^= 0xFF
