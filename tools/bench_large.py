@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         elapsed, peak, before, nbytes, value, loaded = (float(v) for v in out)
         print(
             f"kmcodec.encode:  {elapsed:6.2f} s, peak memory {peak:6.0f} MiB during encode"
-            f" ({before:.0f} MiB when it started: Python, numpy and the 72 MB of pixels;"
+            f" ({before:.0f} MiB when it started: Python, numpy and the"
+            f" {3 * size[0] * size[1] / 1e6:.0f} MB of pixels;"
             f" loading the PNG with Pillow peaked at {loaded:.0f} MiB before that),"
             f" {int(nbytes)} bytes, PSNR {value:.2f} dB"
         )

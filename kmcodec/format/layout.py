@@ -76,7 +76,7 @@ __all__ = [
     "split_file",
 ]
 
-#: The first eight bytes of every ``.kmq`` file (spec section 1 says why these).
+#: The first eight bytes of every ``.kmq`` file (spec section 2.1 says why these).
 MAGIC = b"\x89KMQ\r\n\x1a\n"
 #: The format version this module reads and writes.
 VERSION = 1

@@ -66,7 +66,7 @@ def smooth_indices(
     alternative : ndarray of uint8, shape (H, W)
         Each pixel's second choice.
     pixels : ndarray of uint32, shape (H * W,)
-        Each pixel's colour code (see :func:`kmcodec.histogram.color_codes`).
+        Each pixel's colour code (see :func:`.histogram.color_codes`).
     palette : ndarray of uint8, shape (K, C)
     budget : float
         Most squared error (summed over pixels and channels) the switches may add.
