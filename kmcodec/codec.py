@@ -156,19 +156,7 @@ def quantize(image: object, colors: int = 256, **options: Any) -> Quantized:
             options[key] = info[key]
     opts = _options.resolve(colors=colors, **options)
     result = _quantize(
-        image,
-        opts.colors,
-        effort=opts.preset.effort,
-        quality=opts.quality,
-        target_psnr=opts.target_psnr,
-        color_space=opts.color_space,
-        dither=opts.dither,
-        smooth=opts.smooth,
-        init=opts.init,
-        max_iter=opts.max_iter,
-        tol=opts.tol,
-        random_state=opts.random_state,
-        max_pixels=MAX_PIXELS,
+        image, opts.colors, **_options.quantizer_arguments(opts), max_pixels=MAX_PIXELS
     )
     return Quantized(**vars(result), options=opts)
 

@@ -14,12 +14,11 @@ sees only its effort; the file's settings stay here and in :mod:`kmcodec.codec`.
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +26,10 @@ from .errors import OptionError
 from .format.codings import Coding
 from .format.codings.zstd_frame import FAST_OPTIMAL, check_level
 from .quantization import Effort
+from .quantization.colorspace import COLOR_SPACES
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = [
     "DEFAULT_SMOOTH",
@@ -41,6 +44,7 @@ __all__ = [
     "given_arguments",
     "markdown_table",
     "parse_quality",
+    "quantizer_arguments",
     "resolve",
     "stage",
     "update",
@@ -307,7 +311,7 @@ OPTIONS: tuple[Option, ...] = (
         "rgb, oklab",
         "Space k-means runs in and 'nearest' is measured in: rgb minimises squared sRGB error"
         " (PSNR), oklab follows perceived colour differences.",
-        lambda v: _choice("color_space", v, ("rgb", "oklab")),
+        lambda v: _choice("color_space", v, COLOR_SPACES),
     ),
     Option(
         "dither",
@@ -485,12 +489,23 @@ def update(options: Any, **given: Any) -> Any:
     return dataclasses.replace(options, **{name: checked[name] for name in given})
 
 
+def quantizer_arguments(options: Any) -> dict[str, Any]:
+    """What :func:`kmcodec.quantization.quantize` takes from ``options`` (an
+    :class:`EncodeOptions`): every quantise-stage option by name, with ``speed`` turned into its
+    preset's ``effort``, and without ``colors`` (passed on its own)."""
+    given = {o.name: getattr(options, o.name) for o in OPTIONS if o.stage == "quantize"}
+    del given["colors"], given["speed"]
+    return {"effort": SPEEDS[options.speed].effort, **given}
+
+
 def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
     """Add a flag for every option (or those in ``names``) but the metadata ones to a parser.
 
     Flags not given are absent from the parsed namespace, so :func:`resolve` fills in the
     defaults declared here.
     """
+    import argparse
+
     for option in OPTIONS:
         if option.flag is None or (names is not None and option.name not in names):
             continue

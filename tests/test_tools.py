@@ -125,3 +125,11 @@ def test_fuzz_bounded_run_finds_nothing() -> None:
     assert "no findings" in out
     for entry in ("decode", "pillow", "info"):
         assert f"{entry}: 1500 inputs" in out
+
+
+def test_bench_import() -> None:
+    out = tool("bench_import.py", "--runs", "2")
+    deps = float(_row(out, "numpy,")[-1])
+    ours = float(_row(out, "kmcodec")[-1])
+    assert 0 < deps < ours  # kmcodec imports those and more
+    assert "goal: import kmcodec < 250 ms" in out

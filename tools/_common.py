@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kmcodec.files import expand
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The 24 Kodak images beside the project (a user's clone may not have them).
 KODAK = ROOT.parent / "shared" / "corpus" / "kodak"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 def corpus_files(corpus: Path | None, limit: int = 0) -> tuple[Path, list[Path]]:
     """The corpus folder (the Kodak set if present, else the repository's samples) and its
     images in name order, the first ``limit`` only if ``limit`` is set."""
     folder = corpus or (KODAK if KODAK.is_dir() else ROOT / "samples")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = [Path(p) for p in expand([folder])]
     return folder, files[:limit] if limit else files
 
 

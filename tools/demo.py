@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 import kmcodec
+from kmcodec.comparison.measure import encode_and_check
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -63,21 +63,12 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
         print(f"\n{path.name}: {original.shape[1]}x{original.shape[0]}")
         print(header + ("  vs reported PNG-24" if reported else ""))
         for k in ks:
-            t0 = time.perf_counter()
-            quantized = kmcodec.quantize(original, k)
-            data = quantized.encode()
-            t_enc = time.perf_counter() - t0
-            target = out / f"{path.stem}-k{k}.kmq"
-            kmcodec.files.write_atomic(target, data)
-            size = target.stat().st_size
-            t0 = time.perf_counter()
-            decoded = kmcodec.load(target)
-            t_dec = time.perf_counter() - t0
-            if not np.array_equal(decoded, quantized.image()):
-                raise SystemExit(f"{target}: decoded pixels differ from the quantised image")
+            trial = encode_and_check(original, k, out / f"{path.stem}-k{k}.kmq")
+            quantized, decoded, size = trial.quantized, trial.decoded, trial.size
+            t_enc, t_dec = trial.encode_seconds, trial.decode_seconds
             png = png24_size(decoded)
             rows_size = len(quantized.encode(coding=0))
-            coding = int(kmcodec.read(data).header.coding)
+            coding = int(kmcodec.read(trial.path.read_bytes()).header.coding)
             if k in reported:
                 ratios.append(size / (reported[k] * 1000))
             n = original.shape[0] * original.shape[1]

@@ -294,6 +294,48 @@ def knee(points: Sequence[tuple[float, float, int]]) -> int | None:
     return int(pts[int(np.argmax(ys - xs))][2])
 
 
+@dataclass
+class Trial:
+    """One image quantised, encoded, written, read back and checked (:func:`encode_and_check`).
+
+    Attributes
+    ----------
+    quantized : kmcodec.Quantized
+    path : Path
+        The ``.kmq`` file written.
+    size : int
+        Its size on disk in bytes.
+    decoded : ndarray
+        The pixels :func:`kmcodec.load` read back (equal to ``quantized.image()``).
+    encode_seconds, decode_seconds : float
+        Quantise + encode, and load, times.
+    """
+
+    quantized: Any
+    path: Path
+    size: int
+    decoded: np.ndarray
+    encode_seconds: float
+    decode_seconds: float
+
+
+def encode_and_check(pixels: np.ndarray, k: int, path: Path, **options: Any) -> Trial:
+    """Quantise ``pixels`` to ``k`` colours, write the ``.kmq`` file to ``path``, load it back
+    and check that it decodes to exactly the quantised image; time both ways."""
+    t0 = time.perf_counter()
+    q = codec.quantize(pixels, k, **options)
+    data = q.encode()
+    encode_seconds = time.perf_counter() - t0
+    write_atomic(path, data)
+    t0 = time.perf_counter()
+    decoded = codec.load(path)
+    decode_seconds = time.perf_counter() - t0
+    if not np.array_equal(decoded, q.image()):  # pragma: no cover - a codec bug
+        msg = f"{path}: the decoded file differs from the quantised image"
+        raise RuntimeError(msg)
+    return Trial(q, path, os.path.getsize(path), decoded, encode_seconds, decode_seconds)
+
+
 def _measure(
     original: np.ndarray,
     k: int,
@@ -305,18 +347,10 @@ def _measure(
 ) -> tuple[Measurement, list[Path]]:
     height, width = original.shape[:2]
     n = width * height
-    t0 = time.perf_counter()
-    q = codec.quantize(original, k, **options)
-    data = q.encode()
-    encode_seconds = time.perf_counter() - t0
     kmq_path = folder / f"{stem}-k{k}{FORMATS['kmq']}"
-    write_atomic(kmq_path, data)
-    t0 = time.perf_counter()
-    decoded = codec.load(kmq_path)
-    decode_seconds = time.perf_counter() - t0
-    if not np.array_equal(decoded, q.image()):  # pragma: no cover - a codec bug
-        msg = f"{kmq_path}: the decoded file differs from the quantised image"
-        raise RuntimeError(msg)
+    trial = encode_and_check(original, k, kmq_path, **options)
+    q, decoded = trial.quantized, trial.decoded
+    encode_seconds, decode_seconds = trial.encode_seconds, trial.decode_seconds
     value_psnr = psnr(original, decoded)
     value_ssim = ssim(original, decoded)
     m = Measurement(k, q.colors, value_psnr, value_ssim, encode_seconds, decode_seconds)

@@ -261,16 +261,13 @@ def quantize(
     Returns
     -------
     PaletteImage
+        Fully transparent pixels all map to one entry (0, 0, 0, 0); an alpha channel that is
+        255 everywhere is dropped.
 
     Raises
     ------
     QualityError
         ``quality``'s minimum or ``target_psnr`` cannot be reached with ``colors`` colours.
-
-    Notes
-    -----
-    Fully transparent pixels (alpha 0) all map to one palette entry (0, 0, 0, 0): their RGB is
-    not kept. An alpha channel that is 255 everywhere is dropped.
     """
     pixels = drop_opaque_alpha(as_pixels(image, max_pixels))
     if pixels.shape[2] == 4:
