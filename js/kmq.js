@@ -1,0 +1,304 @@
+// kmq.js: a decoder for .kmq palette images, written from spec/kmq.md. An ES module for browsers
+// and Node, with no build step: `import { decode } from "./kmq.js"`.
+//
+// decode(bytes) checks everything the spec makes normative, in the spec's order (section 3),
+// and throws the spec's error categories as classes (NotKmqError, UnsupportedError,
+// TruncatedError, CorruptError, ChecksumError, IndexRangeError, LimitError, all KmqError).
+// zstd frames (coding 0) are decompressed by fzstd (vendored, MIT); fzstd does not check the
+// content checksum, the declared size or the one-frame rule, so this module does, per spec 2.5.
+
+import { Decompress } from "./vendor/fzstd.mjs";
+import { crc32 } from "./crc32.js";
+import { xxh64Low32 } from "./xxh64.js";
+import { decodeContextPlane, ENDS_EARLY, INDEX_RANGE, LEFT_OVER } from "./context.js";
+
+export class KmqError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+/** The bytes do not start with the KMQ magic number. */
+export class NotKmqError extends KmqError {}
+/** A version, coding or critical chunk this decoder does not know. */
+export class UnsupportedError extends KmqError {}
+/** The data ends before the part the header announces. */
+export class TruncatedError extends KmqError {}
+/** A field breaks a rule of the spec. */
+export class CorruptError extends KmqError {}
+/** A CRC-32 or the zstd content checksum does not match. */
+export class ChecksumError extends CorruptError {}
+/** A pixel's palette index is >= the number of colours. */
+export class IndexRangeError extends CorruptError {}
+/** The image is larger than the format's pixel limit (or the caller's maxPixels). */
+export class LimitError extends KmqError {}
+
+export const MAGIC = Uint8Array.of(0x89, 0x4b, 0x4d, 0x51, 0x0d, 0x0a, 0x1a, 0x0a);
+export const VERSION = 1;
+export const MAX_PIXELS = 2 ** 28;
+export const HEADER_SIZE = 28;
+export const CODINGS = { 0: "rows", 1: "context" };
+const KNOWN_CHUNKS = new Set(["iccp", "exif"]);
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+function u16(b, i) {
+  return b[i] | (b[i + 1] << 8);
+}
+function u32(b, i) {
+  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+}
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("decode takes a Uint8Array, an ArrayBuffer or a typed array view");
+}
+
+/**
+ * Read and check everything before the index stream (spec section 3, steps 1-10).
+ * @returns {{width, height, colors, indexBits, hasAlpha, coding, chunkCount, streamSize,
+ *   palette: Uint8Array, chunks: Map<string, Uint8Array>, streamOffset}}
+ */
+export function readHeader(data) {
+  const b = asBytes(data);
+  // 1. magic
+  for (let i = 0; i < 8; i++) {
+    if (i >= b.length) {
+      if (b.length === 0) throw new NotKmqError("not a KMQ file (empty)");
+      throw new TruncatedError("truncated header: the data ends inside the magic number");
+    }
+    if (b[i] !== MAGIC[i]) throw new NotKmqError("not a KMQ file (bad magic number)");
+  }
+  // 2. header present
+  if (b.length < HEADER_SIZE) {
+    throw new TruncatedError(`truncated header: expected ${HEADER_SIZE} bytes, got ${b.length}`);
+  }
+  const version = b[8], flags = b[9], coding = b[10], indexBits = b[11];
+  const width = u32(b, 12), height = u32(b, 16), colors = u16(b, 20);
+  const chunkCount = u16(b, 22), streamSize = u32(b, 24);
+  if (version !== VERSION) throw new UnsupportedError(`unsupported KMQ version ${version}`);
+  if (flags & 0xfe) throw new CorruptError(`reserved flag bits are set (flags = ${flags})`);
+  if (!(coding in CODINGS)) throw new UnsupportedError(`unsupported index coding ${coding}`);
+  if (width < 1 || height < 1) {
+    throw new CorruptError(`width and height must be at least 1, got ${width}x${height}`);
+  }
+  if (width * height > MAX_PIXELS) {
+    // exact: width * height < 2^64 and a double holds it to within 2^11, far from 2^28
+    throw new LimitError(`${width}x${height} is more than the ${MAX_PIXELS} pixels a KMQ file may hold`);
+  }
+  if (colors < 1 || colors > 256) {
+    throw new CorruptError(`palette size must be 1 to 256 colours, got ${colors}`);
+  }
+  if (![1, 2, 4, 8].includes(indexBits) || 2 ** indexBits < colors) {
+    throw new CorruptError(`${indexBits} bits per index cannot code ${colors} colours`);
+  }
+  // 8. palette and header CRC
+  const hasAlpha = (flags & 1) === 1;
+  const channels = hasAlpha ? 4 : 3;
+  let pos = HEADER_SIZE;
+  const paletteEnd = pos + colors * channels;
+  if (b.length < paletteEnd) throw new TruncatedError("truncated palette");
+  if (b.length < paletteEnd + 4) throw new TruncatedError("truncated header CRC");
+  if (crc32(b.subarray(0, paletteEnd)) !== u32(b, paletteEnd)) {
+    throw new ChecksumError("header CRC-32 mismatch: the header or palette is corrupt");
+  }
+  const palette = new Uint8Array(colors * 4);
+  for (let k = 0; k < colors; k++) {
+    const s = HEADER_SIZE + k * channels;
+    palette[4 * k] = b[s];
+    palette[4 * k + 1] = b[s + 1];
+    palette[4 * k + 2] = b[s + 2];
+    palette[4 * k + 3] = hasAlpha ? b[s + 3] : 255;
+  }
+  pos = paletteEnd + 4;
+  // 9. chunks
+  const chunks = new Map();
+  for (let c = 0; c < chunkCount; c++) {
+    if (b.length < pos + 8) throw new TruncatedError("truncated chunk header");
+    const typeBytes = b.subarray(pos, pos + 4);
+    const type = String.fromCharCode(...typeBytes);
+    if (!/^[A-Za-z]{4}$/.test(type)) throw new CorruptError(`chunk type ${JSON.stringify(type)} is not four ASCII letters`);
+    if (type[0] >= "A" && type[0] <= "Z" && !KNOWN_CHUNKS.has(type)) {
+      throw new UnsupportedError(`unknown critical chunk ${type}`);
+    }
+    if (chunks.has(type)) throw new CorruptError(`chunk ${type} appears twice`);
+    const length = u32(b, pos + 4);
+    if (b.length - (pos + 8) < length + 4) throw new TruncatedError(`truncated chunk ${type}`);
+    const body = b.subarray(pos + 8, pos + 8 + length);
+    if (crc32(body, crc32(typeBytes)) !== u32(b, pos + 8 + length)) {
+      throw new ChecksumError(`CRC-32 mismatch in chunk ${type}`);
+    }
+    chunks.set(type, body);
+    pos += 12 + length;
+  }
+  // 10. the stream fills the rest of the file exactly
+  const left = b.length - pos;
+  if (left < streamSize) {
+    throw new TruncatedError(`truncated index stream: expected ${streamSize} bytes, got ${left}`);
+  }
+  if (left > streamSize) throw new CorruptError(`${left - streamSize} trailing bytes after the index stream`);
+  return {
+    version, width, height, colors, indexBits, hasAlpha, coding, codingName: CODINGS[coding],
+    chunkCount, streamSize, palette, chunks, streamOffset: pos,
+  };
+}
+
+// Spec 2.5, steps 1-3: the zstd frame header and where the frame ends, before decompressing.
+function checkZstdFrame(s, expected) {
+  if (s.length < 4 || ZSTD_MAGIC.some((v, i) => s[i] !== v)) {
+    throw new CorruptError("index stream is not a zstd frame (bad zstd magic number)");
+  }
+  if (s.length < 5) throw new CorruptError("the index stream ends inside the zstd frame header");
+  const descriptor = s[4];
+  const fcsFlag = descriptor >> 6, single = (descriptor & 0x20) !== 0;
+  if (descriptor & 0x08) throw new CorruptError("the zstd frame header has its reserved bit set");
+  const hasChecksum = (descriptor & 0x04) !== 0;
+  const dictBytes = [0, 1, 2, 4][descriptor & 3];
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fcsFlag];
+  const size = 5 + (single ? 0 : 1) + dictBytes + fcsBytes;
+  if (s.length < size) throw new CorruptError("the index stream ends inside the zstd frame header");
+  let pos = 5, window = 0;
+  if (!single) {
+    const exponent = s[5] >> 3, mantissa = s[5] & 7;
+    const base = 2 ** (10 + exponent);
+    window = base + (base / 8) * mantissa;
+    pos = 6;
+  }
+  let dictionaryId = 0;
+  for (let i = 0; i < dictBytes; i++) dictionaryId += s[pos + i] * 2 ** (8 * i);
+  pos += dictBytes;
+  let contentSize = null;
+  if (fcsBytes) {
+    contentSize = 0;
+    for (let i = 0; i < fcsBytes; i++) contentSize += s[pos + i] * 2 ** (8 * i);
+    if (fcsBytes === 2) contentSize += 256;
+  }
+  if (single) window = contentSize || 0;
+  if (dictionaryId) throw new CorruptError(`the zstd frame names dictionary ${dictionaryId}; KMQ frames use none`);
+  if (contentSize === null) throw new CorruptError("the zstd frame does not declare its content size");
+  if (contentSize !== expected) {
+    throw new CorruptError(`the zstd frame declares ${contentSize} bytes but the header implies ${expected}`);
+  }
+  if (!hasChecksum) throw new CorruptError("the zstd frame has no content checksum");
+  if (window > Math.max(expected, 1024)) {
+    throw new CorruptError(`the zstd frame asks for a ${window}-byte window for ${expected} bytes of content`);
+  }
+  // walk the blocks
+  pos = size;
+  for (;;) {
+    if (pos + 3 > s.length) throw new CorruptError("the zstd frame runs past the end of the index stream");
+    const head = s[pos] | (s[pos + 1] << 8) | (s[pos + 2] << 16);
+    const last = head & 1, kind = (head >> 1) & 3, blockSize = head >>> 3;
+    if (kind === 3) throw new CorruptError("the zstd frame has a block of the reserved type");
+    if (blockSize > 128 * 1024) throw new CorruptError(`a zstd block of ${blockSize} bytes is larger than 128 KiB`);
+    pos += 3 + (kind === 1 ? 1 : blockSize);
+    if (last) break;
+  }
+  const end = pos + 4;
+  if (end > s.length) throw new CorruptError("the zstd frame runs past the end of the index stream");
+  if (end < s.length) throw new CorruptError(`${s.length - end} bytes follow the zstd frame inside the index stream`);
+}
+
+function decodeRows(stream, h) {
+  const rowBytes = Math.ceil((h.width * h.indexBits) / 8);
+  const expected = h.height * rowBytes;
+  checkZstdFrame(stream, expected);
+  // Block by block, so that the content's true length is known (fzstd's one-shot decompress
+  // returns a buffer of the declared size however much the blocks hold).
+  const rows = new Uint8Array(expected);
+  let got = 0;
+  try {
+    const d = new Decompress((chunk) => {
+      if (got + chunk.length <= expected) rows.set(chunk, got);
+      got += chunk.length;
+    });
+    d.push(stream, true);
+  } catch (e) {
+    throw new CorruptError(`the index stream cannot be decompressed (${e.message})`);
+  }
+  if (got !== expected) throw new CorruptError(`the zstd frame holds ${got} bytes, it declares ${expected}`);
+  if (xxh64Low32(rows) !== u32(stream, stream.length - 4)) {
+    throw new ChecksumError("zstd content checksum mismatch: the index stream is corrupt");
+  }
+  const { width, height, indexBits: bits, colors } = h;
+  const indices = new Uint8Array(width * height);
+  const perByte = 8 / bits, mask = (1 << bits) - 1;
+  let bad = false;
+  for (let y = 0; y < height; y++) {
+    const r = y * rowBytes, o = y * width;
+    if (bits === 8) {
+      const row = rows.subarray(r, r + width);
+      indices.set(row, o);
+      if (colors < 256) for (let x = 0; x < width; x++) if (row[x] >= colors) bad = true;
+      continue;
+    }
+    for (let x = 0; x < width; x++) {
+      const byte = rows[r + Math.floor(x / perByte)];
+      const v = (byte >> (8 - bits * ((x % perByte) + 1))) & mask;
+      indices[o + x] = v;
+      if (v >= colors) bad = true;
+    }
+  }
+  if (bad) throw new IndexRangeError(`a palette index is out of range for ${colors} colours`);
+  return indices;
+}
+
+function decodeContext(stream, h) {
+  if (stream.length < 8) {
+    throw new CorruptError(`the context-coded stream is ${stream.length} bytes, shorter than the 8 it needs`);
+  }
+  const indices = new Uint8Array(h.width * h.height);
+  const status = decodeContextPlane(stream.subarray(0, stream.length - 4), h.width, h.height, h.colors, indices);
+  if (status === INDEX_RANGE) throw new IndexRangeError(`a palette index is out of range for ${h.colors} colours`);
+  if (status === ENDS_EARLY) throw new CorruptError("the context-coded stream ends before the last pixel");
+  if (status === LEFT_OVER) throw new CorruptError("bytes are left over after the last pixel of the context-coded stream");
+  if (crc32(indices) !== u32(stream, stream.length - 4)) {
+    throw new ChecksumError("index plane checksum (CRC-32) mismatch: the index stream is corrupt");
+  }
+  return indices;
+}
+
+/**
+ * Decode a whole .kmq file.
+ * @param {Uint8Array|ArrayBuffer} data
+ * @param {{maxPixels?: number}} [options] refuse (LimitError) an image of more pixels, before
+ *   anything is decoded
+ * @returns {{width, height, colors, hasAlpha, coding, codingName, indexBits,
+ *   palette: Uint8Array, indices: Uint8Array, rgba: Uint8ClampedArray,
+ *   chunks: Map<string, Uint8Array>, iccProfile: Uint8Array|null, exif: Uint8Array|null}}
+ *   `palette` holds K RGBA entries (alpha 255 for an RGB palette); `rgba` the pixels.
+ */
+export function decode(data, options = {}) {
+  const b = asBytes(data);
+  const h = readHeader(b);
+  if (options.maxPixels != null && h.width * h.height > options.maxPixels) {
+    throw new LimitError(`${h.width}x${h.height} is more than maxPixels=${options.maxPixels}`);
+  }
+  const stream = b.subarray(h.streamOffset, h.streamOffset + h.streamSize);
+  const indices = h.coding === 1 ? decodeContext(stream, h) : decodeRows(stream, h);
+  const rgba = new Uint8ClampedArray(h.width * h.height * 4);
+  const out = new Uint32Array(rgba.buffer);
+  const pal = new Uint32Array(h.palette.slice().buffer); // entries as native-endian u32
+  for (let i = 0; i < indices.length; i++) out[i] = pal[indices[i]];
+  return {
+    ...h,
+    indices,
+    rgba,
+    iccProfile: h.chunks.get("iccp") || null,
+    exif: h.chunks.get("exif") || null,
+  };
+}
+
+/** The decoded image as an ImageData (browsers, or anywhere ImageData exists). */
+export function toImageData(image) {
+  return new ImageData(image.rgba, image.width, image.height);
+}
+
+/** Draw a decoded image onto a canvas (resized to the image), and return the canvas. */
+export function drawToCanvas(image, canvas) {
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext("2d").putImageData(toImageData(image), 0, 0);
+  return canvas;
+}

@@ -1,0 +1,20 @@
+// Files written by the Python encoder (tests/test_js.py makes them: random K, sizes, RGB/RGBA,
+// both codings) decode to exactly the pixels kmcodec.decode gives.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { decode } from "../kmq.js";
+
+const FOLDER = process.env.KMQ_RANDOM;
+
+test("random files from the Python encoder", { skip: !FOLDER && "KMQ_RANDOM not set" }, () => {
+  const names = readdirSync(FOLDER).filter((n) => n.endsWith(".kmq")).sort();
+  assert.ok(names.length >= 200, `only ${names.length} files`);
+  for (const name of names) {
+    const image = decode(readFileSync(join(FOLDER, name)));
+    const want = readFileSync(join(FOLDER, name.replace(/\.kmq$/, ".rgba")));
+    assert.ok(Buffer.from(image.rgba.buffer).equals(want), `${name}: pixels differ`);
+  }
+  console.log(`# decoded ${names.length} random files`);
+});
