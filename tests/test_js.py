@@ -67,3 +67,142 @@ def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout
     assert "decoded 240 random files" in result.stdout
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-color-profile=srgb",
+]
+
+
+class _Server:
+    """The repository's js/ and spec/ (and a folder of random files) over HTTP on loopback:
+    browsers do not run ES modules from file:// pages."""
+
+    def __init__(self, root: Path) -> None:
+        import functools
+        import http.server
+        import threading
+
+        self.results: list[bytes] = []
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.results = self.results  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def _quiet_handler():
+    import http.server
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map}
+        extensions_map.update({".js": "text/javascript", ".mjs": "text/javascript"})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # a page reports its result
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.server.results.append(body)  # type: ignore[attr-defined]
+            self.send_response(204)
+            self.end_headers()
+
+    return Handler
+
+
+_QuietHandler = _quiet_handler()
+
+
+def chromium_until(tmp_path: Path, server: _Server, url: str, timeout: float = 240) -> bytes:
+    """Open ``url`` in headless Chromium until the page POSTs its result; return it."""
+    import time
+
+    process = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.results and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()
+    assert server.results, "the page posted no result"
+    return server.results[0]
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    profile = tmp_path / "profile"
+    result = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def served(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "js").symlink_to(JS)
+    (root / "spec").symlink_to(ROOT / "spec")
+    server = _Server(root)
+    yield root, server
+    server.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: no browser test")
+def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None:
+    import json
+
+    root, server = served
+    folder = root / "random"
+    folder.mkdir()
+    count = random_files(folder, count=200, seed=12)
+    names = sorted(p.name for p in folder.glob("*.kmq"))
+    (folder / "list.json").write_text(json.dumps(names))
+    page = f"{server.url}/js/test/browser.html?random=/random/list.json"
+    result = json.loads(chromium_until(tmp_path, server, page))
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    assert result["failures"] == []
+    assert result["valid"] == len(manifest["valid"])
+    assert result["invalid"] == len(manifest["invalid"])
+    assert result["random"] == count == 200
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: no browser test")
+def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
+    _, server = served
+    url = server.url
+    shot = tmp_path / "shot.png"
+    chromium(
+        tmp_path,
+        "--window-size=320,240",
+        "--virtual-time-budget=10000",
+        f"--screenshot={shot}",
+        f"{url}/js/viewer.html?bare=1&src=/spec/vectors/valid/context-patterns.kmq",
+    )
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    with Image.open(VECTORS / "valid" / "context-patterns.png") as im:
+        expected = np.asarray(im.convert("RGB"))
+    h, w = expected.shape[:2]
+    np.testing.assert_array_equal(pixels[:h, :w], expected)
+    assert (pixels[h:, :] == 255).all()  # the page is white around the image
