@@ -32,6 +32,8 @@ demo: $(RUN)
 	$(PY) tools/demo.py $(IMAGES)
 
 test: $(DEV)
+	@command -v node >/dev/null || echo "make test: node not found: the JavaScript decoder's tests are skipped (.ci/run installs it)"
+	@command -v chromium >/dev/null || echo "make test: chromium not found: the browser tests are skipped (.ci/run installs it)"
 	$(PY) -m pytest -q
 	$(PY) -m ruff check kmcodec tests tools
 

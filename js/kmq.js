@@ -12,6 +12,8 @@ import { crc32 } from "./crc32.js";
 import { xxh64Low32 } from "./xxh64.js";
 import { decodeContextPlane, ENDS_EARLY, INDEX_RANGE, LEFT_OVER } from "./context.js";
 
+export { crc32 };
+
 export class KmqError extends Error {
   constructor(message) {
     super(message);

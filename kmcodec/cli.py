@@ -540,6 +540,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             writer.writerows(records)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    files: list[Path] = []
     if not args.no_plots:
         try:
             files = write_report(result, args.out)
@@ -548,6 +549,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         else:
             if not args.quiet:
                 print(f"report and {len(files) - 1} plots written to {args.out}/ (report.md)")
+    if args.html:
+        from .comparison.html import write_html
+
+        try:
+            page = write_html(result, args.out, files)
+        except FileNotFoundError as exc:
+            print(f"kmq: no HTML report: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if not args.quiet:
+            print(f"HTML report (self-contained, decodes the .kmq files with kmq.js): {page}")
     return EXIT_OK
 
 
@@ -659,6 +670,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--csv", help="write every measurement to this CSV file")
     cmp.add_argument("--json", help="write the results to this JSON file")
     cmp.add_argument("--no-plots", action="store_true", help="skip the plots and report.md")
+    cmp.add_argument(
+        "--html",
+        action="store_true",
+        help="also write report.html: one self-contained page that draws each .kmq file with"
+        " the JavaScript decoder beside PNG-8, WebP, GIF and JPEG",
+    )
     cmp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     cmp.set_defaults(func=_cmd_compare)
 

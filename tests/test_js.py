@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,11 +21,21 @@ from .conftest import ROOT, VECTORS
 
 JS = ROOT / "js"
 NODE = shutil.which("node")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: In CI (.ci/run installs node and chromium) a missing tool is a failure, not a skip.
+_IN_CI = bool(os.environ.get("CI"))
+
+
+def _needs(tool: str | None, what: str) -> pytest.MarkDecorator:
+    """Skip where ``what`` is missing, except in CI, where the test runs and fails."""
+    return pytest.mark.skipif(
+        tool is None and not _IN_CI, reason=f"{what} is not installed: {what} tests skipped"
+    )
 
 
 def _rgba(pixels: np.ndarray) -> bytes:
     if pixels.shape[2] == 3:
-        pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        pixels = np.concatenate([pixels, np.full((*pixels.shape[:2], 1), 255, np.uint8)], axis=2)
     return np.ascontiguousarray(pixels).tobytes()
 
 
@@ -49,7 +60,7 @@ def random_files(folder: Path, count: int = 240, seed: int = 11) -> int:
     return count
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed: the JS decoder is not tested")
+@_needs(NODE, "node")
 def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     expected = tmp_path / "expected"
     expected.mkdir()
@@ -60,6 +71,7 @@ def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     folder = tmp_path / "random"
     folder.mkdir()
     random_files(folder)
+    assert NODE, "node is required in CI (.ci/run installs it)"
     env = dict(os.environ, KMQ_EXPECTED=str(expected), KMQ_RANDOM=str(folder))
     result = subprocess.run(
         [NODE, "--test", "test/"], cwd=JS, env=env, capture_output=True, text=True, timeout=600
@@ -69,7 +81,6 @@ def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     assert "decoded 240 random files" in result.stdout
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -108,8 +119,11 @@ def _quiet_handler():
     import http.server
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map}
-        extensions_map.update({".js": "text/javascript", ".mjs": "text/javascript"})
+        extensions_map: ClassVar[dict[str, str]] = {
+            **http.server.SimpleHTTPRequestHandler.extensions_map,
+            ".js": "text/javascript",
+            ".mjs": "text/javascript",
+        }
 
         def log_message(self, *args: object) -> None:
             pass
@@ -130,6 +144,7 @@ def chromium_until(tmp_path: Path, server: _Server, url: str, timeout: float = 2
     """Open ``url`` in headless Chromium until the page POSTs its result; return it."""
     import time
 
+    assert CHROMIUM, "chromium is required in CI (.ci/run installs it)"
     process = subprocess.Popen(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", url],
         stdout=subprocess.DEVNULL,
@@ -147,6 +162,7 @@ def chromium_until(tmp_path: Path, server: _Server, url: str, timeout: float = 2
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
+    assert CHROMIUM, "chromium is required in CI (.ci/run installs it)"
     profile = tmp_path / "profile"
     result = subprocess.run(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
@@ -168,7 +184,7 @@ def served(tmp_path):
     server.close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: no browser test")
+@_needs(CHROMIUM, "chromium")
 def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None:
     import json
 
@@ -187,7 +203,7 @@ def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None
     assert result["random"] == count == 200
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: no browser test")
+@_needs(CHROMIUM, "chromium")
 def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
     _, server = served
     url = server.url
@@ -206,3 +222,54 @@ def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
     h, w = expected.shape[:2]
     np.testing.assert_array_equal(pixels[:h, :w], expected)
     assert (pixels[h:, :] == 255).all()  # the page is white around the image
+
+
+def test_html_report_bundles_the_decoder_and_embeds_every_file(tmp_path) -> None:
+    import re
+
+    from kmcodec.comparison.html import bundle_js
+
+    script = bundle_js()
+    assert not re.search(r"^\s*(import|export)\s", script, re.M)  # one classic script
+    assert script.rstrip().endswith("window.kmq = __kmq_kmq;")
+    image = tmp_path / "in.png"
+    with Image.open(ROOT / "samples" / "kodim23.png") as im:
+        im.crop((200, 150, 392, 278)).save(image)
+    from kmcodec import cli
+
+    out = tmp_path / "cmp"
+    assert (
+        cli.main(["compare", str(image), "--colors", "4,16", "--out", str(out), "--html", "-q"])
+        == 0
+    )
+    page = (out / "report.html").read_text()
+    assert page.count("data-kmq=") == 2
+    assert page.count("data:image/webp;base64,") == 2 and page.count("data:image/png;base64,") >= 4
+    assert "http" not in page.split("<script>", 1)[0]  # nothing to fetch: works offline
+
+
+@_needs(CHROMIUM, "chromium")
+def test_html_report_decodes_every_kmq_file_offline_in_the_browser(tmp_path) -> None:
+    import re
+    import zlib
+
+    from kmcodec import cli
+
+    image = tmp_path / "in.png"
+    with Image.open(ROOT / "samples" / "kodim05.png") as im:
+        im.crop((100, 100, 292, 228)).save(image)
+    out = tmp_path / "cmp"
+    assert (
+        cli.main(["compare", str(image), "--colors", "2,8,64", "--out", str(out), "--html", "-q"])
+        == 0
+    )
+    dom = chromium(
+        tmp_path, "--virtual-time-budget=20000", "--dump-dom", (out / "report.html").as_uri()
+    )
+    body = re.search(r'<body data-decoded="(\d+)" data-errors="(\d+)"', dom)
+    assert body and body.groups() == ("3", "0"), dom[:500]
+    # every canvas holds exactly the pixels kmcodec decodes from the same file
+    for name, crc in re.findall(r'data-file="([^"]+)" data-crc="(\d+)"', dom):
+        pixels = kmcodec.decode((out / "files" / name).read_bytes())
+        assert zlib.crc32(_rgba(pixels)) == int(crc), name
+    assert len(re.findall(r"data-crc=", dom)) == 3
