@@ -47,8 +47,10 @@ const STRETCH = new Int16Array(4096);
   for (let i = pi; i < 4096; i++) STRETCH[i] = 2047;
 }
 
+// (h + v + 1) * HASH_MUL mod 2^32, kept as a signed 32-bit integer (the same bits; readers
+// take `>>> shift`): values above 2^31 as JavaScript numbers would be boxed on the heap.
 function hashStep(h, v) {
-  return Math.imul((h + v + 1) >>> 0, HASH_MUL) >>> 0;
+  return Math.imul((h + v + 1) | 0, HASH_MUL);
 }
 
 function ceilLog2(v) {
@@ -64,13 +66,16 @@ function ceilLog2(v) {
 export function decodeContextPlane(input, width, height, colors, plane) {
   const len = input.length;
   if (len < 4) return ENDS_EARLY;
-  let code = ((input[0] << 24) | (input[1] << 16) | (input[2] << 8) | input[3]) >>> 0;
-  let range = 0xffffffff;
+  // The range decoder's state lives in a typed array: decide() is a closure, and a captured
+  // variable holding a number above 2^31 would be boxed on every write.
+  const rc = new Uint32Array(2); // [range, code]
+  rc[0] = 0xffffffff;
+  rc[1] = ((input[0] << 24) | (input[1] << 16) | (input[2] << 8) | input[3]) >>> 0;
   let pos = 4;
   let error = 0;
   if (colors === 1) {
     plane.fill(0);
-    return len === 4 && code === 0 ? 0 : LEFT_OVER;
+    return len === 4 && rc[1] === 0 ? 0 : LEFT_OVER;
   }
 
   const W = width, H = height, K = colors;
@@ -123,6 +128,7 @@ export function decodeContextPlane(input, width, height, colors, plane) {
     if (d > 4095) d = 4095;
     else if (d < -4095) d = -4095;
     const p12 = squash(d);
+    let range = rc[0], code = rc[1];
     const bound = (range >>> 16) * (p12 << 4);
     let bit;
     if (code < bound) {
@@ -141,6 +147,8 @@ export function decodeContextPlane(input, width, height, colors, plane) {
         error = ENDS_EARLY;
       }
     }
+    rc[0] = range;
+    rc[1] = code;
     const err = (bit << 12) - p12;
     for (let i = 0; i < MIX_INPUTS; i++) weights[wo + i] += (x[i] * err + 2048) >> 12;
     update(cidx[0], bit);
@@ -260,6 +268,6 @@ export function decodeContextPlane(input, width, height, colors, plane) {
     }
   }
   if (error) return error;
-  if (pos !== len || code !== 0) return LEFT_OVER;
+  if (pos !== len || rc[1] !== 0) return LEFT_OVER;
   return 0;
 }
