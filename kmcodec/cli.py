@@ -21,20 +21,17 @@ any file ended with.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import io
 import json
-import multiprocessing
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, codec, options
-from .errors import KmqError, QualityError
-from .files import expand, open_image, write_atomic
+from . import __version__, batch, codec, options
+from .batch import FileResult
+from .errors import KmqError
+from .files import expand, write_atomic
 from .format import layout
 
 __all__ = ["main"]
@@ -52,107 +49,24 @@ EXIT_INTERRUPTED = 130
 _PRIORITY = (EXIT_READ, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
 
-@dataclass
-class Outcome:
-    """What happened to one input file."""
-
-    source: str
-    target: str | None
-    status: int
-    bytes_in: int = 0
-    bytes_out: int = 0
-    colors: int = 0
-    psnr: float = 0.0
-    seconds: float = 0.0
-    message: str = ""
+#: The exit code of each batch status.
+_EXIT_OF = {
+    "ok": EXIT_OK,
+    "up-to-date": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "unreadable": EXIT_READ,
+    "unwritable": EXIT_WRITE,
+    "larger": EXIT_LARGER,
+    "quality": EXIT_QUALITY,
+}
 
 
-def _exit_code(outcomes: list[Outcome]) -> int:
-    codes = {o.status for o in outcomes}
+def _exit_code(results: list[FileResult]) -> int:
+    codes = {_EXIT_OF[r.status] for r in results}
     for code in _PRIORITY:
         if code in codes:
             return code
     return EXIT_OK
-
-
-def _bomb_error() -> type[Exception]:
-    from PIL import Image
-
-    return Image.DecompressionBombError
-
-
-def _encode_one(
-    source: str, target: str | None, job: dict[str, Any], data: bytes | None
-) -> tuple[Outcome, bytes | None]:
-    """Encode one image. With ``target`` None the encoded bytes are returned, not written."""
-    t0 = time.perf_counter()
-    force = job["force"]
-    outcome = Outcome(source=source, target=target, status=EXIT_OK)
-    try:
-        outcome.bytes_in = len(data) if data is not None else os.path.getsize(source)
-        im = open_image(data if data is not None else source)
-    except (OSError, SyntaxError, ValueError, _bomb_error()) as exc:
-        outcome.status, outcome.message = EXIT_READ, f"cannot read image: {exc}"
-        return outcome, None
-    if target is not None and os.path.exists(target) and not force:
-        outcome.status, outcome.message = EXIT_WRITE, f"{target} exists; use --force to overwrite"
-        return outcome, None
-    try:
-        q = codec.quantize(im, **job["options"])
-        encoded = q.encode()
-    except QualityError as exc:
-        outcome.status, outcome.message = EXIT_QUALITY, str(exc)
-        return outcome, None
-    except (ValueError, TypeError, KmqError, MemoryError) as exc:
-        outcome.status, outcome.message = EXIT_FAILED, str(exc)
-        return outcome, None
-    outcome.colors, outcome.psnr = q.colors, q.psnr
-    outcome.bytes_out = len(encoded)
-    if job["skip_if_larger"] and len(encoded) > outcome.bytes_in:
-        outcome.status = EXIT_LARGER
-        outcome.message = (
-            f"skipped: {len(encoded)} bytes would be larger than the input's {outcome.bytes_in}"
-        )
-        return outcome, None
-    if target is not None:
-        try:
-            write_atomic(target, encoded)
-        except OSError as exc:
-            outcome.status, outcome.message = EXIT_WRITE, f"cannot write {target}: {exc}"
-            return outcome, None
-    outcome.seconds = time.perf_counter() - t0
-    return outcome, encoded
-
-
-def _worker_init(parent: int) -> None:
-    """Run in each worker process: die with the parent, leave Ctrl-C to it."""
-    import signal
-    import threading
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:  # Linux: the kernel kills this process when its parent dies
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:  # elsewhere: notice that the parent is gone
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _encode_worker(task: tuple[str, str | None, dict[str, Any]]) -> Outcome:
-    source, target, job = task
-    return _encode_one(source, target, job, None)[0]
 
 
 def _target(source: str, args: argparse.Namespace) -> str | None:
@@ -163,14 +77,39 @@ def _target(source: str, args: argparse.Namespace) -> str | None:
     return str(Path(source).with_suffix("")) + args.ext
 
 
-def _progress(total: int, quiet: bool) -> Any:
-    if quiet or total < 2 or not sys.stderr.isatty():
+class _Progress:
+    """A bar on a terminal; elsewhere (a log, CI) a line every ``every`` files, so that a long
+    run shows it is moving; nothing with -q or for one file."""
+
+    def __init__(self, total: int, quiet: bool, label: str = "kmq", every: int = 0) -> None:
+        self.total, self.done, self.label, self.bar = total, 0, label, None
+        self.every = (every or max(1, total // 20)) if not quiet and total > 1 else 0
+        if self.every and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:  # the progress bar is an optional extra
+                pass
+            else:
+                self.bar = tqdm(total=total, unit="file", file=sys.stderr)
+
+    def __call__(self, result: Any = None, name: str = "") -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.every and (self.done % self.every == 0 or self.done == self.total):
+            what = f" {name}" if name else " files"
+            print(f"{self.label}: {self.done}/{self.total}{what}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _client(args: argparse.Namespace) -> Any:
+    if not args.dask:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the progress bar is an optional extra
-        return None
-    return tqdm(total=total, unit="file", file=sys.stderr)
+    return batch.connect(args.dask, args.jobs)
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -187,106 +126,90 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kmq: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    job = dict(options=given, force=args.force, skip_if_larger=args.skip_if_larger)
     t0 = time.perf_counter()
-    outcomes: list[Outcome] = []
     if sources == ["-"] or (len(sources) == 1 and args.output == "-"):
         # One image whose file goes to standard output (from standard input or a file).
         data = sys.stdin.buffer.read() if sources == ["-"] else None
-        outcome, encoded = _encode_one(sources[0], _target(sources[0], args), job, data)
-        if encoded is not None and outcome.target is None:
+        result, encoded = batch.encode_file(
+            sources[0],
+            _target(sources[0], args),
+            given,
+            force=args.force,
+            skip_if_larger=args.skip_if_larger,
+            data=data,
+        )
+        if encoded is not None and result.target is None:
             sys.stdout.buffer.write(encoded)
             sys.stdout.buffer.flush()
-        outcomes.append(outcome)
-    else:
-        jobs = [(s, _target(s, args), job) for s in sources]
-        workers = min(args.jobs or os.cpu_count() or 1, len(jobs))
-        bar = _progress(len(jobs), args.quiet)
-        if workers <= 1:
-            results = map(_encode_worker, jobs)
-            pool = None
-        else:
-            pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(os.getpid(),),
-            )
-            results = pool.map(_encode_worker, jobs)
-        try:
-            for outcome in results:
-                outcomes.append(outcome)
-                if bar is not None:
-                    bar.update(1)
-                _report(outcome, args)
-        except KeyboardInterrupt:
-            # Ctrl-C: stop the workers (they ignore SIGINT, so none prints a traceback), keep
-            # what was written (every file is complete: writes are atomic) and say so.
-            if pool is not None:
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = None
-            if bar is not None:
-                bar.close()
-                bar = None
-            print(f"kmq: interrupted after {len(outcomes)} of {len(jobs)} files", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        finally:
-            if pool is not None:
-                pool.shutdown()
-            if bar is not None:
-                bar.close()
-    if len(outcomes) == 1 and (sources == ["-"] or args.output == "-"):
-        _report(outcomes[0], args)
-    if not args.quiet and len(outcomes) > 1:
-        done = [o for o in outcomes if o.status == EXIT_OK]
-        bytes_in = sum(o.bytes_in for o in done)
-        bytes_out = sum(o.bytes_out for o in done)
+        _report(result, args)
+        return _exit_code([result])
+    jobs = [(s, _target(s, args)) for s in sources]
+    settings = dict(options=given, force=args.force, skip_if_larger=args.skip_if_larger)
+    progress = _Progress(len(jobs), args.quiet)
+
+    def each(result: FileResult) -> None:
+        progress(result)
+        _report(result, args)
+
+    client = None
+    try:
+        client = _client(args)
+        results = batch.run(
+            batch._encode_chunk, jobs, settings, workers=args.jobs, client=client, progress=each
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"kmq: interrupted after {progress.done} of {len(jobs)} files", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ImportError, OSError) as exc:  # no Dask, or no scheduler at that address
+        progress.close()
+        print(f"kmq: --dask {args.dask}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        progress.close()
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if args.dask == "local" and cluster is not None:
+                cluster.close()  # the LocalCluster this command started
+    if not args.quiet and len(results) > 1:
+        done = [r for r in results if r.status == "ok"]
+        current = sum(r.status == "up-to-date" for r in results)
+        bytes_in = sum(r.bytes_in for r in done)
+        bytes_out = sum(r.bytes_out for r in done)
         ratio = bytes_in / bytes_out if bytes_out else 0.0
         print(
-            f"kmq: {len(done)} of {len(outcomes)} files converted, {bytes_in} bytes in,"
-            f" {bytes_out} bytes out, ratio {ratio:.2f}, {time.perf_counter() - t0:.2f} s",
+            f"kmq: {len(done)} of {len(results)} files converted"
+            + (f", {current} up to date" if current else "")
+            + f", {bytes_in} bytes in, {bytes_out} bytes out, ratio {ratio:.2f},"
+            f" {time.perf_counter() - t0:.2f} s",
             file=sys.stderr,
         )
-    return _exit_code(outcomes)
+        failed = batch.failure_report(r for r in results if r.status != "up-to-date")
+        if failed and len(results) > 1:
+            print(f"kmq: failed:\n{failed}", file=sys.stderr)
+    return _exit_code(results)
 
 
-def _report(outcome: Outcome, args: argparse.Namespace) -> None:
-    if outcome.status != EXIT_OK:
-        if not args.quiet or outcome.status not in (EXIT_LARGER,):
-            print(f"kmq: {outcome.source}: {outcome.message}", file=sys.stderr)
+def _report(result: FileResult, args: argparse.Namespace) -> None:
+    if not result.ok:
+        if not args.quiet or result.status not in ("larger",):
+            print(f"kmq: {result.source}: {result.message}", file=sys.stderr)
+    elif args.verbose and result.status == "up-to-date":
+        print(f"{result.source}: up to date ({result.target})", file=sys.stderr)
     elif args.verbose:
         print(
-            f"{outcome.source} -> {outcome.target or 'stdout'}: {outcome.colors} colours,"
-            f" PSNR {outcome.psnr:.2f} dB, {outcome.bytes_in} -> {outcome.bytes_out} bytes,"
-            f" {outcome.seconds:.2f} s",
+            f"{result.source} -> {result.target or 'stdout'}: {result.colors} colours,"
+            f" PSNR {result.psnr:.2f} dB, {result.bytes_in} -> {result.bytes_out} bytes,"
+            f" {result.seconds:.2f} s",
             file=sys.stderr,
         )
 
 
-#: Formats that store a palette image as it is (with its transparency), so the decoded file
-#: stays as small as the palette allows.
-_PALETTE_FORMATS = frozenset({"PNG", "GIF", "TIFF", "BMP", "WEBP"})
-
-
-def _pillow_image(image: codec.KmqImage, fmt: str) -> Any:
-    """The decoded file as a Pillow image: mode "P" with its palette (and alpha as tRNS) for
-    formats that keep palettes, else RGB or RGBA."""
+def _bomb_error() -> type[Exception]:
     from PIL import Image
 
-    if fmt.upper() in _PALETTE_FORMATS:
-        im = Image.fromarray(image.indices, mode="P")
-        im.putpalette(image.palette[:, :3].tobytes())
-        if image.palette.shape[1] == 4:
-            im.info["transparency"] = image.palette[:, 3].tobytes()
-    else:
-        im = Image.fromarray(image.image())
-        if im.mode == "RGBA" and fmt.upper() in ("JPEG", "PPM"):
-            im = im.convert("RGB")  # formats without alpha: drop it, as Pillow users would
-    if image.icc_profile:
-        im.info["icc_profile"] = image.icc_profile
-    return im
+    return Image.DecompressionBombError
 
 
 def _max_pixels(value: int | None) -> int | str | None:
@@ -297,8 +220,6 @@ def _max_pixels(value: int | None) -> int | str | None:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    from PIL import Image
-
     source = args.input
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
@@ -311,32 +232,20 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         print(f"kmq: {source}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     target = args.output or ("-" if source == "-" else str(Path(source).with_suffix(".png")))
-    buf = io.BytesIO()
     try:
-        fmt = args.format or (
-            None
-            if target == "-"
-            else Image.registered_extensions().get(Path(target).suffix.lower())
-        )
-        if fmt is None:
-            fmt = "PNG"
-        im = _pillow_image(image, fmt)
-        save_options = {"icc_profile": image.icc_profile} if image.icc_profile else {}
-        if image.exif:
-            save_options["exif"] = layout.exif_from_chunk(image.exif)
-        im.save(buf, format=fmt, **save_options)
+        encoded = batch.to_image_file(image, target, args.format)
     except (ValueError, OSError, KeyError) as exc:
         print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
         return EXIT_WRITE
     if target == "-":
-        sys.stdout.buffer.write(buf.getvalue())
+        sys.stdout.buffer.write(encoded)
         sys.stdout.buffer.flush()
         return EXIT_OK
     if os.path.exists(target) and not args.force:
         print(f"kmq: {target} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_WRITE
     try:
-        write_atomic(target, buf.getvalue())
+        write_atomic(target, encoded)
     except OSError as exc:
         print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
         return EXIT_WRITE
@@ -492,17 +401,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if missing:
         print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
         return EXIT_READ
-    bar = _progress(len(images), args.quiet)
-    done = [0]
+    bar = _Progress(len(images), args.quiet, "kmq compare", every=1)
 
     def progress(name: str) -> None:
-        # A bar on a terminal; elsewhere (a log, CI) one line per image, so a long run
-        # shows that it is moving.
-        done[0] += 1
-        if bar is not None:
-            bar.update(1)
-        elif not args.quiet and len(images) > 1:
-            print(f"kmq compare: {done[0]}/{len(images)} {name}", file=sys.stderr, flush=True)
+        bar(name=name)
 
     try:
         result = compare(
@@ -521,8 +423,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"kmq: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if not args.quiet:
         for ic in result.images:
             _print_comparison(ic)
@@ -603,7 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--ext", default=layout.EXTENSION, help="output file suffix (default .kmq)")
     options.add_arguments(enc)  # every encode option, as kmcodec.options declares it
-    enc.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
+    enc.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="redo outputs newer than their input (skipped otherwise: a run resumes) and"
+        " overwrite older ones",
+    )
     enc.add_argument(
         "--skip-if-larger",
         action="store_true",
@@ -616,6 +523,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="parallel processes (default: number of cores)",
+    )
+    enc.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a"
+        " LocalCluster of -j processes (default one per core); the workers read and write the files"
+        " (pip install 'kmcodec[dask]')",
     )
     enc.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     enc.add_argument("-v", "--verbose", action="store_true", help="print a line per file")

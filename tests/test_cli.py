@@ -58,8 +58,17 @@ def test_output_and_ext_options(png, tmp_path) -> None:
 
 
 def test_existing_output_is_kept_without_force(png) -> None:
+    import os
+
     out = png.with_suffix(".kmq")
     out.write_bytes(b"keep me")
+    # newer than the input: up to date, skipped (a batch resumes where it stopped)
+    result = kmq("encode", str(png), "-v")
+    assert result.returncode == 0 and b"up to date" in result.stderr
+    assert out.read_bytes() == b"keep me"
+    # older than the input: not overwritten without --force
+    stat = png.stat()
+    os.utime(out, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))
     result = kmq("encode", str(png))
     assert result.returncode == 4 and b"--force" in result.stderr
     assert out.read_bytes() == b"keep me"

@@ -1,0 +1,138 @@
+"""Batches: many files with the same options, on local processes and on a real Dask
+LocalCluster (two worker processes on loopback), resumable, with a failure report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kmcodec
+from kmcodec import batch, cli
+
+
+@pytest.fixture
+def folder(tmp_path, photo) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        Image.fromarray(np.roll(photo, 11 * i, axis=1)).save(src / f"p{i}.png")
+    (src / "broken.png").write_bytes(b"\x89PNG not really")
+    return src
+
+
+def _check(results: list[batch.FileResult], folder: Path, out: Path) -> None:
+    names = [Path(r.source).name for r in results]
+    assert names == sorted(p.name for p in folder.iterdir())  # input order
+    bad = next(r for r in results if r.source.endswith("broken.png"))
+    assert bad.status == "unreadable" and "cannot read image" in bad.message
+    good = [r for r in results if r is not bad]
+    assert all(r.status == "ok" for r in good)
+    for r in good:
+        assert Path(r.target).parent == out
+        data = Path(r.target).read_bytes()
+        assert r.bytes_out == len(data) and r.colors == 16 and r.psnr > 20
+        with Image.open(r.source) as im:
+            expected = kmcodec.encode(np.asarray(im), 16)
+        assert data == expected  # the same bytes as the API, wherever it ran
+    assert not list(out.glob("*partial*")) and not (out / "broken.kmq").exists()
+    report = batch.failure_report(results)
+    assert report.splitlines() == [f"{bad.source}: unreadable: {bad.message}"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_encode_a_folder_locally(folder, tmp_path, workers) -> None:
+    out = tmp_path / "out"
+    seen = []
+    results = batch.encode([folder], out_dir=out, colors=16, workers=workers, progress=seen.append)
+    _check(results, folder, out)
+    assert sorted(r.source for r in seen) == sorted(r.source for r in results)
+
+
+def test_a_second_run_resumes_and_force_redoes(folder, tmp_path) -> None:
+    out = tmp_path / "out"
+    batch.encode([folder], out_dir=out, colors=16, workers=1)
+    again = batch.encode([folder], out_dir=out, colors=16, workers=1)
+    assert [r.status for r in again].count("up-to-date") == 6
+    # an input changed after its output was written: the stale output is not overwritten
+    # silently, and force redoes it
+    stale = folder / "p0.png"
+    target = out / "p0.kmq"
+    os.utime(target, ns=(stale.stat().st_atime_ns, stale.stat().st_mtime_ns - 10**9))
+    result = batch.encode([stale], out_dir=out, colors=16, workers=1)[0]
+    assert result.status == "unwritable" and "--force" in result.message
+    assert batch.encode([stale], out_dir=out, colors=16, force=True)[0].status == "ok"
+
+
+def test_bad_options_fail_before_any_work(folder, tmp_path) -> None:
+    with pytest.raises(kmcodec.OptionError):
+        batch.encode([folder], out_dir=tmp_path / "out", colors=0)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_decode_a_folder(folder, tmp_path) -> None:
+    kmqs = tmp_path / "kmq"
+    batch.encode([folder], out_dir=kmqs, colors=8, workers=1)
+    (kmqs / "corrupt.kmq").write_bytes(b"\x89KMQ\r\n\x1a\nxx")
+    results = batch.decode([kmqs], out_dir=tmp_path / "png", workers=2)
+    assert [r.status for r in results].count("ok") == 6
+    bad = next(r for r in results if r.source.endswith("corrupt.kmq"))
+    assert bad.status == "failed"
+    for r in results:
+        if r.ok:
+            with Image.open(r.target) as im:
+                assert im.mode == "P"
+                np.testing.assert_array_equal(
+                    np.asarray(im.convert("RGB")), kmcodec.load(r.source)
+                )
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("distributed")
+    client = batch.local_cluster(workers=2)
+    yield client
+    client.close()
+    client.cluster.close()
+
+
+def test_encode_on_a_dask_local_cluster(folder, tmp_path, dask_client) -> None:
+    assert len(dask_client.scheduler_info()["workers"]) == 2
+    out = tmp_path / "out"
+    # one file already up to date: the workers skip it
+    out.mkdir()
+    with Image.open(folder / "p3.png") as im:
+        (out / "p3.kmq").write_bytes(kmcodec.encode(np.asarray(im), 16))
+    results = batch.encode([folder], out_dir=out, colors=16, client=dask_client)
+    statuses = {Path(r.source).name: r.status for r in results}
+    assert statuses.pop("p3.png") == "up-to-date"
+    assert statuses.pop("broken.png") == "unreadable"
+    assert set(statuses.values()) == {"ok"}
+    (out / "p3.kmq").unlink()
+    redo = batch.encode([folder], out_dir=out, colors=16, client=dask_client)
+    _check(redo_without_skips(redo), folder, out)
+
+
+def redo_without_skips(results: list[batch.FileResult]) -> list[batch.FileResult]:
+    """The up-to-date files of a second run count as done ("ok") for :func:`_check`."""
+    for r in results:
+        if r.status == "up-to-date":
+            r.status = "ok"
+            r.colors, r.psnr = 16, 99.0
+    return results
+
+
+def test_cli_dask_local(folder, tmp_path, capsys) -> None:
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = cli.main(
+        ["encode", str(folder), "--colors", "16", "--ext", ".kmq", "--dask", "local", "-j", "2"]
+    )
+    err = capsys.readouterr().err
+    assert code == 3  # the broken file
+    assert "6 of 7 files converted" in err and "broken.png: unreadable" in err
+    assert len(list(folder.glob("*.kmq"))) == 6
