@@ -17,7 +17,7 @@ by :func:`kmcodec.encode` with the save options of :mod:`kmcodec.options`.
 from __future__ import annotations
 
 import re
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
@@ -25,6 +25,7 @@ from PIL import Image, ImageFile, ImagePalette
 from .codec import encode, encode_indexed
 from .errors import KmqError, TruncatedError
 from .format import codings, layout
+from .format.codings import Coding
 from .options import OPTIONS, resolve
 from .quantization.pixels import PIL_MODES
 
@@ -74,19 +75,59 @@ class KmqImageFile(ImageFile.ImageFile):
         self._stream_left = layout.bytes_left(self.fp)
         self.tile = [ImageFile._Tile("kmq", (0, 0, h.width, h.height), head.stream_offset, (h,))]
 
-    def load_prepare(self) -> None:
-        """Check what is cheap to check before Pillow allocates the image (width x height
-        bytes): that the file holds the whole index stream, and that the stream starts as its
-        coding requires."""
+    def load(self) -> Any:
+        """Decode the index stream. Where it decodes to one byte an index (coding 1, and coding
+        0 at 8 or 1 bits an index), Pillow's image is a view of the decoded plane, as Pillow
+        does for memory-mapped raw files: no second copy of the pixels (a 24 MP file loads in
+        one plane's memory, not two). The packed 2- and 4-bit rows go through Pillow's raw
+        decoder (``KmqDecoder``)."""
+        h = getattr(self, "_header", None)
+        mappable = h is not None and (h.coding == Coding.CONTEXT or h.index_bits in (1, 8))
+        if not (self.tile and mappable and self.fp is not None and self._core() is None):
+            return super().load()
+        Image.Image.load(self)
+        try:
+            self._check_before_allocating()
+            self.fp.seek(self.tile[0].offset)
+            plane = codings.decode(layout.read_stream(self.fp, h), h)
+        except KmqError as exc:
+            raise OSError(str(exc)) from None
+        data, rawmode = plane.raw()
+        self.im = Image.core.map_buffer(data, self.size, "raw", 0, (rawmode, 0, 1))
+        if self.palette:
+            self.palette.dirty = 1  # the new image core needs the palette again
+        self.tile = []
+        self.readonly = 1  # Pillow copies before any change, as for a memory-mapped file
+        self.load_end()
+        if self._exclusive_fp and self._close_exclusive_fp_after_loading:
+            self.fp.close()
+        self.fp = None
+        return Image.Image.load(self)
+
+    def _core(self) -> Any:
         # Pillow 11+ keeps the image core in ``_im`` (``im`` is a property), older in ``im``.
-        core = self.__dict__.get("_im", self.__dict__.get("im"))
-        if core is None and self.fp is not None and self.tile:
-            h = self._header
+        return self.__dict__.get("_im", self.__dict__.get("im"))
+
+    def _check_before_allocating(self) -> None:
+        """What is cheap to check before anything the size of the image is allocated: that the
+        file holds the whole index stream, and that the stream starts as its coding requires.
+
+        Raises
+        ------
+        KmqError
+        """
+        h = self._header
+        layout.check_stream_present(self._stream_left, h)
+        self.fp.seek(self.tile[0].offset)
+        prefix = self.fp.read(min(h.stream_size, codings.START_BYTES))
+        codings.check_start(prefix, h.stream_size, h)
+
+    def load_prepare(self) -> None:
+        """Check what is cheap to check (see :meth:`_check_before_allocating`) before Pillow
+        allocates the image (width x height bytes)."""
+        if self._core() is None and self.fp is not None and self.tile:
             try:
-                layout.check_stream_present(self._stream_left, h)
-                self.fp.seek(self.tile[0].offset)
-                prefix = self.fp.read(min(h.stream_size, codings.START_BYTES))
-                codings.check_start(prefix, h.stream_size, h)
+                self._check_before_allocating()
             except KmqError as exc:  # TruncatedError included: Pillow says OSError for both
                 raise OSError(str(exc)) from None
         super().load_prepare()

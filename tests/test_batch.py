@@ -85,9 +85,7 @@ def test_decode_a_folder(folder, tmp_path) -> None:
         if r.ok:
             with Image.open(r.target) as im:
                 assert im.mode == "P"
-                np.testing.assert_array_equal(
-                    np.asarray(im.convert("RGB")), kmcodec.load(r.source)
-                )
+                np.testing.assert_array_equal(np.asarray(im.convert("RGB")), kmcodec.load(r.source))
 
 
 @pytest.fixture(scope="module")

@@ -299,3 +299,21 @@ def test_kmcodec_save_keeps_the_old_file_when_encoding_fails(tmp_path, photo) ->
     with pytest.raises(ValueError):
         kmcodec.save(path, photo, 2, quality="99-100")
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("coding", "colors"), [(1, 16), (0, 200), (0, 2)])
+def test_one_byte_planes_load_without_a_second_copy(tmp_path, photo, coding, colors) -> None:
+    """Coding 1, and coding 0 at 8 or 1 bits an index, decode to a plane that Pillow's image
+    views (read-only, copied on write, as a memory-mapped file) instead of copying."""
+    path = tmp_path / "a.kmq"
+    kmcodec.save(path, photo, colors, coding=coding)
+    with Image.open(path) as im:
+        im.load()
+        assert im.readonly == 1 and im.mode == "P"
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), kmcodec.load(path))
+        im.putpixel((0, 0), 1)  # copy on write
+        assert im.readonly == 0 and im.getpixel((0, 0)) == 1
+    rgba = np.dstack([photo, np.where(photo[..., :1] > 128, 255, 0).astype(np.uint8)])
+    kmcodec.save(path, rgba, 8, coding=1)
+    with Image.open(path) as im:
+        np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), kmcodec.load(path))

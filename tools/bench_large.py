@@ -56,7 +56,31 @@ data = kmcodec.encode(pixels, int(sys.argv[2]))
 elapsed = time.perf_counter() - t0
 peak = high_water_mib()
 value = kmcodec.psnr(pixels, kmcodec.decode(data))
+open(sys.argv[3], "wb").write(data)
 print(elapsed, peak, before, len(data), value, loaded)
+"""
+
+DECODE_CHILD = r"""
+import sys, time
+from PIL import Image
+import kmcodec
+
+def high_water_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+
+Image.MAX_IMAGE_PIXELS = None
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = high_water_mib()
+t0 = time.perf_counter()
+with Image.open(sys.argv[1]) as im:
+    im.load()
+    elapsed = time.perf_counter() - t0
+    peak = high_water_mib()
+    print(elapsed, before, peak, im.width * im.height, im.mode)
 """
 
 
@@ -92,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             f"image: {src.name}, {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP),"
             f" {distinct} distinct colours; K = {args.colors}"
         )
+        kmq_path = Path(tmp) / "large.kmq"
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(src), str(args.colors)],
+            [sys.executable, "-c", CHILD, str(src), str(args.colors), str(kmq_path)],
             capture_output=True,
             text=True,
             check=True,
@@ -105,6 +130,23 @@ def main(argv: list[str] | None = None) -> int:
             f" {3 * size[0] * size[1] / 1e6:.0f} MB of pixels;"
             f" loading the PNG with Pillow peaked at {loaded:.0f} MiB before that),"
             f" {int(nbytes)} bytes, PSNR {value:.2f} dB"
+        )
+        print(
+            f"whole encode process: peak resident memory {max(peak, loaded):.0f} MiB"
+            f" (goal <= 1024 MiB: {'met' if max(peak, loaded) <= 1024 else 'NOT met'})"
+        )
+        dec = subprocess.run(
+            [sys.executable, "-c", DECODE_CHILD, str(kmq_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        d_seconds, d_before, d_peak, d_pixels = (float(v) for v in dec[:4])
+        image_mib = d_pixels / 2**20  # mode "P": one byte a pixel
+        print(
+            f"Image.open(f).load() of the .kmq file: {d_seconds:5.2f} s, resident memory"
+            f" {d_before:.0f} -> {d_peak:.0f} MiB: {d_peak - d_before:.0f} MiB for a"
+            f" {image_mib:.0f} MiB {dec[4]} image ({(d_peak - d_before) / image_mib:.2f}x its size)"
         )
         pngquant = shutil.which("pngquant")
         if pngquant:

@@ -275,6 +275,8 @@ def split_init(
     heap = [(-float(squares.sum() - sums @ sums / weight), 0, x, w, wx, weight, sums, squares)]
     final = []
     counter = 1
+    offsets = np.arange(dims) * _SPLIT_BINS
+    span = dims * _SPLIT_BINS
     while heap and len(heap) + len(final) < n_clusters:  # one split per palette entry
         box = heapq.heappop(heap)
         neg_error, _, xs, ws, wxs, weight, sums, squares = box
@@ -288,13 +290,14 @@ def split_init(
         bins = ((values - low) * (_SPLIT_BINS / (high - low))).astype(np.intp)
         np.minimum(bins, _SPLIT_BINS - 1, out=bins)
         cw = np.cumsum(np.bincount(bins, weights=ws, minlength=_SPLIT_BINS))
-        cs = np.empty((_SPLIT_BINS, dims))
-        cq = np.empty((_SPLIT_BINS, dims))
-        for d in range(dims):
-            cs[:, d] = np.cumsum(np.bincount(bins, weights=wxs[:, d], minlength=_SPLIT_BINS))
-            cq[:, d] = np.cumsum(
-                np.bincount(bins, weights=wxs[:, d] * xs[:, d], minlength=_SPLIT_BINS)
-            )
+        # Every dimension's per-step sums in one bincount: dimension d counts into bins
+        # d * 256 ... d * 256 + 255 (one call instead of one per dimension: a split of a small
+        # cluster costs its calls, not its points).
+        codes = (bins[:, None] + offsets).ravel()
+        cs = np.bincount(codes, weights=wxs.ravel(), minlength=span).reshape(dims, _SPLIT_BINS)
+        cq = np.bincount(codes, weights=(wxs * xs).ravel(), minlength=span)
+        cs = np.cumsum(cs.T, axis=0)
+        cq = np.cumsum(cq.reshape(dims, _SPLIT_BINS).T, axis=0)
         right_w = weight - cw
         rs = sums - cs
         with np.errstate(divide="ignore", invalid="ignore"):
