@@ -1,4 +1,5 @@
-"""Build the compiled core of the context coding; everything else is in pyproject.toml."""
+"""Build the compiled cores (the context coding's model and coder, the quantiser's error
+diffusion); everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -8,6 +9,11 @@ setup(
             "kmcodec.format.codings._context_coder",
             sources=["kmcodec/format/codings/_context_coder.c"],
             extra_compile_args=["-O3", "-std=c99"],
-        )
+        ),
+        Extension(
+            "kmcodec.quantization._diffuse",
+            sources=["kmcodec/quantization/_diffuse.c"],
+            extra_compile_args=["-O3", "-std=c99"],
+        ),
     ]
 )

@@ -122,6 +122,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         given = options.given_arguments(args)
+        if args.nofs and "dither" in given:
+            raise ValueError("give --dither or --nofs, not both")
+        if not args.nofs and "dither" not in given:
+            given["dither"] = True  # as pngquant: Floyd-Steinberg unless --nofs
         options.resolve(**given)  # together (quality and target_psnr exclude each other)
     except ValueError as exc:
         print(f"kmq: {exc}", file=sys.stderr)
@@ -349,7 +353,7 @@ def _print_comparison(ic: Any) -> None:
     print(f"{Path(ic.image).name}: {ic.width}x{ic.height}, original {ic.original_bytes} bytes")
     names = [n for n in FORMATS if any(n in m.sizes for m in ic.measurements)]
     print(
-        f"{'K':>5}{'PSNR':>7}{'SSIM':>8}"
+        f"{'K':>5}{'PSNR':>7}{'SSIM':>8}{'blurΔE':>8}"
         + "".join(f"{SHORT_NAMES[n] + ' B':>11}" for n in names)
         + f"{'kmq bpp':>9}{'x orig':>8}{'x raw':>7}{'JPEG q':>8}{'enc s':>7}{'dec s':>7}"
     )
@@ -357,7 +361,7 @@ def _print_comparison(ic: Any) -> None:
         kmq = m.sizes["kmq"]
         jpeg = m.sizes.get("jpeg")
         print(
-            f"{m.k:>5}{m.psnr:>7.2f}{m.ssim:>8.4f}"
+            f"{m.k:>5}{m.psnr:>7.2f}{m.ssim:>8.4f}{m.blurred_delta_e:>8.3f}"
             + "".join(f"{m.sizes[n].bytes if n in m.sizes else '-':>11}" for n in names)
             + f"{kmq.bits_per_pixel:>9.3f}{kmq.vs_original:>8.2f}{kmq.vs_raw:>7.1f}"
             + f"{jpeg.quality if jpeg else '-':>8}{m.encode_seconds:>7.3f}{m.decode_seconds:>7.3f}"
@@ -504,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--ext", default=layout.EXTENSION, help="output file suffix (default .kmq)")
     options.add_arguments(enc)  # every encode option, as kmcodec.options declares it
+    enc.add_argument(
+        "--nofs",
+        action="store_true",
+        help="no dithering (as pngquant's --nofs); without it kmq encode dithers with"
+        " Floyd-Steinberg, as pngquant does",
+    )
     enc.add_argument(
         "-f",
         "--force",

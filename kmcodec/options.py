@@ -164,14 +164,32 @@ def parse_quality(quality: object) -> tuple[int, int]:
     return low, high
 
 
-def _dither(value: object) -> float:
-    if value is None or value is False:
-        return 0.0
-    if value is True or value in ("bayer", "ordered"):
-        return 1.0
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
-        return float(value)
-    msg = f"dither must be False, True, 'bayer' or a strength from 0 to 1, got {value!r}"
+#: Error-diffusion kernels and the ordered dither, by the names ``dither`` takes.
+DITHER_KERNELS = ("floyd-steinberg", "sierra-lite", "atkinson", "bayer")
+_DITHER_ALIASES = {"fs": "floyd-steinberg", "ordered": "bayer"}
+
+
+def _dither(value: object) -> tuple[str, float] | None:
+    """``dither`` as (kernel, strength), or None for no dithering."""
+    if value is None or value is False or value == 0:
+        return None
+    if value is True:
+        return ("floyd-steinberg", 1.0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1:
+        return ("floyd-steinberg", float(value))
+    if isinstance(value, str):
+        name, _, strength = value.partition(":")
+        name = _DITHER_ALIASES.get(name, name)
+        try:
+            level = float(strength) if strength else 1.0
+        except ValueError:
+            level = -1.0
+        if name in DITHER_KERNELS and 0 <= level <= 1:
+            return (name, level) if level > 0 else None
+    msg = (
+        f"dither must be False, True, a strength from 0 to 1, or a kernel name"
+        f" ({', '.join(DITHER_KERNELS)}, optionally ':strength'), got {value!r}"
+    )
     raise OptionError(msg)
 
 
@@ -212,7 +230,10 @@ def _float_text(text: str) -> float:
 
 
 def _dither_text(text: str) -> object:
-    return text if text in ("bayer", "ordered") else float(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _level_text(text: str) -> int | str:
@@ -316,12 +337,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "dither",
         False,
-        "False, True/'bayer', 0-1",
-        "Ordered (8x8 Bayer) dithering between each colour's two nearest entries; a number sets"
-        " its strength. Turns smoothing off.",
+        "False, True, 0-1, or floyd-steinberg / sierra-lite / atkinson / bayer[:strength]",
+        "Dithering: True or a strength (0-1) is Floyd-Steinberg error diffusion with a dither"
+        " map (less at edges, none in flat fills) and an error clamp; or name a kernel, or"
+        " bayer for the ordered 8x8 dither. Turns smoothing off. kmq encode dithers by default"
+        " (Floyd-Steinberg, as pngquant; --nofs turns it off).",
         _dither,
         from_text=_dither_text,
-        metavar="STRENGTH",
+        metavar="STRENGTH|KERNEL",
         flag_const=True,
     ),
     Option(

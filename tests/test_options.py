@@ -63,6 +63,8 @@ def _pillow(photo: np.ndarray, **given: object) -> bytes:
 
 def _cli(png: Path, out: Path, *flags: str) -> tuple[int, bytes | None]:
     out.unlink(missing_ok=True)
+    if not any(f in ("--dither", "--nofs") for f in flags):
+        flags = ("--nofs", *flags)  # kmq encode dithers by default; the API does not
     code = cli.main(["encode", str(png), "-o", str(out), "-q", *flags])
     return code, out.read_bytes() if out.exists() else None
 
@@ -77,7 +79,14 @@ def png(tmp_path: Path, photo: np.ndarray) -> Path:
 def test_defaults_are_the_same_from_api_pillow_and_cli(photo, png, tmp_path) -> None:
     expected = _api(photo)
     assert _pillow(photo) == expected
-    assert _cli(png, tmp_path / "out.kmq") == (0, expected)
+    assert _cli(png, tmp_path / "out.kmq", "--nofs") == (0, expected)
+
+
+def test_kmq_encode_dithers_by_default_as_pngquant(photo, png, tmp_path) -> None:
+    out = tmp_path / "out.kmq"
+    assert cli.main(["encode", str(png), "-o", str(out), "-q"]) == 0
+    assert out.read_bytes() == _api(photo, dither=True)
+    assert cli.main(["encode", str(png), "-o", str(out), "--nofs", "--dither", "0.5"]) == 2
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -163,7 +172,11 @@ def test_quality_and_target_psnr_exclude_each_other(photo, png, tmp_path) -> Non
 def test_resolve_normalises_values() -> None:
     opts = options.resolve(quality="60", dither="bayer", coding=1)
     assert opts.quality == (0, 60)
-    assert opts.dither == 1.0
+    assert opts.dither == ("bayer", 1.0)
+    assert options.resolve(dither=True).dither == ("floyd-steinberg", 1.0)
+    assert options.resolve(dither=0.5).dither == ("floyd-steinberg", 0.5)
+    assert options.resolve(dither="atkinson:0.25").dither == ("atkinson", 0.25)
+    assert options.resolve(dither=False).dither is None
     assert opts.coding is kmcodec.format.codings.Coding.CONTEXT
     assert opts.preset is kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED]
     assert options.resolve().smooth == kmcodec.DEFAULT_SMOOTH == 0.02

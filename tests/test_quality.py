@@ -155,7 +155,7 @@ def test_oklab_quantisation_stores_srgb_and_assigns_nearest_in_oklab(photo) -> N
 
 def test_dither_mixes_only_each_colours_two_nearest_entries(photo) -> None:
     plain = quantize(photo, 6, smooth=0)
-    dithered = quantize(photo, 6, dither=True)
+    dithered = quantize(photo, 6, dither="bayer")
     assert not np.array_equal(plain.indices, dithered.indices)
     pixels = photo.reshape(-1, 1, 3).astype(int)
     d = ((pixels - dithered.palette[None].astype(int)) ** 2).sum(-1)

@@ -36,19 +36,25 @@ def _row(out: str, first: str) -> list[str]:
 
 
 def test_bench_quantize(corpus, photo) -> None:
-    out = tool("bench_quantize.py", str(corpus), "--colors", "4", "--no-sklearn")
-    head = out.split("Median PSNR", 1)[1].splitlines()[1]
-    assert head.split()[:2] == ["K", "kmcodec"]
-    cells = " ".join(_row(out, "4")[1:]).split()  # "23.60 / 0.091  23.34 / 0.014 ..."
-    psnrs = [float(v) for v in cells[0::3]]
-    times = [float(v) for v in cells[2::3]]
-    kmcodec_psnr = psnrs[0]
-    # the figure printed is the one measured: kmcodec at K=4 on this image, quantised again here
-    assert kmcodec_psnr == pytest.approx(kmcodec.quantize(photo, 4).psnr, abs=0.006)
-    assert all(10 < v < 60 for v in psnrs) and all(0 < t < 60 for t in times)
-    assert kmcodec_psnr > psnrs[-2]  # k-means beats Pillow's plain median cut
-    goal = out.split("Goal per K", 1)[1]
-    assert float(_row(goal, "4")[-3]) > 0  # time / pngquant, when pngquant is installed
+    out = tool("bench_quantize.py", str(corpus), "--colors", "16", "--no-sklearn")
+    rows = {}
+    for line in out.split("Medians per K", 1)[1].splitlines()[2:]:
+        number = r"\s+([\d.-]+)"
+        m = re.match(r"\s*16\s+(.+?)\s{2,}([\d.]+)" + number * 4, line)
+        if m:
+            rows[m.group(1).strip()] = [float(v) if v != "-" else None for v in m.groups()[1:]]
+    psnr, delta_e, blurred, bpp, seconds = rows["kmcodec"]
+    assert delta_e > blurred > 0 and seconds > 0
+    q = kmcodec.quantize(photo, 16)
+    # the figures printed are the ones measured: kmcodec at K=16 on this image, redone here
+    assert psnr == pytest.approx(q.psnr, abs=0.006)
+    assert bpp == pytest.approx(8 * len(q.encode()) / photo[..., 0].size, abs=0.0006)
+    d_psnr, _, d_blurred, _, _ = rows["kmcodec dithered"]
+    assert d_blurred < blurred and d_psnr < psnr  # what dithering trades
+    assert rows["Pillow MEDIANCUT"][0] < psnr
+    for goal in ("dithered blurred", "no dither: PSNR margin", "seeding: worst image"):
+        assert re.search(goal + r".*(met|NOT met)", out) or "pngquant" not in out
+    assert re.search(r"seeding: worst image against k-means\+\+ [+-][\d.]+ dB", out)
 
 
 def test_bench_options(corpus, photo) -> None:
@@ -133,3 +139,23 @@ def test_bench_import() -> None:
     ours = float(_row(out, "kmcodec")[-1])
     assert 0 < deps < ours  # kmcodec imports those and more
     assert "goal: import kmcodec < 250 ms" in out
+
+
+def test_bench_batch() -> None:
+    pytest.importorskip("distributed")
+    out = tool("bench_batch.py", "--count", "12", "--size", "64", "--colors", "16")
+    rates = {}
+    for line in out.splitlines():
+        m = re.match(r"(.+?)\s+([\d.]+)\s+([\d.]+)$", line)
+        if m and not line.startswith("goal"):
+            rates[m.group(1).strip()] = (float(m.group(2)), float(m.group(3)))
+    for label in (
+        "kmq encode --nofs -j 1",
+        "kmq encode --nofs -j 2",
+        "kmq encode --nofs --dask local -j 2",
+        "kmq encode -j 2 (dithered)",
+    ):
+        seconds, per_second = rates[label]
+        assert per_second == pytest.approx(12 / seconds, rel=0.02)
+    assert re.search(r"goal -j 2 >= 1.8x -j 1: [\d.]+x, (met|NOT met)", out)
+    assert re.search(r"goal Dask within 15% of -j 2: [\d.]+x", out)

@@ -1,25 +1,29 @@
-"""kmcodec's quantiser against the anchors, side by side on the same images in the same run.
+"""kmcodec's quantiser against its peers, side by side on the same images in the same run: what
+the numbers say and what the eye sees.
 
 Usage::
 
-    python tools/bench_quantize.py [CORPUS_DIR] [--colors 2,5,10,16,20,32,64,128,256]
-        [--limit N] [--sklearn-images N] [--variant NAME=OPTIONS ...] [--csv FILE]
+    python tools/bench_quantize.py [CORPUS_DIR] [--colors 8,16,64,256] [--limit N]
+        [--sklearn-images N] [--no-sklearn] [--variant NAME=OPTIONS ...] [--csv FILE]
 
-For every image and K it runs, without dithering:
+For every image and K:
 
-- kmcodec: the whole ``kmcodec.encode`` (histogram, k-means, remap, packing, zstd) at default
-  settings, timed in this process (single-threaded: BLAS threads are pinned to 1); its PSNR
-  is measured on the decoded file;
-- pngquant at its default speed and at ``--speed 1``, both ``--nofs``, with
-  ``OMP_NUM_THREADS=1``, timed as whole runs (it reads and writes PNG), when it is on PATH;
-- scikit-learn ``KMeans(k, init="k-means++", n_init=1)`` on all pixels, when installed (on
-  ``--sklearn-images`` images for K >= 128, as it takes seconds there);
-- Pillow's MEDIANCUT, without and with ``kmeans=3``.
+- kmcodec without dithering and with its dithering (``dither=True``: Floyd-Steinberg with a
+  dither map), the whole ``kmcodec.encode`` at default settings (histogram, k-means, remap,
+  both codings), timed in this process on one core; kmcodec with ``init="k-means++"`` (the
+  seeding check);
+- pngquant (when on PATH, ``OMP_NUM_THREADS=1``, timed as whole runs that read and write PNG):
+  its default (Floyd-Steinberg dithering), ``--nofs``, and ``--speed 1 --nofs``; its PNGs are
+  then run through ``optipng -o2`` when installed (not timed), as its users publish them;
+- scikit-learn ``KMeans(k, init="k-means++", n_init=1)`` on all pixels (when installed; on
+  ``--sklearn-images`` images for K >= 128, as it takes seconds there); Pillow's MEDIANCUT,
+  without and with ``kmeans=3``.
 
-It prints, per K, the median PSNR of each, the best anchor and kmcodec's margin over it (the
-goal: at least +0.1 dB), and the median over images of kmcodec's time divided by pngquant's
-(the goal: at most 1.0). Extra kmcodec settings can be compared with ``--variant``, e.g.
-``--variant speed1=speed=1 --variant oklab=color_space=oklab``.
+Measured for each: PSNR, the mean Oklab colour difference (ΔE, x100), the same after a blur of
+1.2 px (blurred ΔE: what the eye sees at a normal viewing distance, where a dither is the mixture
+it looks like; :func:`kmcodec.metrics.blurred_delta_e`), the file size (.kmq, the encoder's
+default coding; pngquant's PNG after optipng) and the time. The goals of issue 13 are printed
+with the medians.
 """
 
 from __future__ import annotations
@@ -44,39 +48,51 @@ from _common import corpus_files, parse_options
 from PIL import Image
 
 import kmcodec
+from kmcodec.metrics import blurred_delta_e, delta_e_ok
 
-DEFAULT_KS = "2,5,10,16,20,32,64,128,256"
+DEFAULT_KS = "8,16,64,256"
+KMCODEC = "kmcodec"
+DITHERED = "kmcodec dithered"
+SEEDING = "kmcodec k-means++"
+PQ_DEFAULT = "pngquant"
+PQ_NOFS = "pngquant --nofs"
+PQ_SLOW = "pngquant --speed 1 --nofs"
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return kmcodec.psnr(a, b)
+def measures(pixels: np.ndarray, out: np.ndarray) -> dict[str, float]:
+    return dict(
+        psnr=kmcodec.psnr(pixels, out),
+        delta_e=delta_e_ok(pixels, out),
+        blurred=blurred_delta_e(pixels, out),
+    )
 
 
-def run_kmcodec(pixels: np.ndarray, k: int, options: dict[str, object]) -> tuple[float, float]:
+def run_kmcodec(pixels: np.ndarray, k: int, options: dict[str, object]) -> dict[str, float]:
     t0 = time.perf_counter()
     data = kmcodec.encode(pixels, k, **options)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - t0
-    return psnr(pixels, kmcodec.decode(data)), elapsed
+    seconds = time.perf_counter() - t0
+    return dict(measures(pixels, kmcodec.decode(data)), seconds=seconds, bytes=len(data))
 
 
 def run_pngquant(
-    exe: str, src: Path, pixels: np.ndarray, k: int, speed: int | None
-) -> tuple[float, float]:
+    exe: str, optipng: str | None, src: Path, pixels: np.ndarray, k: int, flags: list[str]
+) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.png"
-        cmd = [exe, "--nofs", "--force", "--output", str(out)]
-        if speed is not None:
-            cmd += ["--speed", str(speed)]
+        cmd = [exe, *flags, "--force", "--output", str(out), str(k), str(src)]
         t0 = time.perf_counter()
-        subprocess.run([*cmd, str(k), str(src)], check=True, env=env, capture_output=True)
-        elapsed = time.perf_counter() - t0
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+        seconds = time.perf_counter() - t0
+        if optipng:
+            subprocess.run([optipng, "-o2", "-quiet", str(out)], check=True, capture_output=True)
+        size = out.stat().st_size
         with Image.open(out) as im:
             decoded = np.asarray(im.convert("RGB"))
-    return psnr(pixels, decoded), elapsed
+    return dict(measures(pixels, decoded), seconds=seconds, bytes=size)
 
 
-def run_sklearn(pixels: np.ndarray, k: int) -> tuple[float, float]:
+def run_sklearn(pixels: np.ndarray, k: int) -> dict[str, float]:
     from sklearn.cluster import KMeans
 
     x = pixels.reshape(-1, 3).astype(np.float64)
@@ -84,15 +100,27 @@ def run_sklearn(pixels: np.ndarray, k: int) -> tuple[float, float]:
     km = KMeans(n_clusters=k, init="k-means++", n_init=1, random_state=0).fit(x)
     palette = np.clip(np.rint(km.cluster_centers_), 0, 255).astype(np.uint8)
     out = palette[km.labels_].reshape(pixels.shape)
-    return psnr(pixels, out), time.perf_counter() - t0
+    return dict(measures(pixels, out), seconds=time.perf_counter() - t0)
 
 
-def run_pillow(pixels: np.ndarray, k: int, kmeans: int) -> tuple[float, float]:
+def run_pillow(pixels: np.ndarray, k: int, kmeans: int) -> dict[str, float]:
     im = Image.fromarray(pixels)
     t0 = time.perf_counter()
     q = im.quantize(k, method=Image.Quantize.MEDIANCUT, kmeans=kmeans, dither=Image.Dither.NONE)
     out = np.asarray(q.convert("RGB"))
-    return psnr(pixels, out), time.perf_counter() - t0
+    return dict(measures(pixels, out), seconds=time.perf_counter() - t0)
+
+
+def median(rows: list[dict], k: int, method: str, key: str, images: set[str] | None = None):
+    values = [
+        r[key]
+        for r in rows
+        if r["k"] == k
+        and r["method"] == method
+        and key in r
+        and (images is None or r["image"] in images)
+    ]
+    return float(np.median(values)) if values else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,29 +129,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--colors", default=DEFAULT_KS)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images")
     parser.add_argument(
-        "--sklearn-images",
-        type=int,
-        default=4,
-        help="images scikit-learn runs on for K >= 128 (default 4)",
+        "--sklearn-images", type=int, default=4, help="images scikit-learn runs on for K >= 128"
     )
     parser.add_argument("--no-sklearn", action="store_true")
     parser.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        help="extra kmcodec settings NAME=key=value,key=value",
+        "--variant", action="append", default=[], help="extra kmcodec settings NAME=key=value,..."
     )
     parser.add_argument("--csv", type=Path, help="write every measurement here")
     args = parser.parse_args(argv)
 
     corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
-    variants = {"kmcodec": {}}
+    variants: dict[str, dict[str, object]] = {
+        KMCODEC: {},
+        DITHERED: {"dither": True},
+        SEEDING: {"init": "k-means++"},
+    }
     for spec in args.variant:
         name, _, opts = spec.partition("=")
         variants[f"kmcodec {name}"] = parse_options(opts)
-
     pngquant = shutil.which("pngquant")
+    optipng = shutil.which("optipng")
     have_sklearn = False
     if not args.no_sklearn:
         try:
@@ -136,88 +162,124 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kmcodec {kmcodec.__version__}, numpy {np.__version__}, BLAS threads 1")
     if pngquant:
         version = subprocess.run([pngquant, "--version"], capture_output=True, text=True).stdout
-        print(f"pngquant {version.strip()} at {pngquant}, OMP_NUM_THREADS=1, --nofs")
+        print(
+            f"pngquant {version.strip()}, OMP_NUM_THREADS=1; optipng: {optipng or 'not installed'}"
+        )
     else:
         print("skipped pngquant: not on PATH (apt-get install pngquant)")
     if not have_sklearn:
         print("skipped scikit-learn: " + ("--no-sklearn" if args.no_sklearn else "not installed"))
 
-    rows: list[dict[str, object]] = []
+    rows: list[dict] = []
     for number, path in enumerate(files):
         with Image.open(path) as im:
             pixels = np.asarray(im.convert("RGB"))
         for k in ks:
-            results = {name: run_kmcodec(pixels, k, options) for name, options in variants.items()}
+            results = {name: run_kmcodec(pixels, k, opts) for name, opts in variants.items()}
             if pngquant:
-                results["pngquant"] = run_pngquant(pngquant, path, pixels, k, None)
-                results["pngquant --speed 1"] = run_pngquant(pngquant, path, pixels, k, 1)
+                results[PQ_DEFAULT] = run_pngquant(pngquant, optipng, path, pixels, k, [])
+                results[PQ_NOFS] = run_pngquant(pngquant, optipng, path, pixels, k, ["--nofs"])
+                results[PQ_SLOW] = run_pngquant(
+                    pngquant, optipng, path, pixels, k, ["--nofs", "--speed", "1"]
+                )
             if have_sklearn and (k < 128 or number < args.sklearn_images):
                 results["scikit-learn"] = run_sklearn(pixels, k)
             results["Pillow MEDIANCUT"] = run_pillow(pixels, k, 0)
             results["Pillow MEDIANCUT kmeans=3"] = run_pillow(pixels, k, 3)
-            for method, (value, seconds) in results.items():
-                rows.append(dict(image=path.name, k=k, method=method, psnr=value, seconds=seconds))
+            for method, values in results.items():
+                rows.append(dict(image=path.name, k=k, method=method, **values))
         print(f"  {path.name} done", file=sys.stderr, flush=True)
 
     if args.csv:
+        keys = list(dict.fromkeys(key for r in rows for key in r))
         with args.csv.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(rows)
 
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    anchors = [m for m in methods if not m.startswith("kmcodec")]
-    print("\nMedian PSNR (dB) / median time (s) per K")
-    width = max(len(m) for m in methods) + 2
-    print(f"{'K':>4}  " + "".join(f"{m:>{max(width, 16)}}" for m in methods))
+    print("\nMedians per K: PSNR dB / ΔE / blurred ΔE / bits per pixel (file) / seconds")
+    n_pixels = {r["image"]: None for r in rows}
+    for path in files:
+        with Image.open(path) as im:
+            n_pixels[path.name] = im.width * im.height
+    for r in rows:
+        if "bytes" in r:
+            r["bpp"] = 8 * r["bytes"] / n_pixels[r["image"]]
+    print(
+        f"{'K':>4}  {'method':<28}{'PSNR':>8}{'ΔE':>8}{'blur ΔE':>9}{'bpp':>8}{'time s':>9}"
+        f"{'images':>8}"
+    )
     for k in ks:
-        cells = []
         for m in methods:
             sel = [r for r in rows if r["k"] == k and r["method"] == m]
             if not sel:
-                cells.append(f"{'-':>{max(width, 16)}}")
                 continue
-            p = np.median([r["psnr"] for r in sel])
-            t = np.median([r["seconds"] for r in sel])
-            note = "" if len(sel) == len(files) else f" ({len(sel)})"
-            cells.append(f"{f'{p:.2f} / {t:.3f}{note}':>{max(width, 16)}}")
-        print(f"{k:>4}  " + "".join(cells))
+            cells = [
+                median(rows, k, m, key) for key in ("psnr", "delta_e", "blurred", "bpp", "seconds")
+            ]
+            text = "".join(
+                f"{'-':>{w}}" if v is None else f"{v:>{w}.{d}f}"
+                for v, w, d in zip(cells, (8, 8, 9, 8, 9), (2, 3, 3, 3, 3), strict=True)
+            )
+            print(f"{k:>4}  {m:<28}{text}{len(sel):>8}")
 
-    print("\nGoal per K: kmcodec median PSNR >= best anchor + 0.1 dB; median time ratio <= 1.0")
-    print("(each anchor is compared with kmcodec's median over the images that anchor ran on)")
-    print(
-        f"{'K':>4}{'best anchor':>28}{'images':>8}{'anchor dB':>11}{'kmcodec dB':>12}"
-        f"{'margin':>9}{'PSNR goal':>12}{'time/pngquant':>15}{'time goal':>11}"
-    )
+    print("\nGoals (issue 13), per K")
+    peers = [m for m in methods if not m.startswith("kmcodec") and m != PQ_DEFAULT]
     for k in ks:
-        ours = {r["image"]: r["psnr"] for r in rows if r["k"] == k and r["method"] == "kmcodec"}
-        margins = {}
-        for m in anchors:
-            theirs = {r["image"]: r["psnr"] for r in rows if r["k"] == k and r["method"] == m}
-            if theirs:
-                ours_median = float(np.median([ours[i] for i in theirs]))
-                margins[m] = (
-                    ours_median - float(np.median(list(theirs.values()))),
-                    theirs,
-                    ours_median,
-                )
-        best = min(margins, key=lambda m: margins[m][0])
-        margin, theirs, ours_median = margins[best]
-        ratio_text, time_ok = "-", "-"
+        lines = []
         if pngquant:
-            ours_t = {
-                r["image"]: r["seconds"] for r in rows if r["k"] == k and r["method"] == "kmcodec"
-            }
-            their_t = {
-                r["image"]: r["seconds"] for r in rows if r["k"] == k and r["method"] == "pngquant"
-            }
-            ratio = float(np.median([ours_t[i] / their_t[i] for i in ours_t]))
-            ratio_text, time_ok = f"{ratio:.2f}", "met" if ratio <= 1.0 else "NOT met"
-        goal = "met" if margin >= 0.1 else f"short {0.1 - margin:.2f}"
-        print(
-            f"{k:>4}{best:>28}{len(theirs):>8}{float(np.median(list(theirs.values()))):>11.2f}"
-            f"{ours_median:>12.2f}{margin:>+9.2f}{goal:>12}{ratio_text:>15}{time_ok:>11}"
+            d_blur = median(rows, k, DITHERED, "blurred")
+            p_blur = median(rows, k, PQ_DEFAULT, "blurred")
+            d_bpp, p_bpp = median(rows, k, DITHERED, "bpp"), median(rows, k, PQ_DEFAULT, "bpp")
+            ok = d_blur <= 0.9 * p_blur and d_bpp <= p_bpp
+            lines.append(
+                f"dithered blurred ΔE {d_blur:.3f} = {d_blur / p_blur:.2f}x pngquant's {p_blur:.3f}"
+                f" (goal <= 0.9x), {d_bpp:.3f} bpp vs pngquant+optipng {p_bpp:.3f}"
+                f" (goal <=): {'met' if ok else 'NOT met'}"
+            )
+        worst_psnr, worst_de = [], []
+        for m in peers:
+            images = {r["image"] for r in rows if r["k"] == k and r["method"] == m}
+            ours_p = median(rows, k, KMCODEC, "psnr", images)
+            ours_e = median(rows, k, KMCODEC, "delta_e", images)
+            worst_psnr.append((ours_p - median(rows, k, m, "psnr"), m))
+            worst_de.append((median(rows, k, m, "delta_e") - ours_e, m))
+        margin, who = min(worst_psnr)
+        need = 0.1 if k >= 4 else 0.0
+        lines.append(
+            f"no dither: PSNR margin over the best peer ({who}) {margin:+.2f} dB (goal >= +{need}):"
+            f" {'met' if margin >= need else 'NOT met'}"
         )
+        de_margin, de_who = min(worst_de)
+        lines.append(
+            f"no dither: ΔE margin under the best peer ({de_who}) {de_margin:+.3f} (goal >= 0):"
+            f" {'met' if de_margin >= 0 else 'NOT met'}"
+        )
+        if pngquant:
+            for ours, theirs, label in (
+                (DITHERED, PQ_DEFAULT, "dithered"),
+                (KMCODEC, PQ_SLOW, "no dither"),
+            ):
+                a = {r["image"]: r["seconds"] for r in rows if r["k"] == k and r["method"] == ours}
+                b = {
+                    r["image"]: r["seconds"] for r in rows if r["k"] == k and r["method"] == theirs
+                }
+                ratio = float(np.median([a[i] / b[i] for i in a]))
+                lines.append(
+                    f"{label} time / {theirs}: {ratio:.2f} (goal <= 1.0): "
+                    f"{'met' if ratio <= 1.0 else 'NOT met'}"
+                )
+        ours = {r["image"]: r["psnr"] for r in rows if r["k"] == k and r["method"] == KMCODEC}
+        pp = {r["image"]: r["psnr"] for r in rows if r["k"] == k and r["method"] == SEEDING}
+        worst = min(ours[i] - pp[i] for i in ours)
+        lines.append(
+            f"seeding: worst image against k-means++ {worst:+.3f} dB (goal >= -0.05):"
+            f" {'met' if worst >= -0.05 else 'NOT met'}"
+        )
+        print(f"K = {k}")
+        for line in lines:
+            print(f"  {line}")
     return 0
 
 

@@ -141,7 +141,7 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
         f"<h2>{_esc(Path(ic.image).name)} ({ic.width}x{ic.height},"
         f" {ic.original_bytes:,} bytes)</h2>",
         f"<p><b>Best K</b>: {_esc(ic.why)}.</p>",
-        "<table><tr><th>K</th><th>PSNR dB</th><th>SSIM</th>"
+        "<table><tr><th>K</th><th>PSNR dB</th><th>SSIM</th><th>blurred ΔE</th>"
         + "".join(f"<th>{_esc(SHORT_NAMES[n])} bytes</th>" for n in names)
         + "</tr>",
     ]
@@ -149,7 +149,10 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
         cells = "".join(
             f"<td>{m.sizes[n].bytes:,}</td>" if n in m.sizes else "<td>-</td>" for n in names
         )
-        out.append(f"<tr><td>{m.k}</td><td>{m.psnr:.2f}</td><td>{m.ssim:.4f}</td>{cells}</tr>")
+        out.append(
+            f"<tr><td>{m.k}</td><td>{m.psnr:.2f}</td><td>{m.ssim:.4f}</td>"
+            f"<td>{m.blurred_delta_e:.3f}</td>{cells}</tr>"
+        )
     out.append("</table>")
     out += [f'<img class="plot" src="{_data_url(p)}" alt="{_esc(p.stem)}">' for p in plots]
     pixels = ic.width * ic.height
@@ -163,7 +166,8 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
                 continue
             label = (
                 f"{SHORT_NAMES[name]}: {size.bytes:,} bytes, {8 * size.bytes / pixels:.3f} bpp,"
-                f" PSNR {size.psnr:.2f} dB, SSIM {size.ssim:.4f}"
+                f" PSNR {size.psnr:.2f} dB, SSIM {size.ssim:.4f},"
+                f" blurred ΔE {size.blurred_delta_e:.3f}"
                 + (f", quality {size.quality}" if size.quality else "")
             )
             if name == "kmq":

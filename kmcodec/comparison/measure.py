@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import codec
 from ..files import expand, read_pixels, write_atomic
-from ..metrics import psnr, ssim
+from ..metrics import blurred_delta_e, psnr, ssim
 from ..options import check, resolve
 
 __all__ = [
@@ -87,6 +87,9 @@ class FormatSize:
         Against the original. Equal to the ``.kmq`` file's for the lossless containers.
     quality : int or None
         JPEG only: the quality setting found.
+    blurred_delta_e : float
+        The colour difference the eye sees at a normal distance
+        (:func:`kmcodec.metrics.blurred_delta_e`).
     """
 
     bytes: int
@@ -96,6 +99,7 @@ class FormatSize:
     psnr: float
     ssim: float
     quality: int | None = None
+    blurred_delta_e: float = 0.0
 
 
 @dataclass
@@ -109,6 +113,7 @@ class Measurement:
     encode_seconds: float
     decode_seconds: float
     sizes: dict[str, FormatSize] = field(default_factory=dict)
+    blurred_delta_e: float = 0.0
 
     @property
     def kmq_bytes(self) -> int:
@@ -152,6 +157,7 @@ class Comparison:
                 "images": len(ms),
                 "psnr": float(np.median([m.psnr for m in ms])),
                 "ssim": float(np.median([m.ssim for m in ms])),
+                "blurred_delta_e": float(np.median([m.blurred_delta_e for m in ms])),
                 "encode_seconds": float(np.median([m.encode_seconds for m in ms])),
                 "decode_seconds": float(np.median([m.decode_seconds for m in ms])),
             }
@@ -353,23 +359,27 @@ def _measure(
     encode_seconds, decode_seconds = trial.encode_seconds, trial.decode_seconds
     value_psnr = psnr(original, decoded)
     value_ssim = ssim(original, decoded)
+    value_blur = blurred_delta_e(original, decoded)
     m = Measurement(k, q.colors, value_psnr, value_ssim, encode_seconds, decode_seconds)
+    m.blurred_delta_e = value_blur
     written = [kmq_path]
 
-    def record(name: str, path: Path, p: float, s: float, quality: int | None = None) -> None:
+    def record(
+        name: str, path: Path, p: float, s: float, blur: float, quality: int | None = None
+    ) -> None:
         size = os.path.getsize(path)
         m.sizes[name] = FormatSize(
-            size, 8 * size / n, original_bytes / size, 3 * n / size, p, s, quality
+            size, 8 * size / n, original_bytes / size, 3 * n / size, p, s, quality, blur
         )
 
-    record("kmq", kmq_path, value_psnr, value_ssim)
+    record("kmq", kmq_path, value_psnr, value_ssim, value_blur)
     for name in formats:
         if name in ("kmq", "jpeg"):
             continue
         path = folder / f"{stem}-k{k}{FORMATS[name]}"
         _save(decoded, q, name, path)
         written.append(path)
-        record(name, path, value_psnr, value_ssim)
+        record(name, path, value_psnr, value_ssim, value_blur)
     if "jpeg" in formats:
         found = smallest_jpeg(original, value_psnr)
         if found is not None:
@@ -377,7 +387,14 @@ def _measure(
             path = folder / f"{stem}-k{k}{FORMATS['jpeg']}"
             path.write_bytes(jpeg_data)
             written.append(path)
-            record("jpeg", path, jpeg_psnr, ssim(original[..., :3], jpeg_pixels), quality)
+            record(
+                "jpeg",
+                path,
+                jpeg_psnr,
+                ssim(original[..., :3], jpeg_pixels),
+                blurred_delta_e(original[..., :3], jpeg_pixels),
+                quality,
+            )
     return m, written
 
 

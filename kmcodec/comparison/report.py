@@ -91,11 +91,13 @@ def _plain_log_ticks(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _series(ic: ImageComparison) -> dict[str, list[tuple[float, float, int]]]:
+def _series(
+    ic: ImageComparison, measure: str = "psnr"
+) -> dict[str, list[tuple[float, float, int]]]:
     series: dict[str, list[tuple[float, float, int]]] = {name: [] for name in FORMATS}
     for m in ic.measurements:
         for name, size in m.sizes.items():
-            series[name].append((size.bits_per_pixel, size.psnr, m.k))
+            series[name].append((size.bits_per_pixel, getattr(size, measure), m.k))
     return series
 
 
@@ -152,9 +154,10 @@ def _contact_sheet(plt: Any, ic: ImageComparison, files: list[Path], path: Path)
 
 def _table(ic: ImageComparison) -> list[str]:
     names = [n for n in FORMATS if any(n in m.sizes for m in ic.measurements)]
-    head = "| K | PSNR dB | SSIM | " + " | ".join(f"{FORMAT_LABELS[n]} bytes (bpp)" for n in names)
+    head = "| K | PSNR dB | SSIM | blurred ΔE | "
+    head += " | ".join(f"{FORMAT_LABELS[n]} bytes (bpp)" for n in names)
     head += " | encode s | decode s |"
-    lines = [head, "|" + "---|" * (4 + len(names) + 1)]
+    lines = [head, "|" + "---|" * (5 + len(names) + 1)]
     for m in ic.measurements:
         cells = []
         for n in names:
@@ -165,7 +168,7 @@ def _table(ic: ImageComparison) -> list[str]:
                 extra = f", q={s.quality}" if s.quality is not None else ""
                 cells.append(f"{s.bytes} ({s.bits_per_pixel:.2f}{extra})")
         lines.append(
-            f"| {m.k} | {m.psnr:.2f} | {m.ssim:.4f} | "
+            f"| {m.k} | {m.psnr:.2f} | {m.ssim:.4f} | {m.blurred_delta_e:.3f} | "
             + " | ".join(cells)
             + f" | {m.encode_seconds:.3f} | {m.decode_seconds:.4f} |"
         )
@@ -209,9 +212,12 @@ def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
     for ic in comparison.images:
         stem = Path(ic.image).stem
         series = _series(ic)
-        fig, ax = plt.subplots(figsize=(9, 4.8))
+        fig, (ax, ax_eye) = plt.subplots(2, 1, figsize=(9, 9))
         _rate_distortion(ax, series, ic.jpeg_curve)
         ax.set_title(f"{Path(ic.image).name}: quality against size")
+        _rate_distortion(ax_eye, _series(ic, "blurred_delta_e"), [])
+        ax_eye.set_ylabel("blurred ΔE (lower is better)")
+        ax_eye.set_title("what the eye sees: colour difference after a 1.2 px blur")
         fig.tight_layout()
         rd = out / f"{stem}-rate-distortion.png"
         fig.savefig(rd, dpi=110)
@@ -252,14 +258,15 @@ def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
         lines += [
             f"## Medians over {len(comparison.images)} images",
             "",
-            "| K | PSNR dB | SSIM | "
+            "| K | PSNR dB | SSIM | blurred ΔE | "
             + " | ".join(f"{FORMAT_LABELS[n]} bpp" for n in names)
             + " | encode s |",
-            "|" + "---|" * (4 + len(names)),
+            "|" + "---|" * (5 + len(names)),
         ]
         for row in medians:
             lines.append(
-                f"| {row['k']} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
+                f"| {row['k']} | {row['psnr']:.2f} | {row['ssim']:.4f} |"
+                f" {row['blurred_delta_e']:.3f} | "
                 + " | ".join(f"{row[f'{n}_bpp']:.3f}" for n in names)
                 + f" | {row['encode_seconds']:.3f} |"
             )

@@ -49,6 +49,17 @@ def _encode(linear: np.ndarray) -> np.ndarray:
     )
 
 
+def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
+    """uint8 sRGB values to linear light, 0 to 1 (float64), by table."""
+    return _DECODE[np.asarray(colors, dtype=np.uint8)]
+
+
+def linear_to_oklab(linear: np.ndarray) -> np.ndarray:
+    """Linear-light RGB, shape (N, 3), to Oklab scaled by :data:`SCALE`."""
+    lms = np.cbrt(np.asarray(linear, dtype=np.float64) @ _RGB_TO_LMS.T)
+    return SCALE * (lms @ _LMS_TO_LAB.T)
+
+
 def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
     """Convert uint8 sRGB colours to Oklab scaled by :data:`SCALE`.
 

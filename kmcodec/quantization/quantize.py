@@ -31,7 +31,7 @@ from .histogram import ColorHistogram, histogram, posterize
 from .kmeans import initial_centers, k_means, lloyd, refine_by_swaps
 from .pixels import as_pixels, drop_opaque_alpha
 from .quality import mse_to_quality, pngquant_error, quality_to_mse
-from .remap import remap
+from .remap import dither_map, remap
 
 __all__ = ["Effort", "PaletteImage", "quantize"]
 
@@ -121,6 +121,41 @@ class PaletteImage:
         return self.palette[self.indices]
 
 
+#: Luma noise (standard deviation over 3x3, 0-255 units) at which a pixel counts half for the
+#: palette search when error diffusion will follow.
+NOISE_HALF = 4.0
+
+
+def importance_counts(pixels: np.ndarray, hist: ColorHistogram) -> np.ndarray:
+    """Each distinct colour's weight for the palette search before error diffusion: its pixels,
+    each counted 1 / (1 + noise / NOISE_HALF), where noise is the standard deviation of luma
+    over the pixel's 3x3 neighbourhood.
+
+    Where an image is noisy (foliage, grain, texture) the eye does not see which of several
+    near colours a pixel got, and the dither hides the rest; in smooth areas (sky, skin) too few
+    entries show as bands. So, as pngquant does with its noise map, the palette is spent
+    where it is seen. Edges and flat fills (where :func:`.remap.dither_map` is 0) count fully.
+    """
+    px = pixels[..., :3].astype(np.float32)
+    luma = px[..., 0] * 0.299 + px[..., 1] * 0.587 + px[..., 2] * 0.114
+    h, w = luma.shape
+    padded = np.pad(luma, 1, mode="edge")
+    s1 = np.zeros_like(luma)
+    s2 = np.zeros_like(luma)
+    for dy in range(3):
+        for dx in range(3):
+            v = padded[dy : dy + h, dx : dx + w]
+            s1 += v
+            s2 += v * v
+    var = np.maximum(s2 / 9 - (s1 / 9) ** 2, 0)
+    weight = 1.0 / (1.0 + np.sqrt(var) / NOISE_HALF)
+    # Only where the dither will act: edges and flat fills (text, lines, the fills of
+    # graphics) keep their full weight, so a graphic gets the palette it gets undithered.
+    weight = np.where(dither_map(pixels) > 0, weight, 1.0)
+    index = np.searchsorted(hist.codes, hist.pixel_codes)
+    return np.bincount(index, weights=weight.reshape(-1), minlength=len(hist))
+
+
 def _palette_search(
     points: np.ndarray,
     weights: np.ndarray,
@@ -181,7 +216,7 @@ def _quantize_k(
     max_iter: int | None,
     tol: float,
     smooth: float,
-    dither: float,
+    dither: tuple[str, float] | None,
 ) -> PaletteImage:
     height, width, channels = pixels.shape
     n = len(hist)
@@ -192,6 +227,8 @@ def _quantize_k(
     else:
         colors = hist.colors
         counts = hist.counts.astype(np.float64)
+        if dither and dither[0] != "bayer":
+            counts = importance_counts(pixels, hist)
         fixed = np.zeros((0, channels), dtype=np.uint8)
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).
@@ -202,13 +239,16 @@ def _quantize_k(
         )
         rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
         palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
+        kernel, strength = dither or ("bayer", 0.0)
         indices, sse = remap(
             hist,
             palette,
             (height, width),
             color_space=color_space,
             smooth=0.0 if dither else smooth,
-            dither=dither,
+            dither=strength,
+            kernel=kernel,
+            pixels=pixels,
         )
     # Most used entry first: a canonical order that does not depend on how k-means ran.
     usage = np.bincount(indices.reshape(-1), minlength=len(palette))
@@ -235,7 +275,7 @@ def quantize(
     quality: tuple[int, int] | None,
     target_psnr: float | None,
     color_space: str,
-    dither: float,
+    dither: tuple[str, float] | None,
     smooth: float,
     init: str,
     max_iter: int | None,
@@ -247,7 +287,8 @@ def quantize(
 
     The options are those of :func:`kmcodec.quantize`, already checked and normalised by
     :mod:`kmcodec.options` (which declares their meaning, range and default): ``effort`` is
-    the speed preset's, ``quality`` a (minimum, target) pair, ``dither`` a strength.
+    the speed preset's, ``quality`` a (minimum, target) pair, ``dither`` a (kernel, strength) pair
+    or None.
 
     Parameters
     ----------

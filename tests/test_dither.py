@@ -1,0 +1,78 @@
+"""Error diffusion (Floyd-Steinberg and kin) with a dither map, and the blurred ΔE it aims at."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kmcodec
+from kmcodec.metrics import blurred_delta_e, delta_e_ok
+from kmcodec.quantization.colorspace import srgb_to_linear
+from kmcodec.quantization.remap import KERNELS, diffuse, dither_map
+
+
+def _ramp(width: int = 256, height: int = 64) -> np.ndarray:
+    x = np.linspace(0, 255, width)
+    grey = np.repeat(np.rint(x)[None, :], height, axis=0).astype(np.uint8)
+    return np.dstack([grey, (grey * 0.6).astype(np.uint8), 255 - grey])
+
+
+@pytest.mark.parametrize("space", ["srgb", "linear"])
+def test_without_error_every_pixel_gets_its_exact_nearest_entry(photo, space) -> None:
+    palette = kmcodec.quantize(photo, 24).palette
+    idx = diffuse(photo, palette, weights=np.zeros(photo.shape[:2], np.float32), space=space)
+    conv = (lambda v: srgb_to_linear(v) * 255) if space == "linear" else (lambda v: v * 1.0)
+    a, p = conv(photo).reshape(-1, 3), conv(palette)
+    d = ((a[:, None, :] - p[None]) ** 2).sum(-1)
+    got = d[np.arange(len(a)), idx.reshape(-1)]
+    np.testing.assert_allclose(got, d.min(axis=1), rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_each_kernel_renders_a_gradient_closer_to_the_eye(kernel) -> None:
+    ramp = _ramp()
+    plain = kmcodec.quantize(ramp, 4)
+    dithered = kmcodec.quantize(ramp, 4, dither=kernel)
+    assert blurred_delta_e(ramp, dithered.image()) < 0.6 * blurred_delta_e(ramp, plain.image())
+    # ...while each pixel, seen alone, is further from its colour: that is what dithering is
+    assert delta_e_ok(ramp, dithered.image()) > delta_e_ok(ramp, plain.image())
+
+
+def test_strength_scales_the_diffusion() -> None:
+    ramp = _ramp()
+    values = [
+        blurred_delta_e(ramp, kmcodec.quantize(ramp, 4, dither=s).image()) for s in (0.25, 1.0)
+    ]
+    plain = blurred_delta_e(ramp, kmcodec.quantize(ramp, 4).image())
+    assert values[1] < values[0] < plain
+
+
+def test_flat_fills_and_held_colours_are_not_dithered() -> None:
+    # A graphic: flat fills and hard edges, 3 colours, quantised to 2.
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, 20:] = (200, 40, 40)
+    image[30:, 40:] = (190, 50, 45)
+    m = dither_map(image)
+    assert (m[5:-5, 3:15] == 0).all()  # inside a fill
+    plain = kmcodec.encode(image, 2)
+    assert kmcodec.encode(image, 2, dither=True) == plain
+
+
+def test_dithering_is_deterministic_and_handles_alpha(photo) -> None:
+    rgba = np.dstack([photo, np.where(photo[..., 1] > 100, 255, 0).astype(np.uint8)])
+    a = kmcodec.encode(rgba, 12, dither=True)
+    assert a == kmcodec.encode(rgba, 12, dither=True)
+    out = kmcodec.decode(a)
+    assert out.shape[2] == 4
+    assert (out[..., 3][rgba[..., 3] == 0] == 0).all()  # transparent stays transparent
+
+
+def test_blurred_delta_e_sees_a_dither_as_its_mixture_of_light() -> None:
+    checker = (np.indices((64, 64)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    checker = np.dstack([checker] * 3)
+    # the grey of the same light (linear 0.5) is sRGB 188; sRGB 128 is much darker
+    same_light = np.full_like(checker, 188)
+    dark = np.full_like(checker, 128)
+    assert blurred_delta_e(same_light, checker) < 1.0
+    assert blurred_delta_e(dark, checker) > 10 * blurred_delta_e(same_light, checker)
+    assert blurred_delta_e(checker, checker) == 0.0

@@ -1,0 +1,36 @@
+"""Rewrite README.md's table of encode options from ``kmcodec.options`` (their one declaration).
+
+Usage::
+
+    python tools/readme_options.py
+
+The table stands between ``<!-- options-table -->`` and ``<!-- /options-table -->``;
+``tests/test_options.py`` checks that it is the declaration's.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from kmcodec.options import markdown_table
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def main() -> int:
+    text = README.read_text()
+    new = re.sub(
+        r"<!-- options-table -->\n.*?<!-- /options-table -->",
+        lambda _: f"<!-- options-table -->\n{markdown_table()}<!-- /options-table -->",
+        text,
+        flags=re.S,
+    )
+    README.write_text(new)
+    print("README.md: options table " + ("rewritten" if new != text else "already current"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
