@@ -156,6 +156,7 @@ def test_bench_batch() -> None:
         "kmq encode -j 2 (dithered)",
     ):
         seconds, per_second = rates[label]
-        assert per_second == pytest.approx(12 / seconds, rel=0.02)
+        # images/s is of the unrounded time; the time is printed to 0.1 s
+        assert 12 / (seconds + 0.05) - 0.05 <= per_second <= 12 / max(seconds - 0.05, 0.01) + 0.05
     assert re.search(r"goal -j 2 >= 1.8x -j 1: [\d.]+x, (met|NOT met)", out)
     assert re.search(r"goal Dask within 15% of -j 2: [\d.]+x", out)

@@ -31,6 +31,15 @@ from kmcodec.quantization.histogram import histogram
 ROOT = Path(__file__).resolve().parent.parent
 KODAK = ROOT.parent / "shared" / "corpus" / "kodak" / "kodim05.png"
 
+#: Both child scripts read their peak resident memory (Linux's VmHWM) with this.
+HWM = r"""
+def high_water_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+"""
+
 CHILD = r"""
 import os, sys, time
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
@@ -38,12 +47,7 @@ import numpy as np
 from PIL import Image
 import kmcodec
 
-def high_water_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-
+%(HWM)s
 Image.MAX_IMAGE_PIXELS = None
 with Image.open(sys.argv[1]) as im:
     pixels = np.asarray(im.convert("RGB"))
@@ -65,12 +69,7 @@ import sys, time
 from PIL import Image
 import kmcodec
 
-def high_water_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-
+%(HWM)s
 Image.MAX_IMAGE_PIXELS = None
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
@@ -82,6 +81,10 @@ with Image.open(sys.argv[1]) as im:
     peak = high_water_mib()
     print(elapsed, before, peak, im.width * im.height, im.mode)
 """
+
+
+CHILD = CHILD.replace("%(HWM)s", HWM)
+DECODE_CHILD = DECODE_CHILD.replace("%(HWM)s", HWM)
 
 
 def make_photo(path: Path, size: tuple[int, int], source: Path) -> None:
