@@ -126,7 +126,9 @@ class PaletteImage:
 NOISE_HALF = 4.0
 
 
-def importance_counts(pixels: np.ndarray, hist: ColorHistogram) -> np.ndarray:
+def importance_counts(
+    pixels: np.ndarray, hist: ColorHistogram, dmap: np.ndarray | None = None
+) -> np.ndarray:
     """Each distinct colour's weight for the palette search before error diffusion: its pixels,
     each counted 1 / (1 + noise / NOISE_HALF), where noise is the standard deviation of luma
     over the pixel's 3x3 neighbourhood.
@@ -151,8 +153,13 @@ def importance_counts(pixels: np.ndarray, hist: ColorHistogram) -> np.ndarray:
     weight = 1.0 / (1.0 + np.sqrt(var) / NOISE_HALF)
     # Only where the dither will act: edges and flat fills (text, lines, the fills of
     # graphics) keep their full weight, so a graphic gets the palette it gets undithered.
-    weight = np.where(dither_map(pixels) > 0, weight, 1.0)
-    index = np.searchsorted(hist.codes, hist.pixel_codes)
+    weight = np.where((dither_map(pixels) if dmap is None else dmap) > 0, weight, 1.0)
+    if hist.channels == 3:  # each pixel's distinct colour by table, as ColorHistogram.lookup
+        table = np.empty(1 << 24, dtype=np.int32)
+        table[hist.codes] = np.arange(len(hist), dtype=np.int32)
+        index = table[hist.pixel_codes]
+    else:
+        index = np.searchsorted(hist.codes, hist.pixel_codes)
     return np.bincount(index, weights=weight.reshape(-1), minlength=len(hist))
 
 
@@ -227,8 +234,10 @@ def _quantize_k(
     else:
         colors = hist.colors
         counts = hist.counts.astype(np.float64)
+        dmap = None
         if dither and dither[0] != "bayer":
-            counts = importance_counts(pixels, hist)
+            dmap = dither_map(pixels)
+            counts = importance_counts(pixels, hist, dmap)
         fixed = np.zeros((0, channels), dtype=np.uint8)
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).
@@ -249,6 +258,7 @@ def _quantize_k(
             dither=strength,
             kernel=kernel,
             pixels=pixels,
+            dmap=dmap,
         )
     # Most used entry first: a canonical order that does not depend on how k-means ran.
     usage = np.bincount(indices.reshape(-1), minlength=len(palette))

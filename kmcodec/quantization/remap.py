@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from .colorspace import to_space
-from .histogram import ColorHistogram, colors_from_codes
+from .histogram import ColorHistogram, color_codes, colors_from_codes
 from .kmeans import nearest_two
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
@@ -173,14 +173,14 @@ def dither_map(pixels: np.ndarray) -> np.ndarray:
     for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
         np.maximum(diff, np.abs(padded[dy : dy + h, dx : dx + w] - luma), out=diff)
     weights = np.clip(1.0 - (diff - _EDGE_START) / _EDGE_RAMP, 0.0, 1.0).astype(np.float32)
-    codes = pixels.view(np.uint8).reshape(h, w, -1)
+    codes = color_codes(pixels)  # one uint32 a pixel: 8 comparisons of codes, not of channels
+    padc = np.pad(codes, 1, mode="edge")
     same = np.ones((h, w), dtype=bool)
-    padc = np.pad(codes, ((1, 1), (1, 1), (0, 0)), mode="edge")
     for dy in range(3):
         for dx in range(3):
             if dy == 1 and dx == 1:
                 continue
-            same &= (padc[dy : dy + h, dx : dx + w] == codes).all(axis=2)
+            same &= padc[dy : dy + h, dx : dx + w] == codes
     weights[same] = 0.0
     return weights
 
@@ -248,6 +248,7 @@ def remap(
     dither: float = 0.0,
     kernel: str = "bayer",
     pixels: np.ndarray | None = None,
+    dmap: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Give every pixel a palette index.
 
@@ -268,6 +269,8 @@ def remap(
         Ordered dithering, or error diffusion with that kernel (which needs ``pixels``).
     pixels : ndarray of uint8, shape (height, width, C), optional
         The image (error diffusion works on pixels, not on the histogram).
+    dmap : ndarray of float32, shape (height, width), optional
+        :func:`dither_map` of ``pixels``, if already made.
 
     Returns
     -------
@@ -287,7 +290,9 @@ def remap(
         off = np.sqrt(_rgb_sq(hist.colors, palette, first))
         ramp = np.clip((off - _EXACT) / _EXACT_RAMP, 0.0, 1.0)
         closeness = hist.lookup(np.rint(ramp * 255).astype(np.uint8)).reshape(height, width)
-        weights = dither_map(pixels) * (closeness.astype(np.float32) / 255.0)
+        if dmap is None:
+            dmap = dither_map(pixels)
+        weights = dmap * (closeness.astype(np.float32) / 255.0)
         indices = diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
         diff = palette[indices].astype(np.int64) - pixels
         return indices, float((diff * diff).sum())
