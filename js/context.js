@@ -59,6 +59,60 @@ function ceilLog2(v) {
   return b;
 }
 
+// One binary decision (spec 2.6.3): the four counters st.cidx[0..3] mixed by weight set `set`,
+// then the range decoder's bit, then the weights and counters learn it. A top-level function
+// over one state object: V8 keeps it monomorphic and inlines it at both call sites.
+function decide(st, set) {
+  const { P, N, weights, x, cidx, rc, input } = st;
+  x[0] = STRETCH[P[cidx[0]] >> 4];
+  x[1] = STRETCH[P[cidx[1]] >> 4];
+  x[2] = STRETCH[P[cidx[2]] >> 4];
+  x[3] = STRETCH[P[cidx[3]] >> 4];
+  x[4] = 256;
+  const wo = set * MIX_INPUTS;
+  let dot = 0;
+  for (let i = 0; i < MIX_INPUTS; i++) dot += weights[wo + i] * x[i];
+  let d = Math.floor(dot / 65536);
+  if (d > 4095) d = 4095;
+  else if (d < -4095) d = -4095;
+  const p12 = squash(d);
+  let range = rc[0], code = rc[1];
+  const bound = (range >>> 16) * (p12 << 4);
+  let bit;
+  if (code < bound) {
+    range = bound;
+    bit = 1;
+  } else {
+    code -= bound;
+    range -= bound;
+    bit = 0;
+  }
+  while (range < 0x1000000) {
+    range = (range << 8) >>> 0;
+    if (st.pos < st.len) code = ((code << 8) | input[st.pos++]) >>> 0;
+    else {
+      code = (code << 8) >>> 0;
+      st.error = ENDS_EARLY;
+    }
+  }
+  rc[0] = range;
+  rc[1] = code;
+  const err = (bit << 12) - p12;
+  for (let i = 0; i < MIX_INPUTS; i++) weights[wo + i] += (x[i] * err + 2048) >> 12;
+  const target = bit ? 65536 : 0;
+  for (let t = 0; t < 4; t++) {
+    const c = cidx[t];
+    const old = P[c];
+    const n = N[c];
+    let q = old + Math.floor(((target - old) * RATE[n]) / 65536);
+    if (q < PROB_MIN) q = PROB_MIN;
+    else if (q > PROB_MAX) q = PROB_MAX;
+    P[c] = q;
+    if (n < COUNT_LIMIT) N[c] = n + 1;
+  }
+  return bit;
+}
+
 /**
  * Decode a coding-1 stream (without its 4-byte CRC) into `plane` (a Uint8Array of
  * width * height indices). Returns 0, or ENDS_EARLY, LEFT_OVER or INDEX_RANGE.
@@ -66,13 +120,11 @@ function ceilLog2(v) {
 export function decodeContextPlane(input, width, height, colors, plane) {
   const len = input.length;
   if (len < 4) return ENDS_EARLY;
-  // The range decoder's state lives in a typed array: decide() is a closure, and a captured
-  // variable holding a number above 2^31 would be boxed on every write.
+  // The range decoder's state lives in a typed array: a number above 2^31 kept in an object's
+  // field would be boxed on every write.
   const rc = new Uint32Array(2); // [range, code]
   rc[0] = 0xffffffff;
   rc[1] = ((input[0] << 24) | (input[1] << 16) | (input[2] << 8) | input[3]) >>> 0;
-  let pos = 4;
-  let error = 0;
   if (colors === 1) {
     plane.fill(0);
     return len === 4 && rc[1] === 0 ? 0 : LEFT_OVER;
@@ -103,60 +155,7 @@ export function decodeContextPlane(input, width, height, colors, plane) {
   const hist = new Uint8Array(W);
   const x = new Int32Array(MIX_INPUTS);
   const cidx = new Int32Array(4);
-
-  function update(i, bit) {
-    const old = P[i];
-    const delta = ((bit ? 65536 : 0) - old) * RATE[N[i]];
-    let p = old + Math.floor(delta / 65536);
-    if (p < PROB_MIN) p = PROB_MIN;
-    else if (p > PROB_MAX) p = PROB_MAX;
-    P[i] = p;
-    if (N[i] < COUNT_LIMIT) N[i]++;
-  }
-
-  // One binary decision: the four counters cidx[0..3] mixed by weight set `set`.
-  function decide(set) {
-    x[0] = STRETCH[P[cidx[0]] >> 4];
-    x[1] = STRETCH[P[cidx[1]] >> 4];
-    x[2] = STRETCH[P[cidx[2]] >> 4];
-    x[3] = STRETCH[P[cidx[3]] >> 4];
-    x[4] = 256;
-    const wo = set * MIX_INPUTS;
-    let dot = 0;
-    for (let i = 0; i < MIX_INPUTS; i++) dot += weights[wo + i] * x[i];
-    let d = Math.floor(dot / 65536);
-    if (d > 4095) d = 4095;
-    else if (d < -4095) d = -4095;
-    const p12 = squash(d);
-    let range = rc[0], code = rc[1];
-    const bound = (range >>> 16) * (p12 << 4);
-    let bit;
-    if (code < bound) {
-      range = bound;
-      bit = 1;
-    } else {
-      code -= bound;
-      range -= bound;
-      bit = 0;
-    }
-    while (range < 0x1000000) {
-      range = (range << 8) >>> 0;
-      if (pos < len) code = ((code << 8) | input[pos++]) >>> 0;
-      else {
-        code = (code << 8) >>> 0;
-        error = ENDS_EARLY;
-      }
-    }
-    rc[0] = range;
-    rc[1] = code;
-    const err = (bit << 12) - p12;
-    for (let i = 0; i < MIX_INPUTS; i++) weights[wo + i] += (x[i] * err + 2048) >> 12;
-    update(cidx[0], bit);
-    update(cidx[1], bit);
-    update(cidx[2], bit);
-    update(cidx[3], bit);
-    return bit;
-  }
+  const st = { P, N, weights, x, cidx, rc, input, pos: 4, len, error: 0 };
 
   const src = new Int32Array(SOURCES);
   const cand = new Int32Array(SOURCES);
@@ -214,7 +213,7 @@ export function decodeContextPlane(input, width, height, colors, plane) {
         cidx[1] = FLAG_NEAR + (h >>> hshift);
         cidx[2] = FLAG_WIDE + (h3 >>> hshift);
         cidx[3] = FLAG_VALUE + (h4 >>> hshift);
-        if (decide(s * MSTATES + mstate)) {
+        if (decide(st, s * MSTATES + mstate)) {
           decided = v;
           howHere = i === 0 ? 0 : 1;
           break;
@@ -244,7 +243,7 @@ export function decodeContextPlane(input, width, height, colors, plane) {
             cidx[1] = b2 + sub;
             cidx[2] = b3 + sub;
             cidx[3] = ln + node;
-            const bit = decide(SOURCES * MSTATES + done + i);
+            const bit = decide(st, SOURCES * MSTATES + done + i);
             node = node * 2 + bit;
             sub = sub * 2 + bit;
           }
@@ -264,10 +263,10 @@ export function decodeContextPlane(input, width, height, colors, plane) {
         mlen = 0;
       }
       match[slot] = p + 1;
-      if (error) return error;
+      if (st.error) return st.error;
     }
   }
-  if (error) return error;
-  if (pos !== len || rc[1] !== 0) return LEFT_OVER;
+  if (st.error) return st.error;
+  if (st.pos !== len || rc[1] !== 0) return LEFT_OVER;
   return 0;
 }
