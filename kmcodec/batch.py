@@ -390,6 +390,11 @@ def run(
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
+        # Let the pool's manager thread see the workers gone and end now: left running, it can
+        # race the interpreter's exit and print "Exception ignored ... Bad file descriptor".
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(timeout=10)
         raise
     pool.shutdown()
     return [r for part in out for r in part or []]
