@@ -505,11 +505,14 @@ def stage(name: str) -> str:
 
 
 def update(options: Any, **given: Any) -> Any:
-    """``options`` (an :class:`EncodeOptions`) with the ``given`` options checked and changed."""
+    """``options`` (an :class:`EncodeOptions`) with the ``given`` options checked and changed.
+
+    Only the given values are checked: the others are already normalised (a ``dither`` of
+    ``("floyd-steinberg", 1.0)`` is not a value a caller gives).
+    """
     import dataclasses
 
-    checked = vars(resolve(**{**vars(options), **given}))
-    return dataclasses.replace(options, **{name: checked[name] for name in given})
+    return dataclasses.replace(options, **{name: check(name, v) for name, v in given.items()})
 
 
 def quantizer_arguments(options: Any) -> dict[str, Any]:

@@ -202,3 +202,13 @@ def test_quantized_encode_takes_file_options_only(photo) -> None:
     assert q.encode(coding=0) == kmcodec.encode(photo, 8, coding=0)
     with pytest.raises(kmcodec.OptionError, match="quantize"):
         q.encode(colors=4)
+    with pytest.raises(kmcodec.OptionError, match="coding"):
+        q.encode(coding=5)
+
+
+@pytest.mark.parametrize("quantize_options", [{"dither": True}, {"quality": "0-90"}])
+def test_file_options_change_after_any_quantise_options(photo, quantize_options) -> None:
+    """The quantiser's options, normalised when checked, are not checked again by encode()."""
+    q = kmcodec.quantize(photo, 8, **quantize_options)
+    assert kmcodec.read(q.encode(coding=0)).header.coding == 0
+    assert kmcodec.decode(q.encode(coding=0)).shape == photo.shape
