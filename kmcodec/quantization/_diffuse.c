@@ -10,10 +10,11 @@
  * to the starting entry (by the triangle inequality no later entry can be nearer).
  *
  * Python API (module kmcodec.quantization._diffuse):
- *   diffuse(pixels, width, height, channels, palette, colors, weights, kernel, strength, clamp,
- *           out) -> None
- *     pixels: float32 (height * width * channels), palette: float32 (colors * channels), both
- *     on a 0-255 scale in the space the error is diffused in (the caller's choice);
+ *   diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel, strength,
+ *           clamp, out) -> None
+ *     pixels: uint8 (height * width * channels); lut: float32 (256), each colour channel's
+ *     value in the space the error is diffused in, 0-255 scale (alpha is taken as it is);
+ *     palette: float32 (colors * channels), already in that space;
  *     weights: float32 (height * width), the dither map, 0..1; kernel: 0 Floyd-Steinberg,
  *     1 Sierra Lite, 2 Atkinson; out: writable uint8 (height * width). Releases the GIL.
  */
@@ -40,7 +41,8 @@ static int by_distance(const void *a, const void *b) {
     return x->j - y->j;
 }
 
-static int run(const float *px, int W, int H, int C, const float *pal, int K,
+static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
+               int K,
                const float *weights, int kernel, float strength, float clamp,
                unsigned char *out) {
     const tap *taps = kernel == 1 ? SIERRA_LITE : kernel == 2 ? ATKINSON : FLOYD;
@@ -80,7 +82,7 @@ static int run(const float *px, int W, int H, int C, const float *pal, int K,
                 float v = ein[c];
                 if (v > clamp) v = clamp;
                 if (v < -clamp) v = -clamp;
-                v = px[p * C + c] + w * v;
+                v = (c < 3 ? lut[px[p * C + c]] : (float)px[p * C + c]) + w * v;
                 col[c] = v < 0 ? 0 : v > 255 ? 255 : v;
                 ein[c] = 0;  /* this row's slot is reused three rows on */
             }
@@ -127,25 +129,27 @@ static int run(const float *px, int W, int H, int C, const float *pal, int K,
 }
 
 static PyObject *py_diffuse(PyObject *self, PyObject *args) {
-    Py_buffer px, pal, wt, out;
+    Py_buffer px, lut, pal, wt, out;
     int W, H, C, K, kernel;
     float strength, clamp;
-    if (!PyArg_ParseTuple(args, "y*iiiy*iy*iffw*", &px, &W, &H, &C, &pal, &K, &wt, &kernel,
-                          &strength, &clamp, &out))
+    if (!PyArg_ParseTuple(args, "y*iiiy*y*iy*iffw*", &px, &W, &H, &C, &lut, &pal, &K, &wt,
+                          &kernel, &strength, &clamp, &out))
         return NULL;
     int ok = W > 0 && H > 0 && (C == 3 || C == 4) && K >= 1 && K <= 256 &&
-             px.len == (Py_ssize_t)W * H * C * (Py_ssize_t)sizeof(float) &&
+             px.len == (Py_ssize_t)W * H * C &&
+             lut.len == 256 * (Py_ssize_t)sizeof(float) &&
              pal.len == (Py_ssize_t)K * C * (Py_ssize_t)sizeof(float) &&
              wt.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float) &&
              out.len == (Py_ssize_t)W * H && kernel >= 0 && kernel <= 2;
     int rc = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        rc = run((const float *)px.buf, W, H, C, (const float *)pal.buf, K,
+        rc = run((const unsigned char *)px.buf, W, H, C, (const float *)lut.buf,
+                 (const float *)pal.buf, K,
                  (const float *)wt.buf, kernel, strength, clamp, (unsigned char *)out.buf);
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&px); PyBuffer_Release(&pal); PyBuffer_Release(&wt); PyBuffer_Release(&out);
+    PyBuffer_Release(&px); PyBuffer_Release(&lut); PyBuffer_Release(&pal); PyBuffer_Release(&wt); PyBuffer_Release(&out);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "diffuse: buffer sizes do not match");
         return NULL;
@@ -156,8 +160,8 @@ static PyObject *py_diffuse(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"diffuse", py_diffuse, METH_VARARGS,
-     "diffuse(pixels, width, height, channels, palette, colors, weights, kernel, strength,"
-     " clamp, out) -> None"},
+     "diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel,"
+     " strength, clamp, out) -> None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -206,22 +206,22 @@ def diffuse(
 
     height, width, channels = pixels.shape
     px = np.ascontiguousarray(pixels, dtype=np.uint8)
-
-    def convert(v: np.ndarray) -> np.ndarray:
-        if space != "linear":
-            return v.astype(np.float64)
-        light = srgb_to_linear(v[..., :3]) * 255.0
-        return np.concatenate([light, v[..., 3:].astype(np.float64)], axis=-1)
-
-    fpx = np.ascontiguousarray(convert(px), dtype=np.float32)
-    fpal = np.ascontiguousarray(convert(np.asarray(palette, dtype=np.uint8)), dtype=np.float32)
+    # The pixels stay uint8: the compiled loop converts each through this table, so no float
+    # copy of the image is made (12-16 bytes a pixel, 300 MB at 24 MP).
+    levels = np.arange(256, dtype=np.uint8)
+    lut = srgb_to_linear(levels) * 255.0 if space == "linear" else levels.astype(np.float64)
+    lut = np.ascontiguousarray(lut, dtype=np.float32)
+    pal = np.asarray(palette, dtype=np.uint8)
+    fpal = np.concatenate([lut[pal[:, :3]], pal[:, 3:].astype(np.float32)], axis=1)
+    fpal = np.ascontiguousarray(fpal, dtype=np.float32)
     weights = np.ascontiguousarray(dither_map(px) if weights is None else weights, dtype=np.float32)
     out = np.empty((height, width), dtype=np.uint8)
     _diffuse.diffuse(
-        fpx,
+        px,
         width,
         height,
         channels,
+        lut,
         fpal,
         len(fpal),
         weights,
@@ -231,6 +231,19 @@ def diffuse(
         out,
     )
     return out
+
+
+def _plane_sse(pixels: np.ndarray, palette: np.ndarray, indices: np.ndarray) -> float:
+    """Sum of squared errors of an index plane against the pixels, a band of rows at a time (no
+    int64 copy of the whole image)."""
+    total = 0
+    rows = max(1, (1 << 20) // max(1, pixels.shape[1]))
+    for start in range(0, pixels.shape[0], rows):
+        diff = palette[indices[start : start + rows]].astype(np.int32)
+        diff -= pixels[start : start + rows]
+        np.square(diff, out=diff)  # at most 255^2: int32 holds it
+        total += int(diff.sum(dtype=np.int64))
+    return float(total)
 
 
 def _rgb_sq(colors: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -294,10 +307,9 @@ def remap(
             dmap = dither_map(pixels)
         weights = dmap * (closeness.astype(np.float32) / 255.0)
         indices = diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
-        diff = palette[indices].astype(np.int64) - pixels
-        return indices, float((diff * diff).sum())
+        return indices, _plane_sse(pixels, palette, indices)
     if dither > 0 and len(palette) > 1:
-        return _dither(hist, palette, shape, first, second, dither)
+        return _dither(hist, palette, shape, first, second, dither, pixels)
     rgb_d1 = _rgb_sq(hist.colors, palette, first)
     sse = float(hist.counts @ rgb_d1)
     indices = hist.lookup(first.astype(np.uint8)).reshape(height, width)
@@ -316,6 +328,7 @@ def _dither(
     first: np.ndarray,
     second: np.ndarray,
     strength: float,
+    pixels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     height, width = shape
     p1 = palette[first].astype(np.float64)
@@ -333,6 +346,6 @@ def _dither(
         hist.lookup(second.astype(np.uint8)).reshape(height, width),
         hist.lookup(first.astype(np.uint8)).reshape(height, width),
     )
-    pixels = colors_from_codes(hist.pixel_codes, hist.channels).reshape(height, width, -1)
-    diff = palette[indices].astype(np.int64) - pixels
-    return indices, float((diff * diff).sum())
+    if pixels is None:
+        pixels = colors_from_codes(hist.pixel_codes, hist.channels).reshape(height, width, -1)
+    return indices, _plane_sse(pixels, palette, indices)
