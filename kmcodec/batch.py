@@ -34,8 +34,10 @@ __all__ = [
     "FileResult",
     "decode",
     "decode_file",
+    "decode_files",
     "encode",
     "encode_file",
+    "encode_files",
     "failure_report",
     "local_cluster",
     "run",
@@ -287,8 +289,10 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _encode_chunk(jobs: list[tuple[str, str | None]], settings: dict[str, Any]) -> list[FileResult]:
-    """Encode a chunk of (source, target) pairs: the unit of work a worker gets."""
+def encode_files(jobs: list[tuple[str, str | None]], settings: dict[str, Any]) -> list[FileResult]:
+    """Encode (source, target) pairs with ``settings`` (``options``, ``force``,
+    ``skip_if_larger``): the unit of work :func:`run` hands a worker, and what ``kmq encode``
+    runs with its own targets (``-o``, ``--ext``)."""
     opts = settings["options"]
     return [
         encode_file(s, t, opts, force=settings["force"], skip_if_larger=settings["skip_if_larger"])[
@@ -298,7 +302,8 @@ def _encode_chunk(jobs: list[tuple[str, str | None]], settings: dict[str, Any]) 
     ]
 
 
-def _decode_chunk(jobs: list[tuple[str, str]], settings: dict[str, Any]) -> list[FileResult]:
+def decode_files(jobs: list[tuple[str, str]], settings: dict[str, Any]) -> list[FileResult]:
+    """Decode (source, target) pairs with ``settings`` (``force``, ``max_pixels``)."""
     return [decode_file(s, t, **settings) for s, t in jobs]
 
 
@@ -439,7 +444,7 @@ def encode(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     jobs = [(s, target_for(s, out_dir, ext)) for s in sources]
     settings = dict(options=options, force=force, skip_if_larger=skip_if_larger)
-    return run(_encode_chunk, jobs, settings, workers=workers, client=client, progress=progress)
+    return run(encode_files, jobs, settings, workers=workers, client=client, progress=progress)
 
 
 def decode(
@@ -465,7 +470,7 @@ def decode(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     jobs = [(s, target_for(s, out_dir, ext)) for s in sources]
     settings = dict(force=force, max_pixels=max_pixels)
-    return run(_decode_chunk, jobs, settings, workers=workers, client=client, progress=progress)
+    return run(decode_files, jobs, settings, workers=workers, client=client, progress=progress)
 
 
 def failure_report(results: Iterable[FileResult]) -> str:

@@ -159,7 +159,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     try:
         client = _client(args)
         results = batch.run(
-            batch._encode_chunk, jobs, settings, workers=args.jobs, client=client, progress=each
+            batch.encode_files, jobs, settings, workers=args.jobs, client=client, progress=each
         )
     except KeyboardInterrupt:
         progress.close()
