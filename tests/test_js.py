@@ -224,6 +224,19 @@ def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
     assert (pixels[h:, :] == 255).all()  # the page is white around the image
 
 
+def _compare_html(tmp_path: Path, sample: str, box: tuple[int, int, int, int], ks: str) -> Path:
+    """Run ``kmq compare --html`` on a crop of a sample; return its output folder."""
+    from kmcodec import cli
+
+    image = tmp_path / "in.png"
+    with Image.open(ROOT / "samples" / sample) as im:
+        im.crop(box).save(image)
+    out = tmp_path / "cmp"
+    args = ["compare", str(image), "--colors", ks, "--out", str(out), "--html", "-q"]
+    assert cli.main(args) == 0
+    return out
+
+
 def test_html_report_bundles_the_decoder_and_embeds_every_file(tmp_path) -> None:
     import re
 
@@ -232,16 +245,7 @@ def test_html_report_bundles_the_decoder_and_embeds_every_file(tmp_path) -> None
     script = bundle_js()
     assert not re.search(r"^\s*(import|export)\s", script, re.M)  # one classic script
     assert script.rstrip().endswith("window.kmq = __kmq_kmq;")
-    image = tmp_path / "in.png"
-    with Image.open(ROOT / "samples" / "kodim23.png") as im:
-        im.crop((200, 150, 392, 278)).save(image)
-    from kmcodec import cli
-
-    out = tmp_path / "cmp"
-    assert (
-        cli.main(["compare", str(image), "--colors", "4,16", "--out", str(out), "--html", "-q"])
-        == 0
-    )
+    out = _compare_html(tmp_path, "kodim23.png", (200, 150, 392, 278), "4,16")
     page = (out / "report.html").read_text()
     assert page.count("data-kmq=") == 2
     assert page.count("data:image/webp;base64,") == 2 and page.count("data:image/png;base64,") >= 4
@@ -253,16 +257,7 @@ def test_html_report_decodes_every_kmq_file_offline_in_the_browser(tmp_path) -> 
     import re
     import zlib
 
-    from kmcodec import cli
-
-    image = tmp_path / "in.png"
-    with Image.open(ROOT / "samples" / "kodim05.png") as im:
-        im.crop((100, 100, 292, 228)).save(image)
-    out = tmp_path / "cmp"
-    assert (
-        cli.main(["compare", str(image), "--colors", "2,8,64", "--out", str(out), "--html", "-q"])
-        == 0
-    )
+    out = _compare_html(tmp_path, "kodim05.png", (100, 100, 292, 228), "2,8,64")
     dom = chromium(
         tmp_path, "--virtual-time-budget=20000", "--dump-dom", (out / "report.html").as_uri()
     )
