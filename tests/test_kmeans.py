@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmcodec.quantization.kmeans import k_means, kmeans_plusplus, lloyd, nearest_two
+from kmcodec.quantization.kmeans import k_means, kmeans_plusplus, lloyd, nearest_two, split_init
 
 
 def _blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -90,3 +90,63 @@ def test_bad_arguments() -> None:
         k_means(points, 2, init="random-ish")
     with pytest.raises(ValueError, match="shape"):
         k_means(points, 2, init=np.zeros((3, 3)))
+
+
+def _split_reference(points: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
+    """split_init's algorithm written plainly: cut the box of largest error (ties: the box made
+    first) along its axis of largest variance at the best of 256 equal steps."""
+    boxes = [(np.arange(len(points)), 0)]
+    made = 1
+    done = []
+    while boxes and len(boxes) + len(done) < k:
+
+        def error(b):
+            x, w = points[b[0]], weights[b[0]]
+            mean = (w[:, None] * x).sum(0) / w.sum()
+            return (w[:, None] * (x - mean) ** 2).sum()
+
+        box = boxes.pop(max(range(len(boxes)), key=lambda i: (error(boxes[i]), -boxes[i][1])))
+        members = box[0]
+        x, w = points[members], weights[members]
+        mean = (w[:, None] * x).sum(0) / w.sum()
+        axis = int(np.argmax((w[:, None] * (x - mean) ** 2).sum(0)))
+        low, high = x[:, axis].min(), x[:, axis].max()
+        if error(box) <= 1e-9 or high <= low:
+            done.append(box)
+            continue
+        steps = np.minimum(((x[:, axis] - low) * (256 / (high - low))).astype(int), 255)
+        best, cut = -np.inf, 0
+        for s in range(256):
+            left = steps <= s
+            if not left.any() or left.all():
+                continue
+            parts = [(w[m][:, None] * x[m]).sum(0) for m in (left, ~left)]
+            score = sum(p @ p / w[m].sum() for p, m in zip(parts, (left, ~left), strict=True))
+            if score > best:
+                best, cut = score, s
+        boxes += [(members[steps <= cut], made), (members[steps > cut], made + 1)]
+        made += 2
+    return np.array(
+        [(weights[m][:, None] * points[m]).sum(0) / weights[m].sum() for m, _ in boxes + done]
+    )
+
+
+@pytest.mark.parametrize("dims", [1, 3, 4])
+def test_split_init_cuts_the_worst_box_at_its_best_step(dims: int) -> None:
+    rng = np.random.default_rng(dims)
+    points = np.round(rng.gamma(2.0, 30.0, size=(300, dims)))
+    weights = rng.integers(1, 9, size=300).astype(float)
+    found = split_init(points, 12, sample_weight=weights)
+    expected = _split_reference(points, 12, weights)
+    np.testing.assert_allclose(np.sort(found, axis=0), np.sort(expected, axis=0), rtol=1e-9)
+
+
+def test_split_init_returns_fewer_centres_only_when_points_run_out() -> None:
+    points = np.array([[1.0, 2, 3]] * 5 + [[9.0, 9, 9]] * 5)
+    found = split_init(points, 4)
+    np.testing.assert_array_equal(np.sort(found, axis=0), [[1, 2, 3], [9, 9, 9]])
+    assert len(split_init(points[:1], 1)) == 1
+    with pytest.raises(ValueError, match="n_clusters"):
+        split_init(points, 11)
+    with pytest.raises(ValueError, match="dimensions"):
+        split_init(np.zeros((10, 5)), 2)

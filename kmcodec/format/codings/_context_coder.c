@@ -323,6 +323,34 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 (uint32_t)ww), (uint32_t)nn);
             uint32_t *slot = &m->match[key >> mshift];
             size_t pos = (size_t)y * W + (size_t)x;
+            if (ENCODING) {
+                /* The encoder knows every index, so it fetches ahead what the pixel may need:
+                 * the literal's counter blocks, and the next pixel's match slot. The
+                 * decoder cannot; the coded bits are the same either way. */
+                int v = row[x];
+                uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, 1u), (uint32_t)w), (uint32_t)n);
+                uint32_t h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
+                __builtin_prefetch(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
+                __builtin_prefetch(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
+                if (B > 4) {
+                    uint32_t node2 = (1u << 4) | (uint32_t)(v >> (B - 4));
+                    h = hash_step(hash_step(hash_step(0xFFFFu, node2), (uint32_t)w), (uint32_t)n);
+                    h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
+                    __builtin_prefetch(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
+                    __builtin_prefetch(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
+                }
+                if (x + 1 < W) {
+                    int n1 = y > 0 ? up[x + 1] : v;
+                    int nw1 = y > 0 ? up[x] : n1;
+                    int ne1 = (y > 0 && x + 2 < W) ? up[x + 2] : n1;
+                    int ww1 = x > 0 ? row[x - 1] : v;
+                    int nn1 = y > 1 ? up2[x + 1] : n1;
+                    uint32_t key1 = hash_step(hash_step(hash_step(hash_step(hash_step(
+                        hash_step(0, (uint32_t)v), (uint32_t)n1), (uint32_t)nw1), (uint32_t)ne1),
+                        (uint32_t)ww1), (uint32_t)nn1);
+                    __builtin_prefetch(&m->match[key1 >> mshift]);
+                }
+            }
             if (mlen == 0) mptr = *slot;  /* 0: none, else position + 1 */
             int src[SOURCES];
             src[0] = mptr ? plane[mptr - 1] : -1;  /* -1: no prediction */
