@@ -46,6 +46,7 @@ __all__ = [
     "split_init",
 ]
 
+
 def _weights(n: int, sample_weight: np.ndarray | None) -> np.ndarray:
     """The points' weights as float64: all ones if None."""
     return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
