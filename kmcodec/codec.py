@@ -12,6 +12,7 @@ caller (the CLI, ``kmq compare``, the demo, the Pillow plugin) uses.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,21 +246,28 @@ def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
     def level_for(bits: int) -> int | str:
         return preset.compress_level(bits) if opts.compress_level is None else opts.compress_level
 
-    tried = (Coding.CONTEXT, Coding.ROWS) if opts.coding is None else (opts.coding,)
-    streams = [
-        (
+    def code(coding: Coding, level_for: Callable[[int], int | str]) -> tuple[Coding, bytes, int]:
+        return coding, *codings.encode(
+            idx,
+            colors,
             coding,
-            *codings.encode(
-                idx,
-                colors,
-                coding,
-                index_bits=opts.index_bits,
-                level_for=level_for,
-                every_width=preset.every_width,
-            ),
+            index_bits=opts.index_bits,
+            level_for=level_for,
+            every_width=preset.every_width,
         )
-        for coding in tried
-    ]
+
+    if opts.coding is not None:
+        streams = [code(opts.coding, level_for)]
+    else:
+        streams = [code(Coding.CONTEXT, level_for)]
+        screen = preset.screen_level
+        if screen is not None and opts.compress_level is None:
+            # Coding 0 at a cheap level first; its final level only where it could win.
+            streams.append(code(Coding.ROWS, lambda bits: screen))
+            if len(streams[-1][1]) < _options.SCREEN_MARGIN * len(streams[0][1]):
+                streams.append(code(Coding.ROWS, level_for))
+        else:
+            streams.append(code(Coding.ROWS, level_for))
     coding, stream, index_bits = min(streams, key=lambda s: len(s[1]))  # ties: the first
     header = Header(
         width=idx.shape[1],

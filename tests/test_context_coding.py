@@ -130,6 +130,38 @@ def test_encoder_keeps_the_smaller_coding(photo) -> None:
     assert sizes[1] < 0.8 * sizes[0]
 
 
+@pytest.mark.parametrize(("colors", "tile"), [(2, 64), (4, 128), (16, 64)])
+def test_encoder_keeps_coding_0_where_it_wins(colors, tile) -> None:
+    # A random tile repeated: zstd's long matches beat the context model, so the screened
+    # coding 0 comes near coding 1 and is finished at the preset's level.
+    rng = np.random.default_rng(colors)
+    plane = np.tile(rng.integers(0, colors, (tile, tile)), (512 // tile, 512 // tile))
+    palette = rng.integers(0, 256, (colors, 3)).astype(np.uint8)
+    auto = kmcodec.encode_indexed(palette, plane.astype(np.uint8))
+    rows = kmcodec.encode_indexed(palette, plane.astype(np.uint8), coding=0)
+    assert kmcodec.read(auto).header.coding == Coding.ROWS
+    assert len(auto) <= len(rows)  # the final level's stream, or the screen's if smaller
+
+
+def test_coding_0_is_screened_and_not_finished_where_coding_1_wins(photo, monkeypatch) -> None:
+    from kmcodec.format.codings import zstd_frame
+
+    levels = []
+    compress = zstd_frame.compress
+    monkeypatch.setattr(
+        zstd_frame, "compress", lambda data, level: levels.append(level) or compress(data, level)
+    )
+    q = kmcodec.quantize(photo, 256)  # 8-bit plane: one width, no ranking
+    assert kmcodec.read(q.encode()).header.coding == Coding.CONTEXT
+    assert levels == [kmcodec.SPEEDS[4].screen_level]
+    levels.clear()
+    q.encode(compress_level=19)  # a level given: coding 0 is coded at it, unscreened
+    assert levels == [19]
+    levels.clear()
+    kmcodec.quantize(photo, 256, speed=1).encode()  # speeds 1-3: no screening
+    assert levels == [19]
+
+
 def test_context_coding_is_deterministic(photo) -> None:
     q = kmcodec.quantize(photo, 64)
     assert q.encode(coding=1) == q.encode(coding=1)
