@@ -150,3 +150,53 @@ def test_split_init_returns_fewer_centres_only_when_points_run_out() -> None:
         split_init(points, 11)
     with pytest.raises(ValueError, match="dimensions"):
         split_init(np.zeros((10, 5)), 2)
+
+
+def _plain_lloyd(points, centers, weights, iterations):
+    """Lloyd's algorithm without bounds: every point against every centre."""
+    centers = centers.copy()
+    for _ in range(iterations):
+        d = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        labels = d.argmin(axis=1)
+        for k in range(len(centers)):
+            members = labels == k
+            if members.any():
+                w = weights[members]
+                centers[k] = (w[:, None] * points[members]).sum(0) / w.sum()
+    d = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    return centers, d.argmin(axis=1)
+
+
+@pytest.mark.parametrize(("k", "dims"), [(2, 3), (16, 3), (64, 3), (40, 4)])
+def test_lloyd_with_bounds_matches_plain_lloyd(k: int, dims: int) -> None:
+    rng = np.random.default_rng(k)
+    points = rng.normal(128, 40, size=(3000, dims))
+    weights = rng.integers(1, 20, size=3000).astype(float)
+    seeds = split_init(points, k, sample_weight=weights)
+    for iterations in (1, 3, 8):
+        centers, labels, _, n_iter = lloyd(
+            points, seeds, sample_weight=weights, max_iter=iterations, tol=0
+        )
+        expected, expected_labels = _plain_lloyd(points, seeds, weights, n_iter)
+        assert n_iter == iterations
+        np.testing.assert_allclose(centers, expected, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(labels, expected_labels)
+
+
+def test_swap_moves_keep_labels_and_bounds_exact() -> None:
+    from kmcodec.quantization.kmeans import _Nearest
+
+    rng = np.random.default_rng(5)
+    points = np.round(rng.gamma(3.0, 25.0, size=(2000, 3)))
+    weights = np.ones(2000)
+    near = _Nearest(points, split_init(points, 24))
+    for step in range(20):
+        a, b = rng.choice(24, size=2, replace=False)
+        near.replace(a, b, rng.uniform(0, 255, 3), near.centers[b] + rng.normal(0, 5, 3))
+        if step % 3 == 0:
+            near.iterate(weights, 2, 0.0)
+        d = np.sqrt(((points[:, None, :] - near.centers[None, :, :]) ** 2).sum(axis=2))
+        ordered = np.sort(d, axis=1)
+        np.testing.assert_array_equal(near.labels, d.argmin(axis=1))
+        assert np.all(near.upper >= ordered[:, 0] - 1e-9)
+        assert np.all(near.lower <= ordered[:, 1] + 1e-9)

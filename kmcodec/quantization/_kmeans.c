@@ -1,36 +1,48 @@
 /*
  * The compiled parts of kmcodec's k-means (kmcodec.quantization.kmeans): the variance-split
- * seeding and the nearest-centre search. Both are loops that numpy ran as many small calls.
+ * seeding, the nearest-centre search, Lloyd's iterations with Hamerly's bounds, and the swap
+ * move of refine_by_swaps. All are loops that numpy ran as many small calls (at K = 256 on a
+ * small image most of the time went to call overhead and to arrays of every point rebuilt for
+ * a few changed ones).
  *
- * split: the loop of split_init, which makes one split per palette entry and in numpy paid a
- * dozen calls per split (a 256-colour palette of a small image spent most of its time in call
- * overhead). The algorithm is the one documented there:
+ * split: the loop of split_init, one split per palette entry:
  *
  *   start with one box holding every point; repeatedly take the box with the largest weighted
  *   squared error (ties: the box made first), and cut it along its axis of largest variance at
  *   the position, among 256 equal steps across the box's extent on that axis, that minimises
  *   the two halves' error; the centres are the boxes' weighted means.
  *
- * A box is a range of a permutation of the points; a cut partitions the range stably (each half
- * keeps the points' order), so the sums are taken in the same order on every run.
+ *   A box is a range of a permutation of the points; a cut partitions the range stably (each
+ *   half keeps the points' order), so the sums are taken in the same order on every run.
  *
- * nearest_two: each point's nearest and second-nearest centre, exact (ties to the lower
- * index). The centres are sorted by their projection on a unit axis u (the caller passes the
- * centres' principal axis); since |x - c| >= |u.x - u.c|, a point visits centres outwards from
- * its own projection and stops once the projection gap alone exceeds the second-best distance.
- * In colour data most of the spread is along one axis, so at K = 256 a point looks at a few
- * dozen centres instead of 256.
+ * The nearest-centre search is exact (ties to the lower index): the centres are sorted by their
+ * projection on an axis u (their principal axis, by power iteration; any unit axis would be
+ * exact, this one prunes best); since |x - c| >= |u.x - u.c|, a point visits centres outwards
+ * from its own projection, after trying the centres it is likely nearest to, and stops once
+ * the projection gap alone exceeds its second-best distance. In colour data most of the spread
+ * is along one axis, so at K = 256 a point looks at 15-20 centres instead of 256.
  *
- * Python API (module kmcodec.quantization._kmeans):
+ * lloyd: the iterations of kmeans.lloyd on a state (centres, labels, Hamerly's upper bound on
+ * each point's distance to its centre and lower bound on its distance to every other centre):
+ * weighted means (an empty cluster is re-seeded at the worst-fitted point), bounds loosened by
+ * how far centres moved, and only points whose bounds overlap looked at again.
+ *
+ * move_two: refine_by_swaps' move of two centres, the state kept exact: a point of a moved
+ * centre searches again; any other point compares its centre with the two moved ones.
+ *
+ * Python API (module kmcodec.quantization._kmeans); arrays are C-contiguous, points float64
+ * (n * dims), dims 1-4, centers float64 (k * dims), k >= 1, labels int64 (n), bounds float64:
  *   split(points, weights, n, dims, k, out) -> int
- *     points: float64 (n * dims), dims 1-4; weights: float64 (n), >= 0;
- *     out: writable float64 (k * dims). Returns the number of centres written (fewer than k
- *     only when no box can be cut further).
- *   nearest_two(points, n, centers, k, dims, axis, guess, first, second, d1, d2) -> None
- *     points: float64 (n * dims); centers: float64 (k * dims), k >= 1; axis: float64 (dims),
- *     unit length; guess: int64 (n), a centre to try first for each point, or empty; first, second: writable int64 (n); d1, d2: writable float64 (n), squared
- *     distances (second = first and d2 = inf when k == 1).
- * Both release the GIL.
+ *     weights >= 0; out: writable (k * dims). Returns the number of centres written (fewer
+ *     than k only when no box can be cut further).
+ *   nearest_two(points, n, centers, k, dims, guess, first, second, d1, d2) -> None
+ *     guess: int64 (n), a centre to try first for each point, or empty; first, second: int64
+ *     (n); d1, d2: squared distances (second = first and d2 = inf when k == 1).
+ *   lloyd(points, weights, n, centers, k, dims, labels, upper, lower, max_iter, tol) -> int
+ *     centers, labels, upper, lower updated in place; returns the iterations run.
+ *   move_two(points, n, centers, k, dims, a, b, labels, upper, lower) -> None
+ *     centers already holds the new places of centres a and b; the state is updated in place.
+ * All release the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -202,17 +214,56 @@ static int by_projection(const void *a, const void *b) {
     return x->j - y->j;
 }
 
-/* Offer centre j at squared distance d: keep the two nearest, ties to the lower index. */
-#define OFFER(d, j)                                                        \
-    do {                                                                   \
-        if ((j) != j1 && (j) != j2) {                                      \
-            if ((d) < b1 || ((d) == b1 && (j) < j1)) {                     \
-                b2 = b1; j2 = j1; b1 = (d); j1 = (j);                      \
-            } else if ((d) < b2 || ((d) == b2 && (j) < j2)) {              \
-                b2 = (d); j2 = (j);                                        \
-            }                                                              \
-        }                                                                  \
-    } while (0)
+/* The centres sorted by projection, and a cursor: the first rank at or above the last point's
+ * projection (points come in histogram order, so it moves little from one to the next). */
+typedef struct {
+    int K, D, pos;
+    double u[DMAX];
+    const double *cen;
+    projected *e;
+} sorted_centres;
+
+/* The principal axis of the centres, by power iteration on their covariance. */
+static void principal_axis(const double *cen, int K, int D, double *u) {
+    double mean[DMAX] = {0}, cov[DMAX][DMAX] = {{0}};
+    for (int j = 0; j < K; j++)
+        for (int t = 0; t < D; t++) mean[t] += cen[j * D + t] / K;
+    for (int j = 0; j < K; j++)
+        for (int a = 0; a < D; a++)
+            for (int b = 0; b < D; b++)
+                cov[a][b] += (cen[j * D + a] - mean[a]) * (cen[j * D + b] - mean[b]);
+    double v[DMAX];
+    for (int t = 0; t < D; t++) v[t] = 1.0 + 0.01 * t; /* not orthogonal to a grey axis */
+    for (int it = 0; it < 32; it++) {
+        double nv[DMAX] = {0}, norm = 0;
+        for (int a = 0; a < D; a++)
+            for (int b = 0; b < D; b++) nv[a] += cov[a][b] * v[b];
+        for (int t = 0; t < D; t++) norm += nv[t] * nv[t];
+        if (!(norm > 1e-300) || !isfinite(norm)) break; /* no spread: keep the last axis */
+        norm = sqrt(norm);
+        for (int t = 0; t < D; t++) v[t] = nv[t] / norm;
+    }
+    double norm = 0;
+    for (int t = 0; t < D; t++) norm += v[t] * v[t];
+    norm = sqrt(norm);
+    for (int t = 0; t < D; t++) u[t] = v[t] / norm;
+}
+
+static int sorted_build(sorted_centres *s, const double *cen, int K, int D) {
+    s->K = K; s->D = D; s->pos = 0; s->cen = cen;
+    s->e = (projected *)calloc((size_t)K, sizeof(projected));
+    if (!s->e) return -1;
+    principal_axis(cen, K, D, s->u);
+    for (int j = 0; j < K; j++) {
+        for (int t = 0; t < D; t++) {
+            s->e[j].c[t] = cen[j * D + t];
+            s->e[j].p += s->u[t] * cen[j * D + t];
+        }
+        s->e[j].j = j;
+    }
+    qsort(s->e, (size_t)K, sizeof(projected), by_projection);
+    return 0;
+}
 
 static inline __attribute__((always_inline)) double sqdist(const double *a, const double *b,
                                                           const int D) {
@@ -224,82 +275,209 @@ static inline __attribute__((always_inline)) double sqdist(const double *a, cons
     return d;
 }
 
-/* The search for points of D dimensions; called with D a constant, so that the distance
- * loops unroll. */
-static inline __attribute__((always_inline)) void search(
-    const double *x, Py_ssize_t n, const double *cen, const projected *e, int K, const int D,
-    const double *u, const int64_t *guess, int64_t *first, int64_t *second, double *d1,
-    double *d2) {
-    int pos = 0; /* the first rank whose projection is >= q; points come in histogram order,
-                    so it moves little from one point to the next */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const double *xi = x + i * D;
-        double q = 0;
-        for (int t = 0; t < D; t++) q += u[t] * xi[t];
-        while (pos < K && e[pos].p < q) pos++;
-        while (pos > 0 && e[pos - 1].p >= q) pos--;
-        double b1 = INFINITY, b2 = INFINITY;
-        int j1 = K, j2 = K;
-        /* Good bounds from the start narrow the scan: the guess (a point's previous centre),
-         * and the previous point's two centres (neighbours in the histogram are similar). */
-        if (guess && guess[i] >= 0 && guess[i] < K) {
-            int g = (int)guess[i];
-            OFFER(sqdist(xi, cen + (size_t)g * D, D), g);
-        }
-        if (i > 0) {
-            int g = (int)first[i - 1];
-            OFFER(sqdist(xi, cen + (size_t)g * D, D), g);
-            g = (int)second[i - 1];
-            OFFER(sqdist(xi, cen + (size_t)g * D, D), g);
-        }
-        /* |x - c| >= |u.x - u.c|; the margin covers the rounding of the projections */
-        for (int r = pos; r < K; r++) {
-            double gap = e[r].p - q;
-            if (gap * gap > b2 * (1 + 1e-9) + 1e-9) break;
-            OFFER(sqdist(xi, e[r].c, D), e[r].j);
-        }
-        for (int r = pos - 1; r >= 0; r--) {
-            double gap = q - e[r].p;
-            if (gap * gap > b2 * (1 + 1e-9) + 1e-9) break;
-            OFFER(sqdist(xi, e[r].c, D), e[r].j);
-        }
-        first[i] = j1; d1[i] = b1;
-        if (K == 1) { second[i] = j1; d2[i] = INFINITY; }
-        else { second[i] = j2; d2[i] = b2; }
+/* Offer centre j at squared distance d: keep the two nearest, ties to the lower index. */
+#define OFFER(d, j)                                                        \
+    do {                                                                   \
+        if ((j) != *j1 && (j) != *j2) {                                    \
+            if ((d) < *b1 || ((d) == *b1 && (j) < *j1)) {                  \
+                *b2 = *b1; *j2 = *j1; *b1 = (d); *j1 = (j);                \
+            } else if ((d) < *b2 || ((d) == *b2 && (j) < *j2)) {           \
+                *b2 = (d); *j2 = (j);                                      \
+            }                                                              \
+        }                                                                  \
+    } while (0)
+
+/* The two nearest centres of one point, trying the hints (centre indices, -1: none) first. */
+static inline __attribute__((always_inline)) void find_two(sorted_centres *s, const double *xi,
+                                                          const int D, int h0, int h1, int h2,
+                                                          int *j1, double *b1, int *j2,
+                                                          double *b2) {
+    const int K = s->K;
+    const projected *e = s->e;
+    *b1 = INFINITY; *b2 = INFINITY; *j1 = K; *j2 = K;
+    int hints[3] = {h0, h1, h2};
+    for (int h = 0; h < 3; h++) {
+        int g = hints[h];
+        if (g >= 0 && g < K) OFFER(sqdist(xi, s->cen + (size_t)g * D, D), g);
     }
+    double q = 0;
+    for (int t = 0; t < D; t++) q += s->u[t] * xi[t];
+    int pos = s->pos;
+    while (pos < K && e[pos].p < q) pos++;
+    while (pos > 0 && e[pos - 1].p >= q) pos--;
+    s->pos = pos;
+    /* |x - c| >= |u.x - u.c|; the margin covers the rounding of the projections */
+    for (int r = pos; r < K; r++) {
+        double gap = e[r].p - q;
+        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
+        OFFER(sqdist(xi, e[r].c, D), e[r].j);
+    }
+    for (int r = pos - 1; r >= 0; r--) {
+        double gap = q - e[r].p;
+        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
+        OFFER(sqdist(xi, e[r].c, D), e[r].j);
+    }
+    if (K == 1) { *j2 = *j1; *b2 = INFINITY; }
 }
 
+/* Call body(D) with D a compile-time constant where it is 3 or 4 (the distance loops unroll). */
+#define BY_DIMS(D, body)             \
+    do {                             \
+        if ((D) == 3) { body(3) }          \
+        else if ((D) == 4) { body(4) }     \
+        else { body(D) }                   \
+    } while (0)
+
 static int nearest(const double *x, Py_ssize_t n, const double *cen, int K, int D,
-                   const double *u, const int64_t *guess, int64_t *first, int64_t *second,
-                   double *d1, double *d2) {
-    projected *e = (projected *)calloc((size_t)K, sizeof(projected));
-    if (!e) return -1;
-    for (int j = 0; j < K; j++) {
-        for (int t = 0; t < D; t++) {
-            e[j].c[t] = cen[j * D + t];
-            e[j].p += u[t] * cen[j * D + t];
-        }
-        e[j].j = j;
+                   const int64_t *guess, int64_t *first, int64_t *second, double *d1,
+                   double *d2) {
+    sorted_centres s;
+    if (sorted_build(&s, cen, K, D)) return -1;
+#define NEAREST_BODY(DD)                                                                  \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+        int j1, j2;                                                                       \
+        double b1, b2;                                                                    \
+        find_two(&s, x + i * (DD), (DD), guess ? (int)guess[i] : -1,                      \
+                 i > 0 ? (int)first[i - 1] : -1, i > 0 ? (int)second[i - 1] : -1, &j1, &b1, \
+                 &j2, &b2);                                                               \
+        first[i] = j1; second[i] = j2; d1[i] = b1; d2[i] = b2;                            \
     }
-    qsort(e, (size_t)K, sizeof(projected), by_projection);
-    if (D == 3) search(x, n, cen, e, K, 3, u, guess, first, second, d1, d2);
-    else if (D == 4) search(x, n, cen, e, K, 4, u, guess, first, second, d1, d2);
-    else search(x, n, cen, e, K, D, u, guess, first, second, d1, d2);
-    free(e);
+    BY_DIMS(D, NEAREST_BODY);
+#undef NEAREST_BODY
+    free(s.e);
     return 0;
 }
 
+/* Lloyd's iterations on a Hamerly state; returns the iterations run, or -1 (no memory). */
+static int lloyd(const double *x, const double *w, Py_ssize_t n, double *cen, int K, int D,
+                 int64_t *labels, double *upper, double *lower, int max_iter, double tol) {
+    double *weight = (double *)malloc(sizeof(double) * (size_t)K);
+    double *sums = (double *)malloc(sizeof(double) * (size_t)K * D);
+    double *old = (double *)malloc(sizeof(double) * (size_t)K * D);
+    double *delta = (double *)malloc(sizeof(double) * (size_t)K);
+    char *picked = NULL;
+    if (!weight || !sums || !old || !delta) {
+        free(weight); free(sums); free(old); free(delta);
+        return -1;
+    }
+    int it = 0;
+    while (it < max_iter) {
+        it++;
+        memset(weight, 0, sizeof(double) * (size_t)K);
+        memset(sums, 0, sizeof(double) * (size_t)K * D);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t k = labels[i];
+            weight[k] += w[i];
+            for (int t = 0; t < D; t++) sums[k * D + t] += w[i] * x[i * D + t];
+        }
+        /* Re-seed each empty cluster (in index order) at one of the worst-fitted points (the
+         * largest weighted error, ties to the lower index), taking that point's weight away
+         * from the cluster it leaves. */
+        for (int k = 0; k < K; k++) {
+            if (weight[k] != 0) continue;
+            if (!picked) {
+                picked = (char *)calloc((size_t)n, 1);
+                if (!picked) { it = -1; goto done; }
+            }
+            Py_ssize_t worst = -1;
+            double worst_err = -INFINITY;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (picked[i]) continue;
+                double err = w[i] * sqdist(x + i * D, cen + labels[i] * D, D);
+                if (err > worst_err) { worst_err = err; worst = i; }
+            }
+            if (worst < 0) break;
+            picked[worst] = 1;
+            int64_t from = labels[worst];
+            weight[from] -= w[worst];
+            for (int t = 0; t < D; t++) sums[from * D + t] -= w[worst] * x[worst * D + t];
+            weight[k] = w[worst];
+            for (int t = 0; t < D; t++) sums[k * D + t] = w[worst] * x[worst * D + t];
+        }
+        if (picked) memset(picked, 0, (size_t)n);
+        memcpy(old, cen, sizeof(double) * (size_t)K * D);
+        double max1 = 0, max2 = 0; /* the largest and second largest movement */
+        int top = 0;
+        for (int k = 0; k < K; k++) {
+            if (weight[k] > 0)
+                for (int t = 0; t < D; t++) cen[k * D + t] = sums[k * D + t] / weight[k];
+            delta[k] = sqrt(sqdist(cen + k * D, old + k * D, D));
+            if (delta[k] >= max1) { max2 = max1; max1 = delta[k]; top = k; }
+            else if (delta[k] > max2) max2 = delta[k];
+        }
+        sorted_centres s;
+        if (sorted_build(&s, cen, K, D)) { it = -1; goto done; }
+#define LLOYD_BODY(DD)                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                \
+            int64_t k = labels[i];                                                          \
+            upper[i] += delta[k];                                                           \
+            if (K > 1) lower[i] -= (k == top) ? max2 : max1;                                \
+            if (!(upper[i] > lower[i])) continue;                                           \
+            const double *xi = x + i * (DD);                                                \
+            upper[i] = sqrt(sqdist(xi, cen + k * (DD), (DD)));                              \
+            if (!(upper[i] > lower[i])) continue;                                           \
+            int j1, j2;                                                                     \
+            double b1, b2;                                                                  \
+            find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2);                     \
+            labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
+        }
+        BY_DIMS(D, LLOYD_BODY);
+#undef LLOYD_BODY
+        free(s.e);
+        if (max1 <= tol) break;
+    }
+done:
+    free(weight); free(sums); free(old); free(delta); free(picked);
+    return it;
+}
+
+/* Centres a and b have moved (cen holds their new places); keep labels and bounds exact. */
+static int move_two(const double *x, Py_ssize_t n, const double *cen, int K, int D, int a, int b,
+                    int64_t *labels, double *upper, double *lower) {
+    sorted_centres s;
+    if (sorted_build(&s, cen, K, D)) return -1;
+#define MOVE_BODY(DD)                                                                       \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                    \
+        const double *xi = x + i * (DD);                                                    \
+        int64_t k = labels[i];                                                              \
+        if (k == a || k == b) { /* its centre left: search again */                         \
+            int j1, j2;                                                                     \
+            double b1, b2;                                                                  \
+            find_two(&s, xi, (DD), -1, -1, -1, &j1, &b1, &j2, &b2);                         \
+            labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
+            continue;                                                                       \
+        }                                                                                   \
+        /* Its centre stays: it keeps it unless a moved one is now nearer (the other        \
+         * unchanged centres were farther before and still are). Ties: own, then a, b. */   \
+        double own = sqrt(sqdist(xi, cen + k * (DD), (DD)));                                \
+        double da = sqrt(sqdist(xi, cen + (size_t)a * (DD), (DD)));                         \
+        double db = sqrt(sqdist(xi, cen + (size_t)b * (DD), (DD)));                         \
+        double best = own;                                                                  \
+        int64_t lab = k;                                                                    \
+        if (da < best) { best = da; lab = a; }                                              \
+        if (db < best) { best = db; lab = b; }                                              \
+        double second = fmax(fmin(own, da), fmin(fmax(own, da), db)); /* the middle */      \
+        labels[i] = lab; upper[i] = best;                                                   \
+        if (second < lower[i]) lower[i] = second;                                           \
+    }
+    BY_DIMS(D, MOVE_BODY);
+#undef MOVE_BODY
+    free(s.e);
+    return 0;
+}
+
+/* ---- Python bindings ---- */
+
 static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
-    Py_buffer px, cen, ax, gs, f, s, e1, e2;
+    Py_buffer px, cen, gs, f, s, e1, e2;
     Py_ssize_t n;
     int K, D;
-    if (!PyArg_ParseTuple(args, "y*ny*iiy*y*w*w*w*w*", &px, &n, &cen, &K, &D, &ax, &gs, &f, &s,
-                          &e1, &e2))
+    if (!PyArg_ParseTuple(args, "y*ny*iiy*w*w*w*w*", &px, &n, &cen, &K, &D, &gs, &f, &s, &e1,
+                          &e2))
         return NULL;
     int ok = n >= 0 && D >= 1 && D <= DMAX && K >= 1 &&
              px.len == n * D * (Py_ssize_t)sizeof(double) &&
              cen.len == (Py_ssize_t)K * D * (Py_ssize_t)sizeof(double) &&
-             ax.len == D * (Py_ssize_t)sizeof(double) &&
              (gs.len == 0 || gs.len == n * (Py_ssize_t)sizeof(int64_t)) &&
              f.len == n * (Py_ssize_t)sizeof(int64_t) && s.len == f.len &&
              e1.len == n * (Py_ssize_t)sizeof(double) && e2.len == e1.len;
@@ -307,12 +485,11 @@ static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         rc = nearest((const double *)px.buf, n, (const double *)cen.buf, K, D,
-                     (const double *)ax.buf, gs.len ? (const int64_t *)gs.buf : NULL,
-                     (int64_t *)f.buf, (int64_t *)s.buf,
-                     (double *)e1.buf, (double *)e2.buf);
+                     gs.len ? (const int64_t *)gs.buf : NULL, (int64_t *)f.buf,
+                     (int64_t *)s.buf, (double *)e1.buf, (double *)e2.buf);
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&px); PyBuffer_Release(&cen); PyBuffer_Release(&ax); PyBuffer_Release(&gs);
+    PyBuffer_Release(&px); PyBuffer_Release(&cen); PyBuffer_Release(&gs);
     PyBuffer_Release(&f); PyBuffer_Release(&s); PyBuffer_Release(&e1); PyBuffer_Release(&e2);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "nearest_two: buffer sizes do not match");
@@ -322,16 +499,87 @@ static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Checks the Hamerly state's buffers; labels must all be < K. */
+static int state_ok(Py_ssize_t n, int K, int D, Py_buffer *px, Py_buffer *cen, Py_buffer *lab,
+                    Py_buffer *up, Py_buffer *lo) {
+    if (!(n >= 1 && D >= 1 && D <= DMAX && K >= 1 &&
+          px->len == n * D * (Py_ssize_t)sizeof(double) &&
+          cen->len == (Py_ssize_t)K * D * (Py_ssize_t)sizeof(double) &&
+          lab->len == n * (Py_ssize_t)sizeof(int64_t) &&
+          up->len == n * (Py_ssize_t)sizeof(double) && lo->len == up->len))
+        return 0;
+    const int64_t *l = (const int64_t *)lab->buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (l[i] < 0 || l[i] >= K) return 0;
+    return 1;
+}
+
+static PyObject *py_lloyd(PyObject *self, PyObject *args) {
+    Py_buffer px, wt, cen, lab, up, lo;
+    Py_ssize_t n;
+    int K, D, max_iter;
+    double tol;
+    if (!PyArg_ParseTuple(args, "y*y*nw*iiw*w*w*id", &px, &wt, &n, &cen, &K, &D, &lab, &up, &lo,
+                          &max_iter, &tol))
+        return NULL;
+    int ok = state_ok(n, K, D, &px, &cen, &lab, &up, &lo) &&
+             wt.len == n * (Py_ssize_t)sizeof(double);
+    int it = 0;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        it = lloyd((const double *)px.buf, (const double *)wt.buf, n, (double *)cen.buf, K, D,
+                   (int64_t *)lab.buf, (double *)up.buf, (double *)lo.buf, max_iter, tol);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&px); PyBuffer_Release(&wt); PyBuffer_Release(&cen);
+    PyBuffer_Release(&lab); PyBuffer_Release(&up); PyBuffer_Release(&lo);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "lloyd: buffer sizes or labels do not match");
+        return NULL;
+    }
+    if (it < 0) return PyErr_NoMemory();
+    return PyLong_FromLong(it);
+}
+
+static PyObject *py_move_two(PyObject *self, PyObject *args) {
+    Py_buffer px, cen, lab, up, lo;
+    Py_ssize_t n;
+    int K, D, a, b;
+    if (!PyArg_ParseTuple(args, "y*ny*iiiiw*w*w*", &px, &n, &cen, &K, &D, &a, &b, &lab, &up,
+                          &lo))
+        return NULL;
+    int ok = state_ok(n, K, D, &px, &cen, &lab, &up, &lo) && a >= 0 && a < K && b >= 0 &&
+             b < K && a != b;
+    int rc = 0;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = move_two((const double *)px.buf, n, (const double *)cen.buf, K, D, a, b,
+                      (int64_t *)lab.buf, (double *)up.buf, (double *)lo.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&px); PyBuffer_Release(&cen);
+    PyBuffer_Release(&lab); PyBuffer_Release(&up); PyBuffer_Release(&lo);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "move_two: buffer sizes, labels or centres do not match");
+        return NULL;
+    }
+    if (rc) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"split", py_split, METH_VARARGS, "split(points, weights, n, dims, k, out) -> int"},
     {"nearest_two", py_nearest_two, METH_VARARGS,
-     "nearest_two(points, n, centers, k, dims, axis, guess, first, second, d1, d2) -> None"},
+     "nearest_two(points, n, centers, k, dims, guess, first, second, d1, d2) -> None"},
+    {"lloyd", py_lloyd, METH_VARARGS,
+     "lloyd(points, weights, n, centers, k, dims, labels, upper, lower, max_iter, tol) -> int"},
+    {"move_two", py_move_two, METH_VARARGS,
+     "move_two(points, n, centers, k, dims, a, b, labels, upper, lower) -> None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_kmeans", "Compiled seeding and nearest-centre search of kmcodec's k-means.", -1,
-    methods,
+    PyModuleDef_HEAD_INIT, "_kmeans", "Compiled parts of kmcodec's k-means.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__kmeans(void) { return PyModule_Create(&module); }

@@ -49,7 +49,9 @@ __all__ = [
 
 def _weights(n: int, sample_weight: np.ndarray | None) -> np.ndarray:
     """The points' weights as float64: all ones if None."""
-    return np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sample_weight is None:
+        return np.ones(n)
+    return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
 def _as_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -83,47 +85,25 @@ def nearest_two(
     The search is exact and compiled (``_kmeans.c``): the centres are sorted by their
     projection on their principal axis, and each point looks at centres outwards from its own
     projection until the projection gap alone exceeds its second-best distance (a distance is
-    never less than its projection on a unit axis). At K = 256 on colours a point looks at a
-    few dozen centres; the numpy matrix product it replaces looked at all of them and spent
-    more time in ``argmin`` than in the product.
+    never less than its projection on a unit axis). At K = 256 on colours a point looks at
+    15-20 centres; the numpy matrix product it replaced looked at all of them and spent more
+    time in ``argmin`` than in the product.
     """
     from . import _kmeans
 
     x = np.ascontiguousarray(points, dtype=np.float64)
     c = np.ascontiguousarray(centers, dtype=np.float64)
     n, dims = x.shape
-    if len(c) == 0 or c.shape[1] != dims:
-        msg = f"need 1 or more centres of {dims} dimensions, got shape {c.shape}"
+    if len(c) == 0 or c.shape[1] != dims or not 1 <= dims <= 4:
+        msg = f"need 1 or more centres of the points' 1 to 4 dimensions, got {c.shape}"
         raise ValueError(msg)
-    axis = np.zeros(dims)
-    axis[0] = 1.0
-    if len(c) > 1:
-        spread = np.cov(c, rowvar=False).reshape(dims, dims)
-        if np.all(np.isfinite(spread)) and spread.any():
-            axis = np.ascontiguousarray(np.linalg.eigh(spread)[1][:, -1])
-            axis /= np.sqrt(axis @ axis)
     first = np.empty(n, dtype=np.int64)
     second = np.empty(n, dtype=np.int64)
     d1 = np.empty(n, dtype=np.float64)
     d2 = np.empty(n, dtype=np.float64)
     hint = b"" if guess is None else np.ascontiguousarray(guess, dtype=np.int64)
-    _kmeans.nearest_two(x, n, c, len(c), dims, axis, hint, first, second, d1, d2)
+    _kmeans.nearest_two(x, n, c, len(c), dims, hint, first, second, d1, d2)
     return first.astype(np.intp, copy=False), second.astype(np.intp, copy=False), d1, d2
-
-
-def _weighted_means(
-    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cluster total weight and weighted coordinate sums."""
-    total = np.bincount(labels, weights=weights, minlength=k)
-    sums = np.stack(
-        [
-            np.bincount(labels, weights=weights * points[:, j], minlength=k)
-            for j in range(points.shape[1])
-        ],
-        axis=1,
-    )
-    return total, sums
 
 
 def kmeans_plusplus(
@@ -261,8 +241,9 @@ class _Nearest:
     Besides the labels it keeps, per point, an upper bound on the distance to its centre and a
     lower bound on the distance to every other centre (Hamerly's bounds). When centres move,
     the bounds are loosened by how far they moved; only points whose bounds then overlap are
-    looked at again, with one matrix product over those points. Near convergence that is a few
-    percent of the points, so an iteration costs little more than the centre update.
+    looked at again. Near convergence that is a small part of the points, so an iteration
+    costs little more than the centre update. The iterations and the swap move are compiled
+    (``_kmeans.c``); this class holds their state.
 
     References
     ----------
@@ -270,17 +251,16 @@ class _Nearest:
     """
 
     def __init__(self, points: np.ndarray, centers: np.ndarray) -> None:
-        self.x = points
-        self.x32 = points.astype(np.float32)
-        self.centers = np.array(centers, dtype=np.float64)
+        self.x = np.ascontiguousarray(points, dtype=np.float64)
+        self.centers = np.array(centers, dtype=np.float64, order="C")
         labels, _, d1, d2 = nearest_two(self.x, self.centers)
-        self.labels = labels
+        self.labels = labels.astype(np.int64, copy=False)
         self.upper = np.sqrt(d1)
         self.lower = np.sqrt(d2)
 
     def copy(self) -> _Nearest:
         other = object.__new__(_Nearest)
-        other.x, other.x32 = self.x, self.x32
+        other.x = self.x
         other.centers = self.centers.copy()
         other.labels, other.upper, other.lower = (
             self.labels.copy(),
@@ -294,87 +274,30 @@ class _Nearest:
         diff = self.x - self.centers[self.labels]
         return np.einsum("ij,ij->i", diff, diff)
 
-    def _recheck(self, points: np.ndarray) -> None:
-        """Tighten bounds of the given points and search again where they still overlap."""
-        if len(points) == 0:
-            return
-        diff = self.x[points] - self.centers[self.labels[points]]
-        self.upper[points] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        points = points[self.upper[points] > self.lower[points]]
-        if len(points):
-            labels, _, d1, d2 = nearest_two(self.x[points], self.centers, self.labels[points])
-            self.labels[points] = labels
-            self.upper[points] = np.sqrt(d1)
-            self.lower[points] = np.sqrt(d2)
+    def iterate(self, w: np.ndarray, max_iter: int, tol: float) -> int:
+        """Run Lloyd iterations (see :func:`lloyd`); return the iterations run."""
+        from . import _kmeans
 
-    def move_to(self, centers: np.ndarray) -> float:
-        """Move the centres; return the largest distance a centre moved."""
-        centers = np.asarray(centers, dtype=np.float64)
-        delta = np.sqrt(((centers - self.centers) ** 2).sum(axis=1))
-        self.centers = centers.copy()
-        self.upper += delta[self.labels]
-        if len(delta) > 1:
-            top = np.argsort(delta, kind="stable")[-2:]
-            # every other centre moved at most the largest movement (the second largest for
-            # points whose own centre moved most)
-            self.lower -= np.where(self.labels == top[1], delta[top[0]], delta[top[1]])
-        self._recheck(np.flatnonzero(self.upper > self.lower))
-        return float(delta.max())
+        k, dims = self.centers.shape
+        return _kmeans.lloyd(
+            self.x, w, len(self.x), self.centers, k, dims, self.labels, self.upper,
+            self.lower, max_iter, float(tol),
+        )  # fmt: skip
 
     def replace(
         self, removed: int, split: int, new_removed: np.ndarray, new_split: np.ndarray
     ) -> None:
         """Move centres ``removed`` and ``split`` to new places (a swap), labels kept exact."""
+        from . import _kmeans
+
         centers = self.centers.copy()
         centers[removed], centers[split] = new_removed, new_split
         self.centers = centers
-        lost = (self.labels == removed) | (self.labels == split)
-        kept = np.flatnonzero(~lost)
-        # A point whose centre stays keeps it unless a moved centre is now nearer: the other
-        # unchanged centres were farther before and still are.
-        diff = self.x[kept] - centers[self.labels[kept]]
-        own = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        to_r = np.sqrt(((self.x[kept] - centers[removed]) ** 2).sum(axis=1))
-        to_s = np.sqrt(((self.x[kept] - centers[split]) ** 2).sum(axis=1))
-        options = np.stack([own, to_r, to_s], axis=1)
-        choice = options.argmin(axis=1)
-        ordered = np.sort(options, axis=1)
-        self.labels[kept] = np.where(
-            choice == 0, self.labels[kept], np.where(choice == 1, removed, split)
-        )
-        self.upper[kept] = ordered[:, 0]
-        self.lower[kept] = np.minimum(self.lower[kept], ordered[:, 1])
-        orphans = np.flatnonzero(lost)
-        if len(orphans):
-            labels, _, d1, d2 = nearest_two(self.x[orphans], centers)
-            self.labels[orphans] = labels
-            self.upper[orphans] = np.sqrt(d1)
-            self.lower[orphans] = np.sqrt(d2)
-
-
-def _lloyd_steps(near: _Nearest, w: np.ndarray, max_iter: int, tol: float) -> int:
-    """Run Lloyd iterations on a :class:`_Nearest` state; return the iterations run."""
-    x = near.x
-    k = len(near.centers)
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter += 1
-        weight, sums = _weighted_means(x, w, near.labels, k)
-        new = near.centers.copy()
-        empty = np.flatnonzero(weight == 0)
-        if len(empty):
-            # Re-seed each empty cluster at one of the worst-fitted points (largest weighted
-            # error), taking that point's weight away from the cluster it leaves.
-            worst = np.argsort(-(w * near.distances()), kind="stable")[: len(empty)]
-            for e, p in zip(empty, worst, strict=False):
-                weight[near.labels[p]] -= w[p]
-                sums[near.labels[p]] -= w[p] * x[p]
-                weight[e], sums[e] = w[p], w[p] * x[p]
-        filled = weight > 0
-        new[filled] = sums[filled] / weight[filled, None]
-        if near.move_to(new) <= tol:
-            break
-    return n_iter
+        k, dims = centers.shape
+        _kmeans.move_two(
+            self.x, len(self.x), centers, k, dims, int(removed), int(split), self.labels,
+            self.upper, self.lower,
+        )  # fmt: skip
 
 
 def lloyd(
@@ -417,8 +340,13 @@ def lloyd(
     x = np.asarray(points, dtype=np.float64)
     w = _weights(len(x), sample_weight)
     near = _Nearest(x, centers)
-    n_iter = _lloyd_steps(near, w, max_iter, tol)
-    return near.centers, near.labels, float(w @ near.distances()), n_iter
+    n_iter = near.iterate(w, max_iter, tol)
+    return (
+        near.centers,
+        near.labels.astype(np.intp, copy=False),
+        float(w @ near.distances()),
+        n_iter,
+    )
 
 
 def _principal_split(xs: np.ndarray, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -498,7 +426,7 @@ def refine_by_swaps(
             continue
         trial = near.copy()
         trial.replace(r, s, halves[1], halves[0])
-        _lloyd_steps(trial, w, lloyd_iter, 0.0)
+        trial.iterate(w, lloyd_iter, 0.0)
         t_d1 = trial.distances()
         t_error = float(w @ t_d1)
         if t_error < error:
