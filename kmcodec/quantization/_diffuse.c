@@ -4,10 +4,9 @@
  * its colour plus the error diffused to it (scaled by the dither map, clamped); the difference
  * between that colour and the entry, times the strength, is spread to the pixels not yet done.
  *
- * The nearest entry is exact and found without looking at all K entries: starting from the
- * entry the previous pixel took, entries are visited in order of their distance to it, and the
- * search stops once that distance exceeds the distance to the best so far plus the distance
- * to the starting entry (by the triangle inequality no later entry can be nearer).
+ * The nearest entry is exact (ties: the lower index) and found without looking at all K
+ * entries: a grid over the colour space lists, per cell, the entries that can be nearest to a
+ * colour in it (see cell_grid below), built for a cell the first time a pixel lands there.
  *
  * Python API (module kmcodec.quantization._diffuse):
  *   diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel, strength,
@@ -22,6 +21,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct { int dx, dy; float w; } tap;
@@ -32,13 +32,79 @@ static const tap SIERRA_LITE[] = {{1, 0, 2.f / 4}, {-1, 1, 1.f / 4}, {0, 1, 1.f 
 static const tap ATKINSON[] = {{1, 0, 1.f / 8}, {2, 0, 1.f / 8}, {-1, 1, 1.f / 8},
                                {0, 1, 1.f / 8}, {1, 1, 1.f / 8}, {0, 2, 1.f / 8}};
 
-typedef struct { float d; int j; } neighbour;
+/* The nearest entry through a grid of cells over the colour space, each cell holding (once a
+ * pixel lands in it) the entries that can be nearest to some colour in the cell: with m the
+ * cell's centre, h its half diagonal and d the distance from m to the entry nearest to m, a
+ * colour p in the cell has its nearest entry within d + h, and an entry j is at least
+ * |m - c_j| - h from p, so only entries with |m - c_j| <= d + 2h can be nearest. A photo's
+ * colours touch a few thousand cells; a cell holds a handful of entries at K = 256. */
+typedef struct {
+    int C, K, levels;
+    float half_diag, cell;
+    const float *pal;
+    int32_t *start;      /* per cell: offset of its entries in pool, -1 until first needed */
+    uint16_t *count;
+    uint8_t *pool;
+    size_t len, cap;
+} cell_grid;
 
-static int by_distance(const void *a, const void *b) {
-    const neighbour *x = (const neighbour *)a, *y = (const neighbour *)b;
-    if (x->d < y->d) return -1;
-    if (x->d > y->d) return 1;
-    return x->j - y->j;
+static int grid_init(cell_grid *g, const float *pal, int K, int C) {
+    memset(g, 0, sizeof(*g));
+    g->C = C; g->K = K; g->pal = pal;
+    g->levels = C == 3 ? (K > 64 ? 64 : 32) : 16;
+    g->cell = 256.0f / g->levels;
+    g->half_diag = 0.5f * g->cell * sqrtf((float)C);
+    size_t cells = 1;
+    for (int c = 0; c < C; c++) cells *= (size_t)g->levels;
+    g->start = (int32_t *)malloc(sizeof(int32_t) * cells);
+    g->count = (uint16_t *)malloc(sizeof(uint16_t) * cells);
+    if (!g->start || !g->count) return -1;
+    for (size_t i = 0; i < cells; i++) g->start[i] = -1;
+    return 0;
+}
+
+static void grid_free(cell_grid *g) { free(g->start); free(g->count); free(g->pool); }
+
+/* The candidate entries of the cell holding col (index order), or NULL when out of memory. */
+static const uint8_t *grid_cell(cell_grid *g, const float *col, int *n) {
+    const int C = g->C, K = g->K;
+    size_t ci = 0;
+    int idx[4];
+    for (int c = 0; c < C; c++) {
+        int v = (int)(col[c] / g->cell);
+        idx[c] = v < 0 ? 0 : v >= g->levels ? g->levels - 1 : v;
+        ci = ci * (size_t)g->levels + (size_t)idx[c];
+    }
+    if (g->start[ci] < 0) {
+        float m[4], dist[256], dmin = INFINITY;
+        for (int c = 0; c < C; c++) m[c] = (idx[c] + 0.5f) * g->cell;
+        for (int j = 0; j < K; j++) {
+            float d = 0;
+            for (int c = 0; c < C; c++) {
+                float t = m[c] - g->pal[j * C + c];
+                d += t * t;
+            }
+            dist[j] = sqrtf(d);
+            if (dist[j] < dmin) dmin = dist[j];
+        }
+        /* the margin covers float rounding */
+        float limit = dmin + 2 * g->half_diag + 1e-3f * (1 + dmin);
+        if (g->len + (size_t)K > g->cap) {
+            size_t cap = g->cap ? g->cap * 2 : 65536;
+            while (cap < g->len + (size_t)K) cap *= 2;
+            uint8_t *pool = (uint8_t *)realloc(g->pool, cap);
+            if (!pool) return NULL;
+            g->pool = pool; g->cap = cap;
+        }
+        int count = 0;
+        for (int j = 0; j < K; j++)
+            if (dist[j] <= limit) g->pool[g->len + (size_t)count++] = (uint8_t)j;
+        g->start[ci] = (int32_t)g->len;
+        g->count[ci] = (uint16_t)count;
+        g->len += (size_t)count;
+    }
+    *n = g->count[ci];
+    return g->pool + g->start[ci];
 }
 
 static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
@@ -52,23 +118,10 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
     size_t stride = (size_t)(W + 2 * PAD) * C;
     float *err = (float *)calloc(stride * rows, sizeof(float));
     float *palf = (float *)malloc(sizeof(float) * K * C);
-    neighbour *order = (neighbour *)malloc(sizeof(neighbour) * (size_t)K * K);
-    if (!err || !palf || !order) { free(err); free(palf); free(order); return -1; }
+    cell_grid grid;
+    int grid_rc = grid_init(&grid, pal, K, C);
+    if (!err || !palf || grid_rc) { free(err); free(palf); grid_free(&grid); return -1; }
     for (int i = 0; i < K * C; i++) palf[i] = pal[i];
-    /* For each entry, every entry by increasing distance (squared distances). */
-    for (int a = 0; a < K; a++) {
-        for (int b = 0; b < K; b++) {
-            float d = 0;
-            for (int c = 0; c < C; c++) {
-                float t = palf[a * C + c] - palf[b * C + c];
-                d += t * t;
-            }
-            order[(size_t)a * K + b].d = d;
-            order[(size_t)a * K + b].j = b;
-        }
-        qsort(order + (size_t)a * K, K, sizeof(neighbour), by_distance);
-    }
-    int guess = 0;
     float col[4], e[4];
     for (int y = 0; y < H; y++) {
         float *cur = err + (size_t)(y % rows) * stride;
@@ -86,34 +139,22 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
                 col[c] = v < 0 ? 0 : v > 255 ? 255 : v;
                 ein[c] = 0;  /* this row's slot is reused three rows on */
             }
-            /* nearest entry, searched outwards from the previous pixel's */
-            const neighbour *nb = order + (size_t)guess * K;
-            int best = guess;
-            float bestd = 0;
-            for (int c = 0; c < C; c++) {
-                float t = col[c] - palf[guess * C + c];
-                bestd += t * t;
-            }
-            /* An entry j can only beat the best b if |g - j| < |col - b| + |col - g|; the
-             * entries come by |g - j|, so the first beyond that bound ends the search. */
-            float rg = sqrtf(bestd), bound = 4 * bestd;
-            for (int n = 1; n < K; n++) {
-                if (nb[n].d > bound) break;
-                int j = nb[n].j;
+            /* the nearest entry among the cell's candidates (ties: the lower index) */
+            int ncand;
+            const uint8_t *cand = grid_cell(&grid, col, &ncand);
+            if (!cand) { free(err); free(palf); grid_free(&grid); return -1; }
+            int best = cand[0];
+            float bestd = INFINITY;
+            for (int n = 0; n < ncand; n++) {
+                int j = cand[n];
                 float d = 0;
-                for (int c = 0; c < C && d <= bestd; c++) {  /* past bestd: not nearer */
+                for (int c = 0; c < C; c++) {
                     float t = col[c] - palf[j * C + c];
                     d += t * t;
                 }
-                if (d < bestd || (d == bestd && j < best)) {
-                    bestd = d;
-                    best = j;
-                    float r = sqrtf(bestd) + rg;
-                    bound = r * r;
-                }
+                if (d < bestd) { bestd = d; best = j; }
             }
             out[p] = (unsigned char)best;
-            guess = best;
             for (int c = 0; c < C; c++) e[c] = (col[c] - palf[best * C + c]) * strength;
             for (int t = 0; t < ntaps; t++) {
                 int dx = left_to_right ? taps[t].dx : -taps[t].dx;
@@ -124,7 +165,7 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
             }
         }
     }
-    free(err); free(palf); free(order);
+    free(err); free(palf); grid_free(&grid);
     return 0;
 }
 
