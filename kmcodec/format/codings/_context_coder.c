@@ -68,8 +68,19 @@ static inline int squash(int d) {
     return (SQUASH_T[i] * (128 - w) + SQUASH_T[i + 1] * w + 64) >> 7;
 }
 
+/* squash(d) for every d in -2047..2047, so that a decision looks it up instead of
+ * interpolating (the same values) */
+static int16_t SQUASHED[4095];
+
+static inline int squash_fast(int d) {
+    if (d > 2047) return 4095;
+    if (d < -2047) return 1;
+    return SQUASHED[d + 2047];
+}
+
 static void init_tables(void) {
     for (unsigned n = 0; n <= COUNT_LIMIT; n++) RATE[n] = 131072u / (2u * n + 3u);
+    for (int d = -2047; d <= 2047; d++) SQUASHED[d + 2047] = (int16_t)squash(d);
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -248,13 +259,13 @@ decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, in
     int64_t dot = 0;
     for (int i = 0; i < MIX_INPUTS; i++) dot += (int64_t)w[i] * x[i];
     int64_t d = floor_shift(dot, 16);
-    int p12 = squash(d > 4095 ? 4095 : d < -4095 ? -4095 : (int)d);
+    int p12 = squash_fast(d > 4095 ? 4095 : d < -4095 ? -4095 : (int)d);
     uint32_t p16 = (uint32_t)p12 << 4;
     if (ENCODING) enc_bit(enc, p16, bit);
     else bit = dec_bit(dec, p16);
     int err = (bit << 12) - p12;
     for (int i = 0; i < MIX_INPUTS; i++)
-        w[i] += (int32_t)floor_shift((int64_t)x[i] * err + (1 << (MIX_SHIFT - 1)), MIX_SHIFT);
+        w[i] += floor_shift(x[i] * err + (1 << (MIX_SHIFT - 1)), MIX_SHIFT); /* |x * err| < 2^24 */
     counter_update(c1, bit);
     counter_update(c2, bit);
     counter_update(c3, bit);
