@@ -54,3 +54,16 @@ def test_posterize_merges_bins_into_weighted_means() -> None:
     means8, totals8 = posterize(points, weights, 8)
     np.testing.assert_array_equal(means8, points)
     np.testing.assert_array_equal(totals8, weights)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([3, 4]))
+def test_each_pixel_finds_its_distinct_colour(seed, channels) -> None:
+    rng = np.random.default_rng(seed)
+    # many colours, spread over the whole code space and clustered, as in photos
+    spread = rng.integers(0, 256, size=(300, 200, channels), dtype=np.uint8)
+    clustered = np.clip(rng.normal(128, 6, size=(300, 200, channels)), 0, 255).astype(np.uint8)
+    pixels = np.concatenate([spread, clustered])
+    hist = histogram(pixels)
+    flat = pixels.reshape(-1, channels)
+    np.testing.assert_array_equal(hist.colors[hist.pixel_index], flat)
+    np.testing.assert_array_equal(hist.pixel_colors(), flat)

@@ -154,13 +154,7 @@ def importance_counts(
     # Only where the dither will act: edges and flat fills (text, lines, the fills of
     # graphics) keep their full weight, so a graphic gets the palette it gets undithered.
     weight = np.where((dither_map(pixels) if dmap is None else dmap) > 0, weight, 1.0)
-    if hist.channels == 3:  # each pixel's distinct colour by table, as ColorHistogram.lookup
-        table = np.empty(1 << 24, dtype=np.int32)
-        table[hist.codes] = np.arange(len(hist), dtype=np.int32)
-        index = table[hist.pixel_codes]
-    else:
-        index = np.searchsorted(hist.codes, hist.pixel_codes)
-    return np.bincount(index, weights=weight.reshape(-1), minlength=len(hist))
+    return np.bincount(hist.pixel_index, weights=weight.reshape(-1), minlength=len(hist))
 
 
 def _palette_search(
