@@ -16,6 +16,12 @@
  *     palette: float32 (colors * channels), already in that space;
  *     weights: float32 (height * width), the dither map, 0..1; kernel: 0 Floyd-Steinberg,
  *     1 Sierra Lite, 2 Atkinson; out: writable uint8 (height * width). Releases the GIL.
+ *   maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)
+ *       -> None
+ *     The dither map (remap.dither_map) into dmap, and when noise is not empty the palette
+ *     search's pixel weights (quantize.importance_counts) into it; both writable float32
+ *     (height * width). The same float32 arithmetic as the numpy these replaced, in the same
+ *     order. Releases the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -169,6 +175,90 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
     return 0;
 }
 
+/* Luma of pixel i (float32, as numpy computed it: (r * .299 + g * .587) + b * .114). */
+static inline float luma_of(const unsigned char *px, size_t i, int C) {
+    return (float)px[i * C] * 0.299f + (float)px[i * C + 1] * 0.587f +
+           (float)px[i * C + 2] * 0.114f;
+}
+
+static inline int same_colour(const unsigned char *px, size_t a, size_t b, int C) {
+    for (int c = 0; c < C; c++)
+        if (px[a * C + c] != px[b * C + c]) return 0;
+    return 1;
+}
+
+static int maps(const unsigned char *px, int W, int H, int C, float edge_start, float edge_ramp,
+                float noise_half, float *dmap, float *noise) {
+    /* three rows of luma, edge-replicated by clamping coordinates */
+    float *luma = (float *)malloc(sizeof(float) * (size_t)W * H);
+    if (!luma) return -1;
+    for (size_t i = 0; i < (size_t)W * H; i++) luma[i] = luma_of(px, i, C);
+    for (int y = 0; y < H; y++) {
+        int ys[3] = {y > 0 ? y - 1 : 0, y, y + 1 < H ? y + 1 : H - 1};
+        for (int x = 0; x < W; x++) {
+            int xs[3] = {x > 0 ? x - 1 : 0, x, x + 1 < W ? x + 1 : W - 1};
+            size_t p = (size_t)y * W + x;
+            float v = luma[p];
+            /* edges: the largest luma difference to the four neighbours (the order of
+             * dither_map: below-above, then left-right as it padded them) */
+            float diff = 0;
+            size_t four[4] = {(size_t)ys[0] * W + x, (size_t)ys[2] * W + x,
+                              (size_t)y * W + xs[0], (size_t)y * W + xs[2]};
+            for (int k = 0; k < 4; k++) {
+                float d = fabsf(luma[four[k]] - v);
+                if (d > diff) diff = d;
+            }
+            float wgt = 1.0f - (diff - edge_start) / edge_ramp;
+            wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
+            int flat = 1;
+            float s1 = 0, s2 = 0;
+            for (int dy = 0; dy < 3; dy++)
+                for (int dx = 0; dx < 3; dx++) {
+                    size_t q = (size_t)ys[dy] * W + xs[dx];
+                    if (q != p && flat && !same_colour(px, q, p, C)) flat = 0;
+                    float u = luma[q];
+                    s1 += u;
+                    s2 += u * u;
+                }
+            if (flat) wgt = 0;
+            dmap[p] = wgt;
+            if (noise) {
+                float var = s2 / 9 - (s1 / 9) * (s1 / 9);
+                if (var < 0) var = 0;
+                noise[p] = wgt > 0 ? 1.0f / (1.0f + sqrtf(var) / noise_half) : 1.0f;
+            }
+        }
+    }
+    free(luma);
+    return 0;
+}
+
+static PyObject *py_maps(PyObject *self, PyObject *args) {
+    Py_buffer px, dm, nz;
+    int W, H, C;
+    float edge_start, edge_ramp, noise_half;
+    if (!PyArg_ParseTuple(args, "y*iiifffw*w*", &px, &W, &H, &C, &edge_start, &edge_ramp,
+                          &noise_half, &dm, &nz))
+        return NULL;
+    int ok = W > 0 && H > 0 && (C == 3 || C == 4) && px.len == (Py_ssize_t)W * H * C &&
+             dm.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float) &&
+             (nz.len == 0 || nz.len == dm.len) && edge_ramp > 0 && noise_half > 0;
+    int rc = 0;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = maps((const unsigned char *)px.buf, W, H, C, edge_start, edge_ramp, noise_half,
+                  (float *)dm.buf, nz.len ? (float *)nz.buf : NULL);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&px); PyBuffer_Release(&dm); PyBuffer_Release(&nz);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "maps: buffer sizes do not match");
+        return NULL;
+    }
+    if (rc) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_diffuse(PyObject *self, PyObject *args) {
     Py_buffer px, lut, pal, wt, out;
     int W, H, C, K, kernel;
@@ -203,6 +293,9 @@ static PyMethodDef methods[] = {
     {"diffuse", py_diffuse, METH_VARARGS,
      "diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel,"
      " strength, clamp, out) -> None"},
+    {"maps", py_maps, METH_VARARGS,
+     "maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)"
+     " -> None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,7 +31,7 @@ from .histogram import ColorHistogram, histogram, posterize
 from .kmeans import initial_centers, k_means, lloyd, refine_by_swaps
 from .pixels import as_pixels, drop_opaque_alpha
 from .quality import mse_to_quality, pngquant_error, quality_to_mse
-from .remap import dither_map, remap
+from .remap import dither_maps, remap
 
 __all__ = ["Effort", "PaletteImage", "quantize"]
 
@@ -126,35 +126,19 @@ class PaletteImage:
 NOISE_HALF = 4.0
 
 
-def importance_counts(
-    pixels: np.ndarray, hist: ColorHistogram, dmap: np.ndarray | None = None
-) -> np.ndarray:
-    """Each distinct colour's weight for the palette search before error diffusion: its pixels,
-    each counted 1 / (1 + noise / NOISE_HALF), where noise is the standard deviation of luma
-    over the pixel's 3x3 neighbourhood.
+def importance_counts(hist: ColorHistogram, noise: np.ndarray) -> np.ndarray:
+    """Each distinct colour's weight for the palette search before error diffusion: the sum of
+    its pixels' ``noise`` weights (:func:`.remap.dither_maps` with :data:`NOISE_HALF`), each
+    1 / (1 + noise / NOISE_HALF), noise being the standard deviation of luma over the pixel's
+    3x3 neighbourhood.
 
     Where an image is noisy (foliage, grain, texture) the eye does not see which of several
     near colours a pixel got, and the dither hides the rest; in smooth areas (sky, skin) too few
     entries show as bands. So, as pngquant does with its noise map, the palette is spent
-    where it is seen. Edges and flat fills (where :func:`.remap.dither_map` is 0) count fully.
+    where it is seen. Edges and flat fills (where :func:`.remap.dither_map` is 0) count fully,
+    so a graphic gets the palette it gets undithered.
     """
-    px = pixels[..., :3].astype(np.float32)
-    luma = px[..., 0] * 0.299 + px[..., 1] * 0.587 + px[..., 2] * 0.114
-    h, w = luma.shape
-    padded = np.pad(luma, 1, mode="edge")
-    s1 = np.zeros_like(luma)
-    s2 = np.zeros_like(luma)
-    for dy in range(3):
-        for dx in range(3):
-            v = padded[dy : dy + h, dx : dx + w]
-            s1 += v
-            s2 += v * v
-    var = np.maximum(s2 / 9 - (s1 / 9) ** 2, 0)
-    weight = 1.0 / (1.0 + np.sqrt(var) / NOISE_HALF)
-    # Only where the dither will act: edges and flat fills (text, lines, the fills of
-    # graphics) keep their full weight, so a graphic gets the palette it gets undithered.
-    weight = np.where((dither_map(pixels) if dmap is None else dmap) > 0, weight, 1.0)
-    return np.bincount(hist.pixel_index, weights=weight.reshape(-1), minlength=len(hist))
+    return np.bincount(hist.pixel_index, weights=noise.reshape(-1), minlength=len(hist))
 
 
 def _palette_search(
@@ -230,8 +214,8 @@ def _quantize_k(
         counts = hist.counts.astype(np.float64)
         dmap = None
         if dither and dither[0] != "bayer":
-            dmap = dither_map(pixels)
-            counts = importance_counts(pixels, hist, dmap)
+            dmap, noise = dither_maps(pixels, NOISE_HALF)
+            counts = importance_counts(hist, noise)
         fixed = np.zeros((0, channels), dtype=np.uint8)
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from .colorspace import to_space
-from .histogram import ColorHistogram, color_codes
+from .histogram import ColorHistogram
 from .kmeans import nearest_two
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
@@ -162,26 +162,31 @@ def dither_map(pixels: np.ndarray) -> np.ndarray:
 
     1 in gradients and textures; less at edges (the largest luma difference to the four
     neighbours above ``_EDGE_START``, falling to 0 over ``_EDGE_RAMP`` levels); 0 where a pixel
-    and its eight neighbours are exactly one colour.
+    and its eight neighbours are exactly one colour. Luma is ``0.299 R + 0.587 G + 0.114 B``;
+    the image's edges are extended by repeating them. Compiled (``_diffuse.c``).
     """
-    px = pixels.astype(np.float32)
-    luma = px[..., 0] * 0.299 + px[..., 1] * 0.587 + px[..., 2] * 0.114
-    padded = np.pad(luma, 1, mode="edge")
-    h, w = luma.shape
-    diff = np.zeros_like(luma)
-    for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
-        np.maximum(diff, np.abs(padded[dy : dy + h, dx : dx + w] - luma), out=diff)
-    weights = np.clip(1.0 - (diff - _EDGE_START) / _EDGE_RAMP, 0.0, 1.0).astype(np.float32)
-    codes = color_codes(pixels)  # one uint32 a pixel: 8 comparisons of codes, not of channels
-    padc = np.pad(codes, 1, mode="edge")
-    same = np.ones((h, w), dtype=bool)
-    for dy in range(3):
-        for dx in range(3):
-            if dy == 1 and dx == 1:
-                continue
-            same &= padc[dy : dy + h, dx : dx + w] == codes
-    weights[same] = 0.0
-    return weights
+    return dither_maps(pixels)[0]
+
+
+def dither_maps(
+    pixels: np.ndarray, noise_half: float | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`dither_map`, and with ``noise_half`` each pixel's weight for the palette search
+    before error diffusion: ``1 / (1 + noise / noise_half)`` where the map is above 0, else 1,
+    noise being the standard deviation of luma over the pixel's 3x3 neighbourhood (see
+    :func:`kmcodec.quantization.quantize.importance_counts`). Both float32 (H, W), in one pass.
+    """
+    from . import _diffuse
+
+    px = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width, channels = px.shape
+    dmap = np.empty((height, width), dtype=np.float32)
+    noise = None if noise_half is None else np.empty((height, width), dtype=np.float32)
+    _diffuse.maps(
+        px, width, height, channels, _EDGE_START, _EDGE_RAMP, float(noise_half or 1.0),
+        dmap, b"" if noise is None else noise,
+    )  # fmt: skip
+    return dmap, noise
 
 
 def diffuse(
