@@ -184,7 +184,7 @@ def dither_maps(
     noise = None if noise_half is None else np.empty((height, width), dtype=np.float32)
     _diffuse.maps(
         px, width, height, channels, _EDGE_START, _EDGE_RAMP, float(noise_half or 1.0),
-        dmap, b"" if noise is None else noise,
+        dmap, bytearray() if noise is None else noise,
     )  # fmt: skip
     return dmap, noise
 
