@@ -175,61 +175,64 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
     return 0;
 }
 
-/* Luma of pixel i (float32, as numpy computed it: (r * .299 + g * .587) + b * .114). */
-static inline float luma_of(const unsigned char *px, size_t i, int C) {
-    return (float)px[i * C] * 0.299f + (float)px[i * C + 1] * 0.587f +
-           (float)px[i * C + 2] * 0.114f;
-}
-
-static inline int same_colour(const unsigned char *px, size_t a, size_t b, int C) {
-    for (int c = 0; c < C; c++)
-        if (px[a * C + c] != px[b * C + c]) return 0;
-    return 1;
-}
-
 static int maps(const unsigned char *px, int W, int H, int C, float edge_start, float edge_ramp,
                 float noise_half, float *dmap, float *noise) {
-    /* three rows of luma, edge-replicated by clamping coordinates */
-    float *luma = (float *)malloc(sizeof(float) * (size_t)W * H);
-    if (!luma) return -1;
-    for (size_t i = 0; i < (size_t)W * H; i++) luma[i] = luma_of(px, i, C);
+    /* luma and colour codes with a one-pixel border repeating the image's edge */
+    const size_t PW = (size_t)W + 2;
+    float *luma = (float *)malloc(sizeof(float) * PW * (H + 2));
+    uint32_t *code = (uint32_t *)malloc(sizeof(uint32_t) * PW * (H + 2));
+    if (!luma || !code) { free(luma); free(code); return -1; }
+    for (int y = -1; y <= H; y++) {
+        int sy = y < 0 ? 0 : y >= H ? H - 1 : y;
+        for (int x = -1; x <= W; x++) {
+            int sx = x < 0 ? 0 : x >= W ? W - 1 : x;
+            const unsigned char *q = px + ((size_t)sy * W + sx) * C;
+            size_t d = (size_t)(y + 1) * PW + (size_t)(x + 1);
+            /* as numpy computed it, in float32: (r * .299 + g * .587) + b * .114 */
+            luma[d] = (float)q[0] * 0.299f + (float)q[1] * 0.587f + (float)q[2] * 0.114f;
+            uint32_t c = ((uint32_t)q[0] << 16) | ((uint32_t)q[1] << 8) | q[2];
+            code[d] = C == 4 ? (c << 8) | q[3] : c;
+        }
+    }
     for (int y = 0; y < H; y++) {
-        int ys[3] = {y > 0 ? y - 1 : 0, y, y + 1 < H ? y + 1 : H - 1};
+        const float *l0 = luma + (size_t)y * PW, *l1 = l0 + PW, *l2 = l1 + PW;
+        const uint32_t *c0 = code + (size_t)y * PW, *c1 = c0 + PW, *c2 = c1 + PW;
         for (int x = 0; x < W; x++) {
-            int xs[3] = {x > 0 ? x - 1 : 0, x, x + 1 < W ? x + 1 : W - 1};
             size_t p = (size_t)y * W + x;
-            float v = luma[p];
-            /* edges: the largest luma difference to the four neighbours (the order of
-             * dither_map: below-above, then left-right as it padded them) */
-            float diff = 0;
-            size_t four[4] = {(size_t)ys[0] * W + x, (size_t)ys[2] * W + x,
-                              (size_t)y * W + xs[0], (size_t)y * W + xs[2]};
-            for (int k = 0; k < 4; k++) {
-                float d = fabsf(luma[four[k]] - v);
-                if (d > diff) diff = d;
-            }
+            float v = l1[x + 1];
+            /* edges: the largest luma difference to the four neighbours */
+            float diff = fabsf(l0[x + 1] - v);
+            float d = fabsf(l2[x + 1] - v);
+            if (d > diff) diff = d;
+            d = fabsf(l1[x] - v);
+            if (d > diff) diff = d;
+            d = fabsf(l1[x + 2] - v);
+            if (d > diff) diff = d;
             float wgt = 1.0f - (diff - edge_start) / edge_ramp;
             wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
-            int flat = 1;
-            float s1 = 0, s2 = 0;
-            for (int dy = 0; dy < 3; dy++)
-                for (int dx = 0; dx < 3; dx++) {
-                    size_t q = (size_t)ys[dy] * W + xs[dx];
-                    if (q != p && flat && !same_colour(px, q, p, C)) flat = 0;
-                    float u = luma[q];
-                    s1 += u;
-                    s2 += u * u;
-                }
+            /* a flat fill: the pixel and its eight neighbours one colour */
+            uint32_t c = c1[x + 1];
+            int flat = (c0[x] == c) & (c0[x + 1] == c) & (c0[x + 2] == c) & (c1[x] == c) &
+                       (c1[x + 2] == c) & (c2[x] == c) & (c2[x + 1] == c) & (c2[x + 2] == c);
             if (flat) wgt = 0;
             dmap[p] = wgt;
             if (noise) {
+                /* the 3x3 sums in the order numpy took them: row by row */
+                float s1 = 0, s2 = 0;
+                const float *rows[3] = {l0, l1, l2};
+                for (int dy = 0; dy < 3; dy++)
+                    for (int dx = 0; dx < 3; dx++) {
+                        float u = rows[dy][x + dx];
+                        s1 += u;
+                        s2 += u * u;
+                    }
                 float var = s2 / 9 - (s1 / 9) * (s1 / 9);
                 if (var < 0) var = 0;
                 noise[p] = wgt > 0 ? 1.0f / (1.0f + sqrtf(var) / noise_half) : 1.0f;
             }
         }
     }
-    free(luma);
+    free(luma); free(code);
     return 0;
 }
 
