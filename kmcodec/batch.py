@@ -263,6 +263,10 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
 # --- running per-file functions over many files ---
 
 
+#: Thread-count variables of the BLAS libraries numpy may be built with.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _worker_init(parent: int) -> None:
     """Run in each local worker process: die with the parent, leave Ctrl-C to it."""
     import signal
@@ -380,14 +384,27 @@ def run(
         for i, c in enumerate(chunks):
             done(i, function(c, settings))
         return [r for part in out for r in part or []]
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(os.getpid(),),
-    )
+    # One BLAS thread per worker, as Dask's nannies do: the workers already fill the cores,
+    # and OpenBLAS's idle threads spin (numpy starts them on import) and take CPU from them.
+    # The workers inherit the environment when they start, at the first submissions.
+    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
+    for name in _BLAS_THREADS:
+        os.environ.setdefault(name, "1")
     try:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
         futures = {pool.submit(_call, (function, c, settings)): i for i, c in enumerate(chunks)}
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    try:
         for future in concurrent.futures.as_completed(futures):
             done(futures[future], future.result())
     except KeyboardInterrupt:

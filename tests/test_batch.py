@@ -134,3 +134,21 @@ def test_cli_dask_local(folder, tmp_path, capsys) -> None:
     assert code == 3  # the broken file
     assert "6 of 7 files converted" in err and "broken.png: unreadable" in err
     assert len(list(folder.glob("*.kmq"))) == 6
+
+
+def _blas_threads(jobs: list, settings: dict) -> list[batch.FileResult]:
+    """A per-chunk function for run(): what each worker's environment says of BLAS threads."""
+    return [
+        batch.FileResult(source=str(j), target=None, message=os.environ.get("OPENBLAS_NUM_THREADS"))
+        for j in jobs
+    ]
+
+
+def test_local_workers_run_one_blas_thread_and_the_parent_is_unchanged(monkeypatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    results = batch.run(_blas_threads, list(range(4)), {}, workers=2, chunk=1)
+    assert [r.message for r in results] == ["1"] * 4
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # a user's own setting is kept
+    results = batch.run(_blas_threads, list(range(2)), {}, workers=2, chunk=1)
+    assert [r.message for r in results] == ["3"] * 2

@@ -33,8 +33,17 @@ _LMS_TO_LAB = np.array(
         [0.0259040371, 0.7827717662, -0.8086757660],
     ]
 )
-_LAB_TO_LMS = np.linalg.inv(_LMS_TO_LAB)
-_LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
+
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 matrix by cofactors (``np.linalg.inv`` at import would start
+    OpenBLAS's threads, which then spin; see :func:`.kmeans._dot`)."""
+    cof = np.array([np.cross(m[1], m[2]), np.cross(m[2], m[0]), np.cross(m[0], m[1])])
+    return cof.T / float(np.einsum("i,i->", m[0], cof[0]))
+
+
+_LAB_TO_LMS = _inverse(_LMS_TO_LAB)
+_LMS_TO_RGB = _inverse(_RGB_TO_LMS)
 
 # sRGB decoding of every 8-bit value, computed once.
 _DECODE = np.where(
@@ -49,6 +58,12 @@ def _encode(linear: np.ndarray) -> np.ndarray:
     )
 
 
+def _times(colors: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``colors @ matrix.T`` for (N, 3) colours, without BLAS (whose threads spin after a long
+    product and take CPU from other processes; see :func:`.kmeans._dot`)."""
+    return np.einsum("nj,ij->ni", colors, matrix)
+
+
 def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
     """uint8 sRGB values to linear light, 0 to 1 (float64), by table."""
     return _DECODE[np.asarray(colors, dtype=np.uint8)]
@@ -56,8 +71,8 @@ def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
 
 def linear_to_oklab(linear: np.ndarray) -> np.ndarray:
     """Linear-light RGB, shape (N, 3), to Oklab scaled by :data:`SCALE`."""
-    lms = np.cbrt(np.asarray(linear, dtype=np.float64) @ _RGB_TO_LMS.T)
-    return SCALE * (lms @ _LMS_TO_LAB.T)
+    lms = np.cbrt(_times(np.asarray(linear, dtype=np.float64), _RGB_TO_LMS))
+    return SCALE * _times(lms, _LMS_TO_LAB)
 
 
 def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
@@ -73,8 +88,8 @@ def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
         L in 0-255, a and b roughly in -100..100.
     """
     linear = _DECODE[np.asarray(colors, dtype=np.uint8)]
-    lms = np.cbrt(linear @ _RGB_TO_LMS.T)
-    return SCALE * (lms @ _LMS_TO_LAB.T)
+    lms = np.cbrt(_times(linear, _RGB_TO_LMS))
+    return SCALE * _times(lms, _LMS_TO_LAB)
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
@@ -89,8 +104,8 @@ def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     ndarray of float64, shape (N, 3)
         Round with ``np.rint`` to store.
     """
-    lms = (np.asarray(lab, dtype=np.float64) / SCALE) @ _LAB_TO_LMS.T
-    return _encode((lms**3) @ _LMS_TO_RGB.T)
+    lms = _times(np.asarray(lab, dtype=np.float64) / SCALE, _LAB_TO_LMS)
+    return _encode(_times(lms**3, _LMS_TO_RGB))
 
 
 #: The colour spaces k-means can run in.

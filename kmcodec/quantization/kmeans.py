@@ -54,6 +54,17 @@ def _weights(n: int, sample_weight: np.ndarray | None) -> np.ndarray:
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """The dot product of two vectors, without BLAS.
+
+    Products over all points here go through ``np.einsum`` rather than ``@``: OpenBLAS runs a
+    long ``@`` on every core and its idle threads then spin for a while, which on a busy
+    machine (``kmq encode -j N``, a Dask worker) takes CPU from the other processes. Measured
+    on this 2-core machine: 30% of a dithered encode's CPU time was OpenBLAS spinning.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def _as_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -159,7 +170,7 @@ def kmeans_plusplus(
         # distances from every point to every candidate: (trials, N)
         d = ((x[None, :, :] - x[candidates][:, None, :]) ** 2).sum(axis=2)
         np.minimum(d, closest, out=d)
-        best = int(np.argmin(d @ w))
+        best = int(np.argmin(np.einsum("tn,n->t", d, w)))
         centers[c], chosen[c] = x[candidates[best]], candidates[best]
         closest = d[best]
     return centers, chosen
@@ -344,24 +355,44 @@ def lloyd(
     return (
         near.centers,
         near.labels.astype(np.intp, copy=False),
-        float(w @ near.distances()),
+        _dot(w, near.distances()),
         n_iter,
     )
+
+
+def _principal_axis(cov: np.ndarray) -> np.ndarray:
+    """The top eigenvector of a small covariance matrix, by power iteration (LAPACK's ``eigh``
+    wakes OpenBLAS's threads, see :func:`_dot`)."""
+    v = cov[int(np.argmax(np.einsum("ii->i", cov)))].astype(np.float64)  # not orthogonal to it
+    for _ in range(64):
+        nv = np.einsum("ij,j->i", cov, v)
+        norm = float(np.sqrt(np.einsum("i,i->", nv, nv)))
+        if not norm > 0:
+            break
+        nv /= norm
+        if np.abs(nv - v).max() < 1e-12:
+            v = nv
+            break
+        v = nv
+    return v
 
 
 def _principal_split(xs: np.ndarray, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Cut a cluster in two across its principal axis; return the halves' weighted means."""
     total = ws.sum()
-    mean = ws @ xs / total
+    mean = np.einsum("n,nd->d", ws, xs) / total
     centred = xs - mean
-    cov = (centred.T * ws) @ centred
-    axis = np.linalg.eigh(cov)[1][:, -1]
-    cut = _best_cut(xs, ws, centred @ axis)
+    cov = np.einsum("n,ni,nj->ij", ws, centred, centred)
+    axis = _principal_axis(cov)
+    cut = _best_cut(xs, ws, np.einsum("nd,d->n", centred, axis))
     if cut is None:
         return None
     _, position, order = cut
     lo, hi = order[: position + 1], order[position + 1 :]
-    return ws[lo] @ xs[lo] / ws[lo].sum(), ws[hi] @ xs[hi] / ws[hi].sum()
+    return (
+        np.einsum("n,nd->d", ws[lo], xs[lo]) / ws[lo].sum(),
+        np.einsum("n,nd->d", ws[hi], xs[hi]) / ws[hi].sum(),
+    )
 
 
 def refine_by_swaps(
@@ -402,7 +433,7 @@ def refine_by_swaps(
         return np.array(centers, dtype=np.float64), 0
     near = _Nearest(x, centers)
     d1 = near.distances()
-    error = float(w @ d1)
+    error = _dot(w, d1)
     accepted = 0
     tried: set[tuple[int, int]] = set()
     for _ in range(trials):
@@ -428,7 +459,7 @@ def refine_by_swaps(
         trial.replace(r, s, halves[1], halves[0])
         trial.iterate(w, lloyd_iter, 0.0)
         t_d1 = trial.distances()
-        t_error = float(w @ t_d1)
+        t_error = _dot(w, t_d1)
         if t_error < error:
             near, d1, error = trial, t_d1, t_error
             accepted += 1
