@@ -52,6 +52,7 @@
 #include <string.h>
 
 #define STEPS 256
+#define MOVERS 8 /* centres a Lloyd iteration looks at exactly when bounds overlap */
 #define DMAX 4
 
 typedef struct {
@@ -396,26 +397,57 @@ static int lloyd(const double *x, const double *w, Py_ssize_t n, double *cen, in
         }
         if (picked) memset(picked, 0, (size_t)n);
         memcpy(old, cen, sizeof(double) * (size_t)K * D);
-        double max1 = 0, max2 = 0; /* the largest and second largest movement */
-        int top = 0;
+        /* The centres that moved most ("movers", up to MOVERS of them) are looked at by their
+         * exact distance when a point's bounds overlap; the others by how far they moved: a
+         * point's distance to any of them is at least its old lower bound less the largest
+         * movement among them. */
+        int movers[MOVERS + 2];
+        int nm = K < MOVERS + 2 ? K : MOVERS + 2;
+        for (int r = 0; r < nm; r++) movers[r] = -1;
+        double max1 = 0;
         for (int k = 0; k < K; k++) {
             if (weight[k] > 0)
                 for (int t = 0; t < D; t++) cen[k * D + t] = sums[k * D + t] / weight[k];
             delta[k] = sqrt(sqdist(cen + k * D, old + k * D, D));
-            if (delta[k] >= max1) { max2 = max1; max1 = delta[k]; top = k; }
-            else if (delta[k] > max2) max2 = delta[k];
+            if (delta[k] > max1) max1 = delta[k];
+            for (int r = 0; r < nm; r++) { /* the nm largest movements, largest first */
+                if (movers[r] < 0 || delta[k] > delta[movers[r]]) {
+                    for (int q = nm - 1; q > r; q--) movers[q] = movers[q - 1];
+                    movers[r] = k;
+                    break;
+                }
+            }
         }
+        /* the largest and second largest movement; past the first MOVERS (when there are more
+         * centres), the largest and second largest of the rest */
+        int top = movers[0];
+        double m1 = delta[movers[0]], m2 = nm > 1 ? delta[movers[1]] : 0;
+        int nb = K > MOVERS + 2 ? MOVERS : 0; /* movers looked at exactly */
+        int rest_top = nb ? movers[nb] : -1;
+        double r1 = nb ? delta[movers[nb]] : 0, r2 = nb ? delta[movers[nb + 1]] : 0;
         sorted_centres s;
         if (sorted_build(&s, cen, K, D)) { it = -1; goto done; }
 #define LLOYD_BODY(DD)                                                                      \
         for (Py_ssize_t i = 0; i < n; i++) {                                                \
             int64_t k = labels[i];                                                          \
             upper[i] += delta[k];                                                           \
-            if (K > 1) lower[i] -= (k == top) ? max2 : max1;                                \
+            double old_lower = lower[i];                                                    \
+            if (K > 1) lower[i] -= (k == top) ? m2 : m1;                                    \
             if (!(upper[i] > lower[i])) continue;                                           \
             const double *xi = x + i * (DD);                                                \
             upper[i] = sqrt(sqdist(xi, cen + k * (DD), (DD)));                              \
             if (!(upper[i] > lower[i])) continue;                                           \
+            if (nb) { /* the movers exactly, the rest by their movement */                  \
+                double lb = old_lower - ((k == rest_top) ? r2 : r1);                        \
+                for (int r = 0; r < nb; r++) {                                              \
+                    int j = movers[r];                                                      \
+                    if (j == k) continue;                                                   \
+                    double d = sqrt(sqdist(xi, cen + (size_t)j * (DD), (DD)));              \
+                    if (d < lb) lb = d;                                                     \
+                }                                                                           \
+                if (lb > lower[i]) lower[i] = lb;                                           \
+                if (!(upper[i] > lower[i])) continue;                                       \
+            }                                                                               \
             int j1, j2;                                                                     \
             double b1, b2;                                                                  \
             find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2);                     \
