@@ -58,6 +58,19 @@ def test_flat_fills_and_held_colours_are_not_dithered() -> None:
     assert kmcodec.encode(image, 2, dither=True) == plain
 
 
+def test_edges_between_two_fills_are_not_dithered_but_gradients_are() -> None:
+    image = np.zeros((32, 64, 3), np.uint8)
+    image[:, 32:] = (90, 90, 90)  # a soft step between two fills (below the edge threshold)
+    image[10:12, 5:25] = (60, 60, 60)  # a line inside the left fill
+    image[20:22, 20:45] = (60, 60, 60)  # a line across the step: three colours meet there
+    m = dither_map(image)
+    assert (m[:8, 28:36] == 0).all()  # the step: two colours around every pixel
+    assert (m[9:13, 3:27] == 0).all()  # the first line and its surround: two colours
+    assert (m[19:23, 31:33] > 0).all()  # where the second line crosses the step: three
+    ramp = np.tile(np.linspace(0, 120, 64).astype(np.uint8)[None, :, None], (8, 1, 3))
+    assert (dither_map(ramp)[:, 2:-2] == 1).all()  # a gradient: three values in every 3x3
+
+
 def test_dithering_is_deterministic_and_handles_alpha(photo) -> None:
     rgba = np.dstack([photo, np.where(photo[..., 1] > 100, 255, 0).astype(np.uint8)])
     a = kmcodec.encode(rgba, 12, dither=True)

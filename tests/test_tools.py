@@ -160,3 +160,20 @@ def test_bench_batch() -> None:
         assert 12 / (seconds + 0.05) - 0.05 <= per_second <= 12 / max(seconds - 0.05, 0.01) + 0.05
     assert re.search(r"goal -j 2 >= 1.8x -j 1: [\d.]+x, (met|NOT met)", out)
     assert re.search(r"goal Dask within 15% of -j 2: [\d.]+x", out)
+
+
+def test_bench_dither_graphics(tmp_path, photo) -> None:
+    flat = np.zeros((48, 64, 3), dtype=np.uint8)
+    flat[:, 32:] = (200, 40, 40)
+    flat[20:28, :] = (250, 250, 250)
+    Image.fromarray(flat).save(tmp_path / "fill.png")
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    out = tool("bench_dither_graphics.py", str(tmp_path), "--colors", "4")
+    fill = _row(out, "fill.png")
+    # the figures printed are the ones measured, and a flat fill is left undithered
+    assert int(fill[2]) == len(kmcodec.encode(flat, 4))
+    assert int(fill[3]) == len(kmcodec.encode(flat, 4, dither=True)) == int(fill[2])
+    assert fill[5] == "0.0%"
+    photo_row = _row(out, "photo.png")
+    assert float(photo_row[4]) > 1.0  # a photo's dither costs bytes
+    assert re.search(r"median dithered/plain over 2 cases: [\d.]+", out)

@@ -210,10 +210,24 @@ static int maps(const unsigned char *px, int W, int H, int C, float edge_start, 
             if (d > diff) diff = d;
             float wgt = 1.0f - (diff - edge_start) / edge_ramp;
             wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
-            /* a flat fill: the pixel and its eight neighbours one colour */
+            /* a flat fill: the pixel and its eight neighbours one colour, */
             uint32_t c = c1[x + 1];
             int flat = (c0[x] == c) & (c0[x + 1] == c) & (c0[x + 2] == c) & (c1[x] == c) &
                        (c1[x + 2] == c) & (c2[x] == c) & (c2[x + 1] == c) & (c2[x + 2] == c);
+            /* or the edge between two such fills: two colours in all (text, lines, borders;
+             * a photo's gradients and textures hold more) */
+            if (!flat) {
+                uint32_t other = c;
+                const uint32_t ring[8] = {c0[x], c0[x + 1], c0[x + 2], c1[x],
+                                          c1[x + 2], c2[x], c2[x + 1], c2[x + 2]};
+                int two = 1;
+                for (int r = 0; r < 8 && two; r++) {
+                    if (ring[r] == c || ring[r] == other) continue;
+                    if (other == c) other = ring[r];
+                    else two = 0;
+                }
+                flat = two;
+            }
             if (flat) wgt = 0;
             dmap[p] = wgt;
             if (noise) {

@@ -162,8 +162,10 @@ def dither_map(pixels: np.ndarray) -> np.ndarray:
 
     1 in gradients and textures; less at edges (the largest luma difference to the four
     neighbours above ``_EDGE_START``, falling to 0 over ``_EDGE_RAMP`` levels); 0 where a pixel
-    and its eight neighbours are exactly one colour. Luma is ``0.299 R + 0.587 G + 0.114 B``;
-    the image's edges are extended by repeating them. Compiled (``_diffuse.c``).
+    and its eight neighbours hold one or two colours in all: flat fills and the edges between
+    two of them (text, lines, borders), which a dither would only fray. Luma is
+    ``0.299 R + 0.587 G + 0.114 B``; the image's edges are extended by repeating them.
+    Compiled (``_diffuse.c``).
     """
     return dither_maps(pixels)[0]
 
