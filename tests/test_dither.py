@@ -20,7 +20,8 @@ def _ramp(width: int = 256, height: int = 64) -> np.ndarray:
 @pytest.mark.parametrize("space", ["srgb", "linear"])
 def test_without_error_every_pixel_gets_its_exact_nearest_entry(photo, space) -> None:
     palette = kmcodec.quantize(photo, 24).palette
-    idx = diffuse(photo, palette, weights=np.zeros(photo.shape[:2], np.float32), space=space)
+    idx, sse = diffuse(photo, palette, weights=np.zeros(photo.shape[:2], np.float32), space=space)
+    assert sse == float(((photo.astype(int) - palette[idx].astype(int)) ** 2).sum())
     conv = (lambda v: srgb_to_linear(v) * 255) if space == "linear" else (lambda v: v * 1.0)
     a, p = conv(photo).reshape(-1, 3), conv(palette)
     d = ((a[:, None, :] - p[None]) ** 2).sum(-1)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmcodec.quantization.kmeans import k_means, kmeans_plusplus, lloyd, nearest_two, split_init
+from kmcodec.quantization.kmeans import (
+    k_means,
+    kmeans_plusplus,
+    lloyd,
+    nearest,
+    nearest_two,
+    split_init,
+)
 
 
 def _blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +87,12 @@ def test_nearest_matches_brute_force_and_breaks_ties_low() -> None:
     assert (labels != second).all()
     tie = nearest_two(np.array([[5.0, 0, 0]]), np.array([[0.0, 0, 0], [10.0, 0, 0]]))[0]
     assert tie.tolist() == [0]
+    # the nearest alone, at K = 256 and with ties: the same as the brute force
+    centres = np.repeat(rng.integers(0, 256, size=(128, 3)), 2, axis=0).astype(np.float64)
+    only, d = nearest(points, centres)
+    brute = ((points[:, None] - centres[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(only, brute.argmin(axis=1))
+    np.testing.assert_array_equal(d, brute.min(axis=1))
 
 
 def test_bad_arguments() -> None:

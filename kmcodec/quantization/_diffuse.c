@@ -9,11 +9,13 @@
  * colour in it (see cell_grid below), built for a cell the first time a pixel lands there.
  *
  * Python API (module kmcodec.quantization._diffuse):
- *   diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel, strength,
- *           clamp, out) -> None
+ *   diffuse(pixels, width, height, channels, lut, palette, palette8, colors, weights, kernel,
+ *           strength, clamp, out) -> int
  *     pixels: uint8 (height * width * channels); lut: float32 (256), each colour channel's
  *     value in the space the error is diffused in, 0-255 scale (alpha is taken as it is);
- *     palette: float32 (colors * channels), already in that space;
+ *     palette: float32 (colors * channels), already in that space; palette8: the same entries
+ *     as stored, uint8 (colors * channels), for the returned sum of squared errors (sRGB
+ *     levels, every channel);
  *     weights: float32 (height * width), the dither map, 0..1; kernel: 0 Floyd-Steinberg,
  *     1 Sierra Lite, 2 Atkinson; out: writable uint8 (height * width). Releases the GIL.
  *   maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)
@@ -114,9 +116,10 @@ static const uint8_t *grid_cell(cell_grid *g, const float *col, int *n) {
 }
 
 static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
-               int K,
+               const unsigned char *pal8, int K,
                const float *weights, int kernel, float strength, float clamp,
-               unsigned char *out) {
+               unsigned char *out, unsigned long long *sse) {
+    unsigned long long total = 0;
     const tap *taps = kernel == 1 ? SIERRA_LITE : kernel == 2 ? ATKINSON : FLOYD;
     int ntaps = kernel == 1 ? 3 : kernel == 2 ? 6 : 4;
     int rows = kernel == 2 ? 3 : 2;
@@ -161,6 +164,10 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
                 if (d < bestd) { bestd = d; best = j; }
             }
             out[p] = (unsigned char)best;
+            for (int c = 0; c < C; c++) { /* the stored error, in sRGB levels */
+                int d = (int)px[p * C + c] - (int)pal8[best * C + c];
+                total += (unsigned long long)(d * d);
+            }
             for (int c = 0; c < C; c++) e[c] = (col[c] - palf[best * C + c]) * strength;
             for (int t = 0; t < ntaps; t++) {
                 int dx = left_to_right ? taps[t].dx : -taps[t].dx;
@@ -172,6 +179,7 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
         }
     }
     free(err); free(palf); grid_free(&grid);
+    *sse = total;
     return 0;
 }
 
@@ -277,39 +285,42 @@ static PyObject *py_maps(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_diffuse(PyObject *self, PyObject *args) {
-    Py_buffer px, lut, pal, wt, out;
+    Py_buffer px, lut, pal, pal8, wt, out;
     int W, H, C, K, kernel;
     float strength, clamp;
-    if (!PyArg_ParseTuple(args, "y*iiiy*y*iy*iffw*", &px, &W, &H, &C, &lut, &pal, &K, &wt,
-                          &kernel, &strength, &clamp, &out))
+    if (!PyArg_ParseTuple(args, "y*iiiy*y*y*iy*iffw*", &px, &W, &H, &C, &lut, &pal, &pal8, &K,
+                          &wt, &kernel, &strength, &clamp, &out))
         return NULL;
     int ok = W > 0 && H > 0 && (C == 3 || C == 4) && K >= 1 && K <= 256 &&
              px.len == (Py_ssize_t)W * H * C &&
              lut.len == 256 * (Py_ssize_t)sizeof(float) &&
              pal.len == (Py_ssize_t)K * C * (Py_ssize_t)sizeof(float) &&
+             pal8.len == (Py_ssize_t)K * C &&
              wt.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float) &&
              out.len == (Py_ssize_t)W * H && kernel >= 0 && kernel <= 2;
     int rc = 0;
+    unsigned long long sse = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         rc = run((const unsigned char *)px.buf, W, H, C, (const float *)lut.buf,
-                 (const float *)pal.buf, K,
-                 (const float *)wt.buf, kernel, strength, clamp, (unsigned char *)out.buf);
+                 (const float *)pal.buf, (const unsigned char *)pal8.buf, K,
+                 (const float *)wt.buf, kernel, strength, clamp, (unsigned char *)out.buf, &sse);
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&px); PyBuffer_Release(&lut); PyBuffer_Release(&pal); PyBuffer_Release(&wt); PyBuffer_Release(&out);
+    PyBuffer_Release(&px); PyBuffer_Release(&lut); PyBuffer_Release(&pal);
+    PyBuffer_Release(&pal8); PyBuffer_Release(&wt); PyBuffer_Release(&out);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "diffuse: buffer sizes do not match");
         return NULL;
     }
     if (rc) return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(sse);
 }
 
 static PyMethodDef methods[] = {
     {"diffuse", py_diffuse, METH_VARARGS,
-     "diffuse(pixels, width, height, channels, lut, palette, colors, weights, kernel,"
-     " strength, clamp, out) -> None"},
+     "diffuse(pixels, width, height, channels, lut, palette, palette8, colors, weights, kernel,"
+     " strength, clamp, out) -> sse"},
     {"maps", py_maps, METH_VARARGS,
      "maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)"
      " -> None"},

@@ -37,7 +37,8 @@
  *     than k only when no box can be cut further).
  *   nearest_two(points, n, centers, k, dims, guess, first, second, d1, d2) -> None
  *     guess: int64 (n), a centre to try first for each point, or empty; first, second: int64
- *     (n); d1, d2: squared distances (second = first and d2 = inf when k == 1).
+ *     (n); d1, d2: squared distances (second = first and d2 = inf when k == 1). second and d2
+ *     empty: the nearest only (a narrower scan).
  *   lloyd(points, weights, n, centers, k, dims, labels, upper, lower, max_iter, tol) -> int
  *     centers, labels, upper, lower updated in place; returns the iterations run.
  *   move_two(points, n, centers, k, dims, a, b, labels, upper, lower) -> None
@@ -288,11 +289,13 @@ static inline __attribute__((always_inline)) double sqdist(const double *a, cons
         }                                                                  \
     } while (0)
 
-/* The two nearest centres of one point, trying the hints (centre indices, -1: none) first. */
+/* The two nearest centres of one point, trying the hints (centre indices, -1: none) first;
+ * with two = 0 only the nearest is exact (the scan stops at the best distance, not the
+ * second best). */
 static inline __attribute__((always_inline)) void find_two(sorted_centres *s, const double *xi,
                                                           const int D, int h0, int h1, int h2,
                                                           int *j1, double *b1, int *j2,
-                                                          double *b2) {
+                                                          double *b2, const int two) {
     const int K = s->K;
     const projected *e = s->e;
     *b1 = INFINITY; *b2 = INFINITY; *j1 = K; *j2 = K;
@@ -310,12 +313,12 @@ static inline __attribute__((always_inline)) void find_two(sorted_centres *s, co
     /* |x - c| >= |u.x - u.c|; the margin covers the rounding of the projections */
     for (int r = pos; r < K; r++) {
         double gap = e[r].p - q;
-        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
+        if (gap * gap > (two ? *b2 : *b1) * (1 + 1e-9) + 1e-9) break;
         OFFER(sqdist(xi, e[r].c, D), e[r].j);
     }
     for (int r = pos - 1; r >= 0; r--) {
         double gap = q - e[r].p;
-        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
+        if (gap * gap > (two ? *b2 : *b1) * (1 + 1e-9) + 1e-9) break;
         OFFER(sqdist(xi, e[r].c, D), e[r].j);
     }
     if (K == 1) { *j2 = *j1; *b2 = INFINITY; }
@@ -331,7 +334,7 @@ static inline __attribute__((always_inline)) void find_two(sorted_centres *s, co
 
 static int nearest(const double *x, Py_ssize_t n, const double *cen, int K, int D,
                    const int64_t *guess, int64_t *first, int64_t *second, double *d1,
-                   double *d2) {
+                   double *d2) { /* second == NULL: the nearest only */
     sorted_centres s;
     if (sorted_build(&s, cen, K, D)) return -1;
 #define NEAREST_BODY(DD)                                                                  \
@@ -339,9 +342,10 @@ static int nearest(const double *x, Py_ssize_t n, const double *cen, int K, int 
         int j1, j2;                                                                       \
         double b1, b2;                                                                    \
         find_two(&s, x + i * (DD), (DD), guess ? (int)guess[i] : -1,                      \
-                 i > 0 ? (int)first[i - 1] : -1, i > 0 ? (int)second[i - 1] : -1, &j1, &b1, \
-                 &j2, &b2);                                                               \
-        first[i] = j1; second[i] = j2; d1[i] = b1; d2[i] = b2;                            \
+                 i > 0 ? (int)first[i - 1] : -1, i > 0 && second ? (int)second[i - 1] : -1, \
+                 &j1, &b1, &j2, &b2, second != NULL);                                      \
+        first[i] = j1; d1[i] = b1;                                                        \
+        if (second) { second[i] = j2; d2[i] = b2; }                                       \
     }
     BY_DIMS(D, NEAREST_BODY);
 #undef NEAREST_BODY
@@ -450,7 +454,7 @@ static int lloyd(const double *x, const double *w, Py_ssize_t n, double *cen, in
             }                                                                               \
             int j1, j2;                                                                     \
             double b1, b2;                                                                  \
-            find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2);                     \
+            find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2, 1);                  \
             labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
         }
         BY_DIMS(D, LLOYD_BODY);
@@ -475,7 +479,7 @@ static int move_two(const double *x, Py_ssize_t n, const double *cen, int K, int
         if (k == a || k == b) { /* its centre left: search again */                         \
             int j1, j2;                                                                     \
             double b1, b2;                                                                  \
-            find_two(&s, xi, (DD), -1, -1, -1, &j1, &b1, &j2, &b2);                         \
+            find_two(&s, xi, (DD), -1, -1, -1, &j1, &b1, &j2, &b2, 1);                      \
             labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
             continue;                                                                       \
         }                                                                                   \
@@ -511,14 +515,15 @@ static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
              px.len == n * D * (Py_ssize_t)sizeof(double) &&
              cen.len == (Py_ssize_t)K * D * (Py_ssize_t)sizeof(double) &&
              (gs.len == 0 || gs.len == n * (Py_ssize_t)sizeof(int64_t)) &&
-             f.len == n * (Py_ssize_t)sizeof(int64_t) && s.len == f.len &&
-             e1.len == n * (Py_ssize_t)sizeof(double) && e2.len == e1.len;
+             f.len == n * (Py_ssize_t)sizeof(int64_t) && (s.len == f.len || s.len == 0) &&
+             e1.len == n * (Py_ssize_t)sizeof(double) && e2.len == (s.len ? e1.len : 0);
     int rc = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         rc = nearest((const double *)px.buf, n, (const double *)cen.buf, K, D,
                      gs.len ? (const int64_t *)gs.buf : NULL, (int64_t *)f.buf,
-                     (int64_t *)s.buf, (double *)e1.buf, (double *)e2.buf);
+                     s.len ? (int64_t *)s.buf : NULL, (double *)e1.buf,
+                     s.len ? (double *)e2.buf : NULL);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&px); PyBuffer_Release(&cen); PyBuffer_Release(&gs);

@@ -41,10 +41,45 @@ __all__ = [
     "k_means",
     "kmeans_plusplus",
     "lloyd",
+    "nearest",
     "nearest_two",
     "refine_by_swaps",
     "split_init",
 ]
+
+
+def nearest(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's nearest centre and its squared distance, as :func:`nearest_two` finds them
+    but without the second (its scan stops at the best distance, not the second best).
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, D)
+    centers : ndarray of shape (K, D)
+
+    Returns
+    -------
+    labels : ndarray of intp, shape (N,)
+        Ties go to the lower index.
+    d : ndarray of float64, shape (N,)
+    """
+    from . import _kmeans
+
+    x, c = _search_arrays(points, centers)
+    labels = np.empty(len(x), dtype=np.int64)
+    d = np.empty(len(x), dtype=np.float64)
+    _kmeans.nearest_two(x, len(x), c, len(c), x.shape[1], b"", labels, bytearray(), d, bytearray())
+    return labels.astype(np.intp, copy=False), d
+
+
+def _search_arrays(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.ascontiguousarray(points, dtype=np.float64)
+    c = np.ascontiguousarray(centers, dtype=np.float64)
+    dims = x.shape[1]
+    if len(c) == 0 or c.shape[1] != dims or not 1 <= dims <= 4:
+        msg = f"need 1 or more centres of the points' 1 to 4 dimensions, got {c.shape}"
+        raise ValueError(msg)
+    return x, c
 
 
 def _weights(n: int, sample_weight: np.ndarray | None) -> np.ndarray:
@@ -102,12 +137,8 @@ def nearest_two(
     """
     from . import _kmeans
 
-    x = np.ascontiguousarray(points, dtype=np.float64)
-    c = np.ascontiguousarray(centers, dtype=np.float64)
+    x, c = _search_arrays(points, centers)
     n, dims = x.shape
-    if len(c) == 0 or c.shape[1] != dims or not 1 <= dims <= 4:
-        msg = f"need 1 or more centres of the points' 1 to 4 dimensions, got {c.shape}"
-        raise ValueError(msg)
     first = np.empty(n, dtype=np.int64)
     second = np.empty(n, dtype=np.int64)
     d1 = np.empty(n, dtype=np.float64)

@@ -46,7 +46,7 @@ import numpy as np
 
 from .colorspace import to_space
 from .histogram import ColorHistogram
-from .kmeans import nearest_two
+from .kmeans import nearest, nearest_two
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
 
@@ -199,9 +199,10 @@ def diffuse(
     strength: float = 1.0,
     space: str = "linear",
     weights: np.ndarray | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, float]:
     """Error-diffusion remap of ``pixels`` (H, W, C) to ``palette`` (K, C), with the dither
-    map of :func:`dither_map`; returns the (H, W) uint8 indices.
+    map of :func:`dither_map`; returns the (H, W) uint8 indices and their sum of squared
+    errors against the pixels (sRGB levels, every channel; counted in the same loop).
 
     ``space`` is where colours are compared and the error is carried: "linear" (linear light,
     so that a dither mixes to the light of the colour it stands for) or "srgb". ``weights``
@@ -222,13 +223,14 @@ def diffuse(
     fpal = np.ascontiguousarray(fpal, dtype=np.float32)
     weights = np.ascontiguousarray(dither_map(px) if weights is None else weights, dtype=np.float32)
     out = np.empty((height, width), dtype=np.uint8)
-    _diffuse.diffuse(
+    sse = _diffuse.diffuse(
         px,
         width,
         height,
         channels,
         lut,
         fpal,
+        np.ascontiguousarray(pal),
         len(fpal),
         weights,
         KERNELS[kernel],
@@ -236,7 +238,7 @@ def diffuse(
         _ERROR_CLAMP,
         out,
     )
-    return out
+    return out, float(sse)
 
 
 def _plane_sse(pixels: np.ndarray, palette: np.ndarray, indices: np.ndarray) -> float:
@@ -298,11 +300,10 @@ def remap(
         Sum of squared errors in sRGB over all pixels and channels.
     """
     height, width = shape
-    first, second, _, _ = nearest_two(
-        to_space(hist.colors, color_space), to_space(palette, color_space)
-    )
+    points, entries = to_space(hist.colors, color_space), to_space(palette, color_space)
     if dither > 0 and len(palette) > 1 and kernel != "bayer":
         assert pixels is not None, "error diffusion needs the pixels"
+        first = nearest(points, entries)[0]
         # Colours the palette already holds (nearly) exactly are left alone: in graphics, fills
         # and text keep their colour; where the nearest entry is off by more, as in a photo's
         # gradients between entries, the error is diffused.
@@ -312,8 +313,8 @@ def remap(
         if dmap is None:
             dmap = dither_map(pixels)
         weights = dmap * (closeness.astype(np.float32) / 255.0)
-        indices = diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
-        return indices, _plane_sse(pixels, palette, indices)
+        return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
+    first, second, _, _ = nearest_two(points, entries)
     if dither > 0 and len(palette) > 1:
         return _dither(hist, palette, shape, first, second, dither, pixels)
     rgb_d1 = _rgb_sq(hist.colors, palette, first)
