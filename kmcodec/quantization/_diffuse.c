@@ -183,28 +183,38 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
     return 0;
 }
 
+/* Row r of the image (clamped to 0..H-1), with its edge pixels repeated one step outwards:
+ * luma (as numpy computed it, in float32: (r * .299 + g * .587) + b * .114) and colour codes. */
+static void fill_row(const unsigned char *px, int W, int H, int C, int r, float *luma,
+                     uint32_t *code) {
+    int sy = r < 0 ? 0 : r >= H ? H - 1 : r;
+    for (int x = -1; x <= W; x++) {
+        int sx = x < 0 ? 0 : x >= W ? W - 1 : x;
+        const unsigned char *q = px + ((size_t)sy * W + sx) * C;
+        luma[x + 1] = (float)q[0] * 0.299f + (float)q[1] * 0.587f + (float)q[2] * 0.114f;
+        uint32_t c = ((uint32_t)q[0] << 16) | ((uint32_t)q[1] << 8) | q[2];
+        code[x + 1] = C == 4 ? (c << 8) | q[3] : c;
+    }
+}
+
 static int maps(const unsigned char *px, int W, int H, int C, float edge_start, float edge_ramp,
                 float noise_half, float *dmap, float *noise) {
-    /* luma and colour codes with a one-pixel border repeating the image's edge */
+    /* Luma and colour codes of three rows (the one above, this one, the one below), with a
+     * one-pixel border repeating the image's edge: a ring of rows, not a copy of the image
+     * (8 bytes a pixel would be 190 MB at 24 MP). Row r (-1..H) lives in slot (r + 1) % 3. */
     const size_t PW = (size_t)W + 2;
-    float *luma = (float *)malloc(sizeof(float) * PW * (H + 2));
-    uint32_t *code = (uint32_t *)malloc(sizeof(uint32_t) * PW * (H + 2));
+    float *luma = (float *)malloc(sizeof(float) * PW * 3);
+    uint32_t *code = (uint32_t *)malloc(sizeof(uint32_t) * PW * 3);
     if (!luma || !code) { free(luma); free(code); return -1; }
-    for (int y = -1; y <= H; y++) {
-        int sy = y < 0 ? 0 : y >= H ? H - 1 : y;
-        for (int x = -1; x <= W; x++) {
-            int sx = x < 0 ? 0 : x >= W ? W - 1 : x;
-            const unsigned char *q = px + ((size_t)sy * W + sx) * C;
-            size_t d = (size_t)(y + 1) * PW + (size_t)(x + 1);
-            /* as numpy computed it, in float32: (r * .299 + g * .587) + b * .114 */
-            luma[d] = (float)q[0] * 0.299f + (float)q[1] * 0.587f + (float)q[2] * 0.114f;
-            uint32_t c = ((uint32_t)q[0] << 16) | ((uint32_t)q[1] << 8) | q[2];
-            code[d] = C == 4 ? (c << 8) | q[3] : c;
-        }
-    }
+    for (int r = -1; r <= 0; r++) fill_row(px, W, H, C, r, luma + (size_t)(r + 1) * PW,
+                                           code + (size_t)(r + 1) * PW);
     for (int y = 0; y < H; y++) {
-        const float *l0 = luma + (size_t)y * PW, *l1 = l0 + PW, *l2 = l1 + PW;
-        const uint32_t *c0 = code + (size_t)y * PW, *c1 = c0 + PW, *c2 = c1 + PW;
+        int below = (y + 2) % 3;
+        fill_row(px, W, H, C, y + 1, luma + (size_t)below * PW, code + (size_t)below * PW);
+        const float *l0 = luma + (size_t)(y % 3) * PW, *l1 = luma + (size_t)((y + 1) % 3) * PW,
+                    *l2 = luma + (size_t)below * PW;
+        const uint32_t *c0 = code + (size_t)(y % 3) * PW, *c1 = code + (size_t)((y + 1) % 3) * PW,
+                       *c2 = code + (size_t)below * PW;
         for (int x = 0; x < W; x++) {
             size_t p = (size_t)y * W + x;
             float v = l1[x + 1];
