@@ -26,6 +26,15 @@ def photo() -> np.ndarray:
         return np.asarray(im.convert("RGB"))[200:328, 300:492].copy()
 
 
+def shifted_copies(photo: np.ndarray, folder: Path, count: int, step: int, name: str) -> Path:
+    """Make ``folder`` and write ``count`` PNGs into it (``name.format(i)``), each ``photo``
+    rolled sideways by ``step * i`` pixels: a folder of different images that quantise alike."""
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(np.roll(photo, step * i, axis=1)).save(folder / name.format(i))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def photo_full() -> np.ndarray:
     """A whole 768x512 Kodak photo."""

@@ -13,13 +13,12 @@ from PIL import Image
 import kmcodec
 from kmcodec import batch, cli
 
+from .conftest import shifted_copies
+
 
 @pytest.fixture
 def folder(tmp_path, photo) -> Path:
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(6):
-        Image.fromarray(np.roll(photo, 11 * i, axis=1)).save(src / f"p{i}.png")
+    src = shifted_copies(photo, tmp_path / "in", 6, 11, "p{}.png")
     (src / "broken.png").write_bytes(b"\x89PNG not really")
     return src
 

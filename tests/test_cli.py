@@ -15,6 +15,8 @@ from PIL import Image
 
 import kmcodec
 
+from .conftest import shifted_copies
+
 KMQ = shutil.which("kmq", path=str(Path(sys.executable).parent))
 
 
@@ -77,10 +79,7 @@ def test_existing_output_is_kept_without_force(png) -> None:
 
 
 def test_folder_in_parallel_with_one_bad_file(tmp_path, photo) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(4):
-        Image.fromarray(np.roll(photo, 7 * i, axis=1)).save(folder / f"img{i}.png")
+    folder = shifted_copies(photo, tmp_path / "in", 4, 7, "img{}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
     (folder / "notes.txt").write_text("not an image")
     result = kmq("encode", str(folder), "-j", "2", "--colors", "16")
@@ -292,11 +291,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def busy_folder(tmp_path, photo_full) -> Path:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(16):
-        Image.fromarray(np.roll(photo_full, 7 * i, axis=1)).save(folder / f"p{i:02}.png")
-    return folder
+    return shifted_copies(photo_full, tmp_path / "many", 16, 7, "p{:02}.png")
 
 
 def _start_batch(folder: Path) -> subprocess.Popen:
