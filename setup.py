@@ -3,27 +3,21 @@ k-means and error diffusion); everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
+#: Each extension is one C99 file beside the Python module that uses it.
+MODULES = [
+    "kmcodec.format.codings._context_coder",
+    "kmcodec.quantization._histogram",
+    "kmcodec.quantization._kmeans",
+    "kmcodec.quantization._diffuse",
+]
+
 setup(
     ext_modules=[
         Extension(
-            "kmcodec.format.codings._context_coder",
-            sources=["kmcodec/format/codings/_context_coder.c"],
+            name,
+            sources=[name.replace(".", "/") + ".c"],
             extra_compile_args=["-O3", "-std=c99"],
-        ),
-        Extension(
-            "kmcodec.quantization._histogram",
-            sources=["kmcodec/quantization/_histogram.c"],
-            extra_compile_args=["-O3", "-std=c99"],
-        ),
-        Extension(
-            "kmcodec.quantization._kmeans",
-            sources=["kmcodec/quantization/_kmeans.c"],
-            extra_compile_args=["-O3", "-std=c99"],
-        ),
-        Extension(
-            "kmcodec.quantization._diffuse",
-            sources=["kmcodec/quantization/_diffuse.c"],
-            extra_compile_args=["-O3", "-std=c99"],
-        ),
+        )
+        for name in MODULES
     ]
 )

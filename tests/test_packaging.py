@@ -14,7 +14,18 @@ def test_license_is_an_spdx_string_not_a_deprecated_table() -> None:
     assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
 
 
-def test_the_compiled_coder_is_built_by_setup_py() -> None:
-    text = (ROOT / "setup.py").read_text()
-    assert "kmcodec.format.codings._context_coder" in text
-    assert "kmcodec/format/codings/_context_coder.c" in text
+def test_every_c_file_is_built_by_setup_py_and_imports() -> None:
+    import ast
+    import importlib
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "MODULES"
+    )
+    sources = {str(p.relative_to(ROOT)) for p in (ROOT / "kmcodec").rglob("*.c")}
+    assert {name.replace(".", "/") + ".c" for name in listed} == sources
+    assert "kmcodec.format.codings._context_coder" in listed
+    for name in listed:  # built by the install, not merely present
+        assert importlib.import_module(name).__file__.endswith((".so", ".pyd"))
