@@ -92,10 +92,10 @@ class SpeedPreset:
 #: and the smaller file kept; from speed 4 coding 0 is screened at level 9 first (see
 #: :class:`SpeedPreset` and README, "Codings").
 SPEEDS: dict[int, SpeedPreset] = {
-    1: SpeedPreset(Effort(7, 7, 8, 60, 16), 19, 19, True),
-    2: SpeedPreset(Effort(6, 7, 4, 40, 12), 19, 19, True),
-    3: SpeedPreset(Effort(6, 6, 0, 20, 8), 19, 17, True),
-    4: SpeedPreset(Effort(6, 6, 0, 10, 5), 19, FAST_OPTIMAL, False, 9),
+    1: SpeedPreset(Effort(7, 7, 8, 60, 16, 16), 19, 19, True),
+    2: SpeedPreset(Effort(6, 7, 4, 50, 12, 16), 19, 19, True),
+    3: SpeedPreset(Effort(6, 6, 0, 40, 8, 16), 19, 17, True),
+    4: SpeedPreset(Effort(6, 6, 0, 30, 5, 16), 19, FAST_OPTIMAL, False, 9),
     5: SpeedPreset(Effort(6, 6, 0, 5, 4), 17, FAST_OPTIMAL, False, 9),
     6: SpeedPreset(Effort(5, 6, 4, 2, 3), 16, 12, False, 9),
     7: SpeedPreset(Effort(5, 5, 4, 0, 2), 12, 9, False),

@@ -29,6 +29,27 @@ def test_without_error_every_pixel_gets_its_exact_nearest_entry(photo, space) ->
     np.testing.assert_allclose(got, d.min(axis=1), rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize(("k", "channels"), [(256, 3), (100, 3), (7, 3), (256, 4), (40, 4)])
+def test_the_cell_grid_finds_the_exact_nearest_entry_where_entries_crowd(k, channels) -> None:
+    # Dark entries crowd in linear light, where the compiled loop compares colours; its grid
+    # of cells must still give every colour its exact nearest entry.
+    rng = np.random.default_rng(k + channels)
+    palette = np.unique((rng.uniform(0, 1, (k, channels)) ** 2.5 * 255).astype(np.uint8), axis=0)
+    pixels = (rng.uniform(0, 1, (48, 64, channels)) ** 2 * 255).astype(np.uint8)
+    idx, _ = diffuse(pixels, palette, weights=np.zeros((48, 64), np.float32))
+    lin = srgb_to_linear(np.arange(256) / 1.0) * 255
+
+    def conv(v: np.ndarray) -> np.ndarray:
+        out = v.astype(np.float64)
+        out[..., :3] = lin[v[..., :3]]
+        return out
+
+    a, p = conv(pixels).reshape(-1, channels), conv(palette)
+    d = ((a[:, None, :] - p[None]) ** 2).sum(-1)
+    got = d[np.arange(len(a)), idx.reshape(-1)]
+    np.testing.assert_allclose(got, d.min(axis=1), rtol=1e-5, atol=1e-3)
+
+
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_each_kernel_renders_a_gradient_closer_to_the_eye(kernel) -> None:
     ramp = _ramp()

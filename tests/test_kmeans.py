@@ -213,3 +213,25 @@ def test_swap_moves_keep_labels_and_bounds_exact() -> None:
         np.testing.assert_array_equal(near.labels, d.argmin(axis=1))
         assert np.all(near.upper >= ordered[:, 0] - 1e-9)
         assert np.all(near.lower <= ordered[:, 1] + 1e-9)
+
+
+def test_principal_axis_is_the_top_eigenvector_even_with_close_eigenvalues() -> None:
+    from kmcodec.quantization.kmeans import _principal_axis
+
+    rng = np.random.default_rng(3)
+    for i in range(300):
+        a = rng.normal(size=(3, 3)) * rng.uniform(0.01, 100, size=3)
+        cov = a @ a.T
+        if i % 3 == 0:  # two nearly equal top eigenvalues: slow for plain power iteration
+            w, v = np.linalg.eigh(cov)
+            w[-2] = w[-1] * (1 - 1e-3)
+            cov = (v * w) @ v.T
+        w, v = np.linalg.eigh(cov)
+        axis = _principal_axis(cov)
+        assert abs(np.linalg.norm(axis) - 1) < 1e-9
+        # the variance along it is the largest (where two are this close, any axis in their
+        # plane splits as well)
+        assert axis @ cov @ axis >= w[-1] * (1 - 1e-6)
+        if i % 3:
+            assert abs(axis @ v[:, -1]) > 1 - 1e-9
+    assert np.isfinite(_principal_axis(np.zeros((3, 3)))).all()

@@ -191,9 +191,19 @@ def test_speed_presets_hold_the_quantiser_effort_and_the_zstd_levels() -> None:
         False,
     )
     assert default.compress_level(8) == "fast-optimal" and default.compress_level(4) == 19
-    # The slow speeds search harder: more swap trials, more exact Lloyd iterations.
-    assert [kmcodec.SPEEDS[s].effort.swaps for s in (1, 4, 10)] == [60, 10, 0]
-    assert [kmcodec.SPEEDS[s].effort.exact_iterations(16) for s in (1, 4, 10)] == [16, 5, 0]
+    # The slow speeds search harder: more swap trials, more exact Lloyd iterations, a second
+    # seeding at small K up to the default speed.
+    efforts = [kmcodec.SPEEDS[s].effort for s in range(1, 11)]
+    for key in (
+        lambda e: e.swaps,
+        lambda e: e.exact_iterations(16),
+        lambda e: e.exact_iterations(256),
+        lambda e: e.two_seeds_max,
+    ):
+        values = [key(e) for e in efforts]
+        assert values == sorted(values, reverse=True)
+    assert [e.two_seeds_max for e in efforts[3:5]] == [16, 0]
+    assert efforts[-1].swaps == efforts[-1].exact_iterations(16) == 0
 
 
 def test_quantized_encode_takes_file_options_only(photo) -> None:

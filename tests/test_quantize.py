@@ -111,3 +111,33 @@ def test_pil_images_in_every_supported_mode() -> None:
         im = base.convert(mode)
         pixels = kmcodec.decode(kmcodec.encode(im, 16))
         assert pixels.shape[:2] == (30, 40)
+
+
+def test_a_second_seeding_at_small_k_never_ends_worse_than_one(photo: np.ndarray) -> None:
+    from dataclasses import replace
+
+    from kmcodec.quantization.histogram import histogram
+    from kmcodec.quantization.kmeans import nearest_two
+    from kmcodec.quantization.quantize import _palette_search
+
+    hist = histogram(photo)
+    points, weights = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
+    two = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED].effort
+    one = replace(two, two_seeds_max=0)
+    assert two.two_seeds_max >= 8
+
+    def error(effort, k):
+        centres = _palette_search(points, weights, hist.colors, k, effort, "split", None, None, 0.1)
+        return float(weights @ nearest_two(points, centres)[2])
+
+    for k in (2, 5, 8, 16):
+        assert error(two, k) <= error(one, k) * (1 + 1e-12)
+
+
+def test_the_search_before_error_diffusion_is_cut_short_only_at_large_k() -> None:
+    effort = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED].effort
+    assert effort.for_diffusion(16) is effort
+    light = effort.for_diffusion(64)
+    assert light.swap_trials(64) == 0 and light.exact_iterations(64) <= 2
+    # above 64 colours the coarse histogram keeps a bit more
+    assert effort.bits(256)[1] == effort.bits(64)[1] + 1

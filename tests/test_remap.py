@@ -60,3 +60,19 @@ def test_dither_strength_zero_is_the_nearest_entry_and_one_mixes_two_entries(cas
     assert 0.05 < (full != exact).mean() < 0.6
     d = ((photo.astype(np.float64) - palette[full]) ** 2).sum()
     assert sse == d
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_held_distance_is_the_distance_to_the_nearest_entry_up_to_its_reach(channels) -> None:
+    from kmcodec.quantization.remap import _held_distance
+
+    rng = np.random.default_rng(channels)
+    palette = np.unique(rng.integers(0, 256, size=(40, channels), dtype=np.uint8), axis=0)
+    palette[0] = 255  # entries at the edge of the cube
+    near = palette[rng.integers(0, len(palette), 300)].astype(int)
+    near = np.clip(near + rng.integers(-3, 4, (300, channels)), 0, 255)
+    far = rng.integers(0, 256, (300, channels))
+    colors = np.unique(np.concatenate([near, far]).astype(np.uint8), axis=0)
+    diff = colors[:, None, :].astype(float) - palette[None].astype(float)
+    d = np.sqrt((diff**2).sum(-1)).min(axis=1)
+    np.testing.assert_allclose(_held_distance(colors, palette, 3.0), np.minimum(d, 3.0))

@@ -40,18 +40,23 @@ static const tap SIERRA_LITE[] = {{1, 0, 2.f / 4}, {-1, 1, 1.f / 4}, {0, 1, 1.f 
 static const tap ATKINSON[] = {{1, 0, 1.f / 8}, {2, 0, 1.f / 8}, {-1, 1, 1.f / 8},
                                {0, 1, 1.f / 8}, {1, 1, 1.f / 8}, {0, 2, 1.f / 8}};
 
-/* The nearest entry through a grid of cells over the colour space, each cell holding (once a
- * pixel lands in it) the entries that can be nearest to some colour in the cell: with m the
- * cell's centre, h its half diagonal and d the distance from m to the entry nearest to m, a
- * colour p in the cell has its nearest entry within d + h, and an entry j is at least
- * |m - c_j| - h from p, so only entries with |m - c_j| <= d + 2h can be nearest. A photo's
- * colours touch a few thousand cells; a cell holds a handful of entries at K = 256. */
+/* The nearest entry through a grid of cells over the colour space, each cell (a box) holding,
+ * once a pixel lands in it, the entries that can be nearest to some colour in it. Cells are
+ * found from a table of 1/16-level bins per channel; 8 coarse cells per channel hold the
+ * candidates of the 4,096 to 262,144 fine cells inside them, so that making a fine cell's
+ * list looks at a few dozen entries, not all K (a dithered photo touches tens of thousands of
+ * cells). */
+#define BINS 4096
+#define BIN_SCALE 16.0f
 typedef struct {
-    int C, K, levels;
-    float half_diag, cell;
+    int C, K, levels, coarse;      /* cells per channel: fine, coarse (coarse divides fine) */
     const float *pal;
-    int32_t *start;      /* per cell: offset of its entries in pool, -1 until first needed */
+    uint8_t cell_of[BINS + 1];     /* per bin: its fine cell */
+    float lo[256], hi[256];        /* per fine cell: its extent (levels <= 256) */
+    int32_t *start;      /* per fine cell: offset of its entries in pool, -1 until needed */
     uint16_t *count;
+    int32_t *cstart;     /* the same per coarse cell */
+    uint16_t *ccount;
     uint8_t *pool;
     size_t len, cap;
 } cell_grid;
@@ -60,65 +65,121 @@ static int grid_init(cell_grid *g, const float *pal, int K, int C) {
     memset(g, 0, sizeof(*g));
     g->C = C; g->K = K; g->pal = pal;
     g->levels = C == 3 ? (K > 64 ? 64 : 32) : 16;
-    g->cell = 256.0f / g->levels;
-    g->half_diag = 0.5f * g->cell * sqrtf((float)C);
-    size_t cells = 1;
-    for (int c = 0; c < C; c++) cells *= (size_t)g->levels;
+    g->coarse = C == 3 ? 16 : 4;
+    const int L = g->levels;
+    for (int i = 0; i < L; i++) { g->lo[i] = INFINITY; g->hi[i] = -INFINITY; }
+    for (int b = 0; b <= BINS; b++) {
+        float v = (float)b / BIN_SCALE;
+        int level = b / (int)BIN_SCALE > 255 ? 255 : b / (int)BIN_SCALE;
+        int cell = level * L / 256;
+        g->cell_of[b] = (uint8_t)cell;
+        if (v < g->lo[cell]) g->lo[cell] = v;
+        if (v + 1.0f / BIN_SCALE > g->hi[cell]) g->hi[cell] = v + 1.0f / BIN_SCALE;
+    }
+    size_t cells = 1, ccells = 1;
+    for (int c = 0; c < C; c++) { cells *= (size_t)L; ccells *= (size_t)g->coarse; }
     g->start = (int32_t *)malloc(sizeof(int32_t) * cells);
     g->count = (uint16_t *)malloc(sizeof(uint16_t) * cells);
-    if (!g->start || !g->count) return -1;
+    g->cstart = (int32_t *)malloc(sizeof(int32_t) * ccells);
+    g->ccount = (uint16_t *)malloc(sizeof(uint16_t) * ccells);
+    if (!g->start || !g->count || !g->cstart || !g->ccount) return -1;
     for (size_t i = 0; i < cells; i++) g->start[i] = -1;
+    for (size_t i = 0; i < ccells; i++) g->cstart[i] = -1;
     return 0;
 }
 
-static void grid_free(cell_grid *g) { free(g->start); free(g->count); free(g->pool); }
+static void grid_free(cell_grid *g) {
+    free(g->start); free(g->count); free(g->cstart); free(g->ccount); free(g->pool);
+}
 
-/* The candidate entries of the cell holding col (index order), or NULL when out of memory. */
-static const uint8_t *grid_cell(cell_grid *g, const float *col, int *n) {
-    const int C = g->C, K = g->K;
+/* Append to the pool the entries (of the n at pool offset `from`, or all K if `all`) that can
+ * be nearest to a colour in the box lo..hi; return their offset (count in *out_n), or -1 when
+ * out of memory. With U the smallest, over the entries, of an entry's largest distance to the
+ * box, a colour in the box has its nearest entry within U, so only entries whose smallest
+ * distance to the box is at most U can be nearest. A box keeps every entry that a box inside
+ * it keeps (its U is no smaller, its smallest distances no larger), so a fine cell needs to
+ * look only at its coarse cell's entries. */
+static inline __attribute__((always_inline)) int32_t
+grid_build(cell_grid *g, const int C, const float *lo, const float *hi, size_t from, int n,
+           int all, int *out_n) {
+    float mind[256], upper = INFINITY;
+    if (g->len + (size_t)n > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 65536;
+        while (cap < g->len + (size_t)n) cap *= 2;
+        uint8_t *pool = (uint8_t *)realloc(g->pool, cap);
+        if (!pool) return -1;
+        g->pool = pool; g->cap = cap;
+    }
+    for (int i = 0; i < n; i++) {
+        int j = all ? i : g->pool[from + (size_t)i];
+        float dmin = 0, dmax = 0;
+        for (int c = 0; c < C; c++) {
+            float v = g->pal[j * C + c];
+            float below = lo[c] - v, above = v - hi[c];
+            float out = below > 0 ? below : above > 0 ? above : 0;
+            float a = v - lo[c], b = hi[c] - v;
+            float far = a > b ? a : b;
+            dmin += out * out;
+            dmax += far * far;
+        }
+        mind[i] = dmin;
+        if (dmax < upper) upper = dmax;
+    }
+    float limit = upper * (1 + 1e-4f) + 1e-3f;  /* the margin covers float rounding */
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (mind[i] <= limit)
+            g->pool[g->len + (size_t)count++] = all ? (uint8_t)i : g->pool[from + (size_t)i];
+    int32_t at = (int32_t)g->len;
+    g->len += (size_t)count;
+    *out_n = count;
+    return at;
+}
+
+/* The candidate entries of the cell holding col (in index order), or NULL when out of memory.
+ * col is in 0..255 in every channel. */
+static inline __attribute__((always_inline)) const uint8_t *
+grid_cell(cell_grid *g, const int C, const float *col, int *n) {
+    const int L = g->levels, sub = g->levels / g->coarse;
     size_t ci = 0;
     int idx[4];
     for (int c = 0; c < C; c++) {
-        int v = (int)(col[c] / g->cell);
-        idx[c] = v < 0 ? 0 : v >= g->levels ? g->levels - 1 : v;
-        ci = ci * (size_t)g->levels + (size_t)idx[c];
+        int b = (int)(col[c] * BIN_SCALE);
+        idx[c] = g->cell_of[b < 0 ? 0 : b > BINS ? BINS : b];
+        ci = ci * (size_t)L + (size_t)idx[c];
     }
     if (g->start[ci] < 0) {
-        float m[4], dist[256], dmin = INFINITY;
-        for (int c = 0; c < C; c++) m[c] = (idx[c] + 0.5f) * g->cell;
-        for (int j = 0; j < K; j++) {
-            float d = 0;
-            for (int c = 0; c < C; c++) {
-                float t = m[c] - g->pal[j * C + c];
-                d += t * t;
-            }
-            dist[j] = sqrtf(d);
-            if (dist[j] < dmin) dmin = dist[j];
+        float lo[4], hi[4];
+        size_t cc = 0;
+        for (int c = 0; c < C; c++) {
+            int first = idx[c] / sub * sub;
+            lo[c] = g->lo[first];
+            hi[c] = g->hi[first + sub - 1];
+            cc = cc * (size_t)g->coarse + (size_t)(idx[c] / sub);
         }
-        /* the margin covers float rounding */
-        float limit = dmin + 2 * g->half_diag + 1e-3f * (1 + dmin);
-        if (g->len + (size_t)K > g->cap) {
-            size_t cap = g->cap ? g->cap * 2 : 65536;
-            while (cap < g->len + (size_t)K) cap *= 2;
-            uint8_t *pool = (uint8_t *)realloc(g->pool, cap);
-            if (!pool) return NULL;
-            g->pool = pool; g->cap = cap;
+        if (g->cstart[cc] < 0) {
+            int cn;
+            int32_t at = grid_build(g, C, lo, hi, 0, g->K, 1, &cn);
+            if (at < 0) return NULL;
+            g->cstart[cc] = at;
+            g->ccount[cc] = (uint16_t)cn;
         }
-        int count = 0;
-        for (int j = 0; j < K; j++)
-            if (dist[j] <= limit) g->pool[g->len + (size_t)count++] = (uint8_t)j;
-        g->start[ci] = (int32_t)g->len;
-        g->count[ci] = (uint16_t)count;
-        g->len += (size_t)count;
+        for (int c = 0; c < C; c++) { lo[c] = g->lo[idx[c]]; hi[c] = g->hi[idx[c]]; }
+        int fn;
+        int32_t at = grid_build(g, C, lo, hi, (size_t)g->cstart[cc], g->ccount[cc], 0, &fn);
+        if (at < 0) return NULL;
+        g->start[ci] = at;
+        g->count[ci] = (uint16_t)fn;
     }
     *n = g->count[ci];
     return g->pool + g->start[ci];
 }
 
-static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
-               const unsigned char *pal8, int K,
-               const float *weights, int kernel, float strength, float clamp,
-               unsigned char *out, unsigned long long *sse) {
+static inline __attribute__((always_inline)) int
+run_channels(const unsigned char *px, int W, int H, const int C, const float *lut,
+             const float *pal, const unsigned char *pal8, int K, const float *weights,
+             int kernel, float strength, float clamp, unsigned char *out,
+             unsigned long long *sse) {
     unsigned long long total = 0;
     const tap *taps = kernel == 1 ? SIERRA_LITE : kernel == 2 ? ATKINSON : FLOYD;
     int ntaps = kernel == 1 ? 3 : kernel == 2 ? 6 : 4;
@@ -127,9 +188,13 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
     size_t stride = (size_t)(W + 2 * PAD) * C;
     float *err = (float *)calloc(stride * rows, sizeof(float));
     float *palf = (float *)malloc(sizeof(float) * K * C);
-    cell_grid grid;
-    int grid_rc = grid_init(&grid, pal, K, C);
-    if (!err || !palf || grid_rc) { free(err); free(palf); grid_free(&grid); return -1; }
+    cell_grid *grid = (cell_grid *)malloc(sizeof(cell_grid));  /* 20 KB of tables */
+    int grid_rc = grid ? grid_init(grid, pal, K, C) : -1;
+    if (!err || !palf || grid_rc) {
+        free(err); free(palf);
+        if (grid) { grid_free(grid); free(grid); }
+        return -1;
+    }
     for (int i = 0; i < K * C; i++) palf[i] = pal[i];
     float col[4], e[4];
     for (int y = 0; y < H; y++) {
@@ -150,8 +215,8 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
             }
             /* the nearest entry among the cell's candidates (ties: the lower index) */
             int ncand;
-            const uint8_t *cand = grid_cell(&grid, col, &ncand);
-            if (!cand) { free(err); free(palf); grid_free(&grid); return -1; }
+            const uint8_t *cand = grid_cell(grid, C, col, &ncand);
+            if (!cand) { free(err); free(palf); grid_free(grid); free(grid); return -1; }
             int best = cand[0];
             float bestd = INFINITY;
             for (int n = 0; n < ncand; n++) {
@@ -178,9 +243,21 @@ static int run(const unsigned char *px, int W, int H, int C, const float *lut, c
             }
         }
     }
-    free(err); free(palf); grid_free(&grid);
+    free(err); free(palf); grid_free(grid); free(grid);
     *sse = total;
     return 0;
+}
+
+/* The loop with the channel count a constant (3 or 4), so that the compiler unrolls the
+ * per-channel loops. */
+static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
+               const unsigned char *pal8, int K, const float *weights, int kernel,
+               float strength, float clamp, unsigned char *out, unsigned long long *sse) {
+    if (C == 3)
+        return run_channels(px, W, H, 3, lut, pal, pal8, K, weights, kernel, strength, clamp,
+                            out, sse);
+    return run_channels(px, W, H, 4, lut, pal, pal8, K, weights, kernel, strength, clamp, out,
+                        sse);
 }
 
 /* Row r of the image (clamped to 0..H-1), with its edge pixels repeated one step outwards:

@@ -190,6 +190,7 @@ def kmeans_plusplus(
     trials = n_local_trials if n_local_trials is not None else 2 + int(math.log(n_clusters))
     centers = np.empty((n_clusters, x.shape[1]))
     chosen = np.empty(n_clusters, dtype=np.intp)
+    columns = np.ascontiguousarray(x.T)
     cum_w = np.cumsum(w)
     first = min(int(np.searchsorted(cum_w, rng.uniform() * cum_w[-1], side="right")), n - 1)
     centers[0], chosen[0] = x[first], first
@@ -198,8 +199,12 @@ def kmeans_plusplus(
         cum = np.cumsum(w * closest)
         draws = rng.uniform(size=trials) * cum[-1]
         candidates = np.minimum(np.searchsorted(cum, draws, side="right"), n - 1)
-        # distances from every point to every candidate: (trials, N)
-        d = ((x[None, :, :] - x[candidates][:, None, :]) ** 2).sum(axis=2)
+        # distances from every point to every candidate: (trials, N), a dimension at a time
+        # (no (trials, N, D) temporaries; the same sums in the same order)
+        d = np.zeros((len(candidates), n))
+        for dim in range(columns.shape[0]):
+            step = columns[dim][None, :] - columns[dim][candidates][:, None]
+            d += step * step
         np.minimum(d, closest, out=d)
         best = int(np.argmin(np.einsum("tn,n->t", d, w)))
         centers[c], chosen[c] = x[candidates[best]], candidates[best]
@@ -392,19 +397,28 @@ def lloyd(
 
 
 def _principal_axis(cov: np.ndarray) -> np.ndarray:
-    """The top eigenvector of a small covariance matrix, by power iteration (LAPACK's ``eigh``
-    wakes OpenBLAS's threads, see :func:`_dot`)."""
-    v = cov[int(np.argmax(np.einsum("ii->i", cov)))].astype(np.float64)  # not orthogonal to it
-    for _ in range(64):
+    """The top eigenvector of a small covariance matrix, by power iteration on the matrix
+    raised to the 2^12-th power by repeated squaring (LAPACK's ``eigh`` wakes OpenBLAS's
+    threads, see :func:`_dot`; plain power iteration took up to 64 steps where the top two
+    eigenvalues are close)."""
+    m = np.array(cov, dtype=np.float64)
+    for _ in range(12):
+        scale = float(np.abs(m).max())
+        if not scale > 0:
+            break
+        m /= scale
+        m = np.einsum("ij,jk->ik", m, m)
+    v = m[int(np.argmax(np.einsum("ii->i", m)))]  # the largest column: not orthogonal to it
+    norm = float(np.sqrt(np.einsum("i,i->", v, v)))
+    if not norm > 0:
+        return cov[int(np.argmax(np.einsum("ii->i", cov)))].astype(np.float64)
+    v = v / norm
+    for _ in range(2):  # polish on the matrix itself
         nv = np.einsum("ij,j->i", cov, v)
         norm = float(np.sqrt(np.einsum("i,i->", nv, nv)))
         if not norm > 0:
             break
-        nv /= norm
-        if np.abs(nv - v).max() < 1e-12:
-            v = nv
-            break
-        v = nv
+        v = nv / norm
     return v
 
 

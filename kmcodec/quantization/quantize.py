@@ -36,6 +36,14 @@ from .remap import dither_maps, remap
 __all__ = ["Effort", "PaletteImage", "quantize"]
 
 
+#: Palette size above which the search before error diffusion is cut short
+#: (:meth:`Effort.for_diffusion`). Measured on the 24 Kodak photos at K = 64 and 256: blurred
+#: ΔE of the dithered result 0.3775 / 0.2277 with the full search, 0.3806 / 0.2281 without
+#: swaps and with 2 exact iterations, 38-62 ms less per photo; at K = 8 and 16 the full search
+#: was 3% better (1.691 vs 1.740, 0.895 vs 0.924).
+DIFFUSION_LIGHT_ABOVE = 16
+
+
 @dataclass(frozen=True)
 class Effort:
     """How much work the palette search does (the speed presets, :data:`kmcodec.SPEEDS`, choose
@@ -54,7 +62,19 @@ class Effort:
         larger K, in proportion to 1/sqrt(K), as each trial costs more and gains less there.
     exact_iter : int
         Lloyd iterations on the exact distinct colours at the end, at K <= 64; fewer at larger
-        K, in proportion to (64 / K) ** 0.25, as each costs more there.
+        K, in proportion to (64 / K) ** 0.25, as each costs more there; four times as many
+        where two seedings are tried (they are cheap there and stop early at ``tol``).
+    two_seeds_max : int, default=0
+        Largest K at which a second seeding is tried (greedy k-means++ on the coarse
+        histogram, with ``max(coarse_iter, 4)`` Lloyd iterations there); both are finished and
+        the one with the lower error kept. At small K one seeding alone lands, on some images,
+        in an optimum 0.05-0.08 dB worse than k-means++'s (see README, "Seeding").
+
+    Notes
+    -----
+    Above K = 64 the coarse histogram keeps one bit more per channel (at most 8): with 6 bits a
+    photo has 4,000-22,000 bins, too few to place 256 centres well (the error was up to 0.21 dB
+    above k-means++'s).
     """
 
     seed_bits: int
@@ -62,9 +82,24 @@ class Effort:
     coarse_iter: int
     swaps: int
     exact_iter: int
+    two_seeds_max: int = 0
+
+    def bits(self, k: int) -> tuple[int, int]:
+        """Bits per channel of the seeding and the coarse histogram for ``k`` colours."""
+        return self.seed_bits, min(self.coarse_bits + (1 if k > 64 else 0), 8)
+
+    def for_diffusion(self, k: int) -> Effort:
+        """The effort spent before error diffusion: above :data:`DIFFUSION_LIGHT_ABOVE` colours
+        no swaps and at most 2 Lloyd iterations on the exact colours, as a dither hides what
+        more would gain there (see :data:`DIFFUSION_LIGHT_ABOVE`)."""
+        if k <= DIFFUSION_LIGHT_ABOVE:
+            return self
+        return replace(self, swaps=0, exact_iter=min(self.exact_iter, 2))
 
     def exact_iterations(self, k: int) -> int:
         """Lloyd iterations on the exact colours for a palette of ``k`` colours."""
+        if k <= self.two_seeds_max:
+            return 4 * self.exact_iter
         return round(self.exact_iter * (64 / max(k, 64)) ** 0.25)
 
     def swap_trials(self, k: int) -> int:
@@ -177,28 +212,52 @@ def _palette_search(
             tol=tol,
             random_state=random_state,
         )[0]
-    seed_points, seed_weights = posterize(points, weights, effort.seed_bits, bins=bins)
+    seed_bits, coarse_bits = effort.bits(k)
+    seed_points, seed_weights = posterize(points, weights, seed_bits, bins=bins)
     if len(seed_points) < k:
         seed_points, seed_weights = points, weights
-    centers = initial_centers(seed_points, k, "split", sample_weight=seed_weights)
-    coarse_points, coarse_weights = posterize(points, weights, effort.coarse_bits, bins=bins)
-    if effort.coarse_iter and len(coarse_points) > len(centers):
-        centers = lloyd(
-            coarse_points,
-            centers,
-            sample_weight=coarse_weights,
-            max_iter=effort.coarse_iter,
-            tol=tol,
-        )[0]
-    trials = effort.swap_trials(k)
-    if trials and len(coarse_points) > len(centers):
-        centers, _ = refine_by_swaps(
-            coarse_points, centers, sample_weight=coarse_weights, trials=trials
-        )
+    coarse_iter = effort.coarse_iter
+    two_seeds = k <= effort.two_seeds_max
+    if coarse_iter or effort.swap_trials(k) or two_seeds:
+        coarse_points, coarse_weights = posterize(points, weights, coarse_bits, bins=bins)
+    else:
+        coarse_points, coarse_weights = seed_points[:0], seed_weights[:0]  # not used
+    seeds = [initial_centers(seed_points, k, "split", sample_weight=seed_weights)]
+    if two_seeds and len(coarse_points) > k:
+        coarse_iter = max(coarse_iter, 4)
+        seeds.append(
+            initial_centers(coarse_points, k, "k-means++", sample_weight=coarse_weights,
+                            random_state=0)
+        )  # fmt: skip
     exact_iter = effort.exact_iterations(k) if max_iter is None else max_iter
-    if exact_iter:
-        centers = lloyd(points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol)[0]
-    return centers
+    best: tuple[float, np.ndarray] | None = None
+    for centers in seeds:
+        if coarse_iter and len(coarse_points) > len(centers):
+            centers = lloyd(
+                coarse_points,
+                centers,
+                sample_weight=coarse_weights,
+                max_iter=coarse_iter,
+                tol=tol,
+            )[0]
+        trials = effort.swap_trials(k)
+        if trials and len(coarse_points) > len(centers):
+            centers, _ = refine_by_swaps(
+                coarse_points, centers, sample_weight=coarse_weights, trials=trials
+            )
+        if len(seeds) == 1:
+            if exact_iter:
+                centers = lloyd(
+                    points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol
+                )[0]
+            return centers
+        centers, _, error, _ = lloyd(
+            points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol
+        )
+        if best is None or error < best[0]:
+            best = (error, centers)
+    assert best is not None
+    return best[1]
 
 
 def _quantize_k(
@@ -228,6 +287,7 @@ def _quantize_k(
         if dither and dither[0] != "bayer":
             dmap, noise = dither_maps(pixels, NOISE_HALF)
             counts = importance_counts(hist, noise)
+            effort = effort.for_diffusion(k)
         fixed = np.zeros((0, channels), dtype=np.uint8)
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).

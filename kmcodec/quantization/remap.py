@@ -46,7 +46,7 @@ import numpy as np
 
 from .colorspace import to_space
 from .histogram import ColorHistogram
-from .kmeans import nearest, nearest_two
+from .kmeans import nearest_two
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
 
@@ -254,6 +254,38 @@ def _plane_sse(pixels: np.ndarray, palette: np.ndarray, indices: np.ndarray) -> 
     return float(total)
 
 
+def _held_distance(colors: np.ndarray, palette: np.ndarray, reach: float) -> np.ndarray:
+    """Each colour's distance (sRGB levels, every channel) to the nearest palette entry, or
+    ``reach`` where none is nearer than that.
+
+    Only the colours near an entry are looked for: every integer colour within ``reach`` of
+    an entry (93 per entry in RGB at 3 levels) is listed with its distance, and the image's
+    colours are looked up in that list; no search of the palette per colour.
+    """
+    channels = colors.shape[1]
+    span = np.arange(-int(np.ceil(reach)) + 1, int(np.ceil(reach)))
+    offsets = np.stack(np.meshgrid(*[span] * channels, indexing="ij"), axis=-1)
+    offsets = offsets.reshape(-1, channels)
+    d2 = (offsets * offsets).sum(axis=1)
+    offsets, d2 = offsets[d2 < reach * reach], d2[d2 < reach * reach]
+    near = palette.astype(np.int64)[:, None, :] + offsets[None, :, :]
+    inside = ((near >= 0) & (near <= 255)).all(axis=2)
+    scale = 256 ** np.arange(channels - 1, -1, -1, dtype=np.int64)
+    codes = near[inside] @ scale
+    dists = np.broadcast_to(d2, inside.shape)[inside]
+    order = np.lexsort((dists, codes))  # by code, nearest first
+    codes, dists = codes[order], dists[order]
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    codes, dists = codes[first], dists[first]
+    wanted = colors.astype(np.int64) @ scale
+    at = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
+    found = codes[at] == wanted
+    out = np.full(len(colors), float(reach))
+    out[found] = np.sqrt(dists[at[found]])
+    return out
+
+
 def _rgb_sq(colors: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
     diff = colors.astype(np.int64) - palette[labels].astype(np.int64)
     return (diff * diff).sum(axis=1)
@@ -303,11 +335,10 @@ def remap(
     points, entries = to_space(hist.colors, color_space), to_space(palette, color_space)
     if dither > 0 and len(palette) > 1 and kernel != "bayer":
         assert pixels is not None, "error diffusion needs the pixels"
-        first = nearest(points, entries)[0]
         # Colours the palette already holds (nearly) exactly are left alone: in graphics, fills
         # and text keep their colour; where the nearest entry is off by more, as in a photo's
         # gradients between entries, the error is diffused.
-        off = np.sqrt(_rgb_sq(hist.colors, palette, first))
+        off = _held_distance(hist.colors, palette, _EXACT + _EXACT_RAMP)
         ramp = np.clip((off - _EXACT) / _EXACT_RAMP, 0.0, 1.0)
         closeness = hist.lookup(np.rint(ramp * 255).astype(np.uint8)).reshape(height, width)
         if dmap is None:
