@@ -111,3 +111,19 @@ def test_blurred_delta_e_sees_a_dither_as_its_mixture_of_light() -> None:
     assert blurred_delta_e(same_light, checker) < 1.0
     assert blurred_delta_e(dark, checker) > 10 * blurred_delta_e(same_light, checker)
     assert blurred_delta_e(checker, checker) == 0.0
+
+
+def test_small_palettes_pass_on_fifteen_sixteenths_of_the_error(photo) -> None:
+    from kmcodec.quantization import remap as rm
+
+    weights = np.ones(photo.shape[:2], np.float32)
+    for k, share in ((8, 15 / 16), (16, 15 / 16), (40, 1.0)):
+        palette = kmcodec.quantize(photo, k).palette
+        got, _ = diffuse(photo, palette, weights=weights)
+        saved = rm._SMALL_PALETTE_SHARE
+        try:
+            rm._SMALL_PALETTE_SHARE = 1.0  # the loop's own strength, undamped
+            want, _ = diffuse(photo, palette, weights=weights, strength=share)
+        finally:
+            rm._SMALL_PALETTE_SHARE = saved
+        assert np.array_equal(got, want)
