@@ -139,5 +139,34 @@ def test_the_search_before_error_diffusion_is_cut_short_only_at_large_k() -> Non
     assert effort.for_diffusion(16) is effort
     light = effort.for_diffusion(64)
     assert light.swap_trials(64) == 0 and light.exact_iterations(64) <= 2
-    # above 64 colours the coarse histogram keeps a bit more
-    assert effort.bits(256)[1] == effort.bits(64)[1] + 1
+
+
+def test_the_coarse_histogram_gains_a_bit_only_where_large_palettes_lack_bins(
+    photo: np.ndarray, monkeypatch
+) -> None:
+    import importlib
+
+    from kmcodec.quantization.histogram import histogram, posterize
+
+    qz = importlib.import_module("kmcodec.quantization.quantize")
+
+    hist = histogram(photo)
+    points, weights = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
+    effort = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED].effort
+    used: list[int] = []
+
+    def spy(p, w, bits, *, bins=None):
+        used.append(bits)
+        return posterize(p, w, bits, bins=bins)
+
+    monkeypatch.setattr(qz, "posterize", spy)
+    six = len(posterize(points, weights, effort.coarse_bits)[0])
+    for k, finer in ((64, False), (100, six < qz.COARSE_BINS_PER_CENTRE * 100)):
+        used.clear()
+        qz._palette_search(points, weights, hist.colors, k, effort, "split", None, None, 0.1)
+        assert (effort.coarse_bits + 1 in used) == finer
+    assert six < qz.COARSE_BINS_PER_CENTRE * 100  # this small crop lacks bins at K = 100
+    monkeypatch.setattr(qz, "COARSE_BINS_PER_CENTRE", 1)
+    used.clear()
+    qz._palette_search(points, weights, hist.colors, 100, effort, "split", None, None, 0.1)
+    assert effort.coarse_bits + 1 not in used  # enough bins: no finer histogram
