@@ -149,7 +149,6 @@ def test_the_coarse_histogram_gains_a_bit_only_where_large_palettes_lack_bins(
     from kmcodec.quantization.histogram import histogram, posterize
 
     qz = importlib.import_module("kmcodec.quantization.quantize")
-
     hist = histogram(photo)
     points, weights = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
     effort = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED].effort
@@ -159,14 +158,26 @@ def test_the_coarse_histogram_gains_a_bit_only_where_large_palettes_lack_bins(
         used.append(bits)
         return posterize(p, w, bits, bins=bins)
 
-    monkeypatch.setattr(qz, "posterize", spy)
-    six = len(posterize(points, weights, effort.coarse_bits)[0])
-    for k, finer in ((64, False), (100, six < qz.COARSE_BINS_PER_CENTRE * 100)):
+    def finer(k: int) -> bool:
         used.clear()
         qz._palette_search(points, weights, hist.colors, k, effort, "split", None, None, 0.1)
-        assert (effort.coarse_bits + 1 in used) == finer
+        return effort.coarse_bits + 1 in used
+
+    monkeypatch.setattr(qz, "posterize", spy)
+    six = len(posterize(points, weights, effort.coarse_bits)[0])
     assert six < qz.COARSE_BINS_PER_CENTRE * 100  # this small crop lacks bins at K = 100
-    monkeypatch.setattr(qz, "COARSE_BINS_PER_CENTRE", 1)
-    used.clear()
-    qz._palette_search(points, weights, hist.colors, 100, effort, "split", None, None, 0.1)
-    assert effort.coarse_bits + 1 not in used  # enough bins: no finer histogram
+    assert not finer(100)  # but it is small: fewer swap trials, on the 6-bit histogram
+    monkeypatch.setattr(qz, "SWAP_FULL_PIXELS", 1)  # as if it were large
+    assert finer(100) and not finer(64)
+    monkeypatch.setattr(qz, "COARSE_BINS_PER_CENTRE", 1)  # as if it had bins enough
+    assert not finer(100)
+
+
+def test_small_images_get_fewer_swap_trials_above_64_colours() -> None:
+    from kmcodec.quantization.quantize import SWAP_FULL_PIXELS
+
+    effort = kmcodec.SPEEDS[kmcodec.DEFAULT_SPEED].effort
+    full = effort.swap_trials(256)
+    assert effort.swap_trials(256, SWAP_FULL_PIXELS) == full
+    assert effort.swap_trials(256, SWAP_FULL_PIXELS / 4) == round(full / 4)
+    assert effort.swap_trials(64, 100.0) == effort.swap_trials(64)

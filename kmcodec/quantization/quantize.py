@@ -42,6 +42,9 @@ __all__ = ["Effort", "PaletteImage", "quantize"]
 #: swaps and with 2 exact iterations, 38-62 ms less per photo; at K = 8 and 16 the full search
 #: was 3% better (1.691 vs 1.740, 0.895 vs 0.924).
 DIFFUSION_LIGHT_ABOVE = 16
+#: Pixels from which an image gets every swap trial above K = 64 (see
+#: :meth:`Effort.swap_trials`): 512x512.
+SWAP_FULL_PIXELS = 512 * 512
 #: Fewest bins a centre in the coarse histogram above K = 64 (see :class:`Effort`).
 COARSE_BINS_PER_CENTRE = 128
 
@@ -70,15 +73,17 @@ class Effort:
         Largest K at which a second seeding is tried (greedy k-means++ on the coarse
         histogram, with ``max(coarse_iter, 4)`` Lloyd iterations there); both are finished and
         the one with the lower error kept. At small K one seeding alone lands, on some images,
-        in an optimum 0.05-0.08 dB worse than k-means++'s (see README, "Seeding").
+        in an optimum 0.05-0.08 dB worse than k-means++'s (README: "Seeding, and how far
+        k-means can go").
 
     Notes
     -----
-    Above K = 64 the coarse histogram keeps one bit more per channel (at most 8) where it has
-    fewer than :data:`COARSE_BINS_PER_CENTRE` bins a centre: with 6 bits a Kodak photo has
-    4,000-22,000 bins, 14-86 per centre at K = 256, too few to place them well (the error
-    was up to 0.21 dB above k-means++'s); a 24 MP photo has 59,000 (230 a centre), and 7
-    bits would give it 330,000 bins to swap on, for no gain.
+    Above K = 64, on images of at least :data:`SWAP_FULL_PIXELS` pixels (smaller ones get
+    fewer swap trials, see :meth:`swap_trials`), the coarse histogram keeps one bit more per
+    channel (at most 8) where it has fewer than :data:`COARSE_BINS_PER_CENTRE` bins a centre:
+    with 6 bits a Kodak photo has 4,000-22,000 bins, 14-86 per centre at K = 256, too few to
+    place them well (the error was up to 0.21 dB above k-means++'s); a 24 MP photo has
+    59,000 (230 a centre), and 7 bits would give it 330,000 bins to swap on, for no gain.
     """
 
     seed_bits: int
@@ -102,9 +107,18 @@ class Effort:
             return 4 * self.exact_iter
         return round(self.exact_iter * (64 / max(k, 64)) ** 0.25)
 
-    def swap_trials(self, k: int) -> int:
-        """Swap trials for a palette of ``k`` colours."""
-        return round(self.swaps * math.sqrt(16 / max(k, 16)))
+    def swap_trials(self, k: int, pixels: float = math.inf) -> int:
+        """Swap trials for a palette of ``k`` colours, on an image of ``pixels`` pixels.
+
+        Above K = 64 an image smaller than :data:`SWAP_FULL_PIXELS` gets fewer, in proportion
+        to its size: a trial costs two Lloyd iterations over the coarse histogram, whose bins
+        are a large share of a small image's pixels (42% on 256x256 crops of Kodak photos,
+        5-17% on the whole photos), and there eight trials made the encoder slower than
+        pngquant (see README, "Seeding, and how far k-means can go")."""
+        trials = round(self.swaps * math.sqrt(16 / max(k, 16)))
+        if k > 64 and pixels < SWAP_FULL_PIXELS:
+            trials = round(trials * pixels / SWAP_FULL_PIXELS)
+        return trials
 
 
 @dataclass
@@ -215,13 +229,15 @@ def _palette_search(
     seed_points, seed_weights = posterize(points, weights, effort.seed_bits, bins=bins)
     coarse_iter = effort.coarse_iter
     two_seeds = k <= effort.two_seeds_max
-    if coarse_iter or effort.swap_trials(k) or two_seeds:
+    pixels = float(weights.sum())
+    if coarse_iter or effort.swap_trials(k, pixels) or two_seeds:
         bits = effort.coarse_bits
         if bits == effort.seed_bits:
             coarse_points, coarse_weights = seed_points, seed_weights
         else:
             coarse_points, coarse_weights = posterize(points, weights, bits, bins=bins)
-        if k > 64 and bits < 8 and len(coarse_points) < COARSE_BINS_PER_CENTRE * k:
+        few_bins = len(coarse_points) < COARSE_BINS_PER_CENTRE * k
+        if k > 64 and bits < 8 and few_bins and pixels >= SWAP_FULL_PIXELS:
             coarse_points, coarse_weights = posterize(points, weights, bits + 1, bins=bins)
     else:
         coarse_points, coarse_weights = seed_points[:0], seed_weights[:0]  # not used
@@ -245,7 +261,7 @@ def _palette_search(
                 max_iter=coarse_iter,
                 tol=tol,
             )[0]
-        trials = effort.swap_trials(k)
+        trials = effort.swap_trials(k, pixels)
         if trials and len(coarse_points) > len(centers):
             centers, _ = refine_by_swaps(
                 coarse_points, centers, sample_weight=coarse_weights, trials=trials
