@@ -213,7 +213,13 @@ def _palette_search(
     max_iter: int | None,
     tol: float,
 ) -> np.ndarray:
-    """Run k-means on weighted points; return k (or fewer) centres in the points' space."""
+    """Run k-means on weighted points; return k (or fewer) centres in the points' space.
+
+    The steps of :class:`Effort`: variance-split seeds on the seeding histogram (and at
+    K <= ``two_seeds_max`` k-means++ seeds on the coarse one), Lloyd iterations and swaps on
+    the coarse histogram, Lloyd iterations on the exact colours; of two seedings the one with
+    the lower error is kept.
+    """
     if init != "split":
         # The version-1 quantiser, kept for comparison: greedy k-means++ on the exact colours,
         # then Lloyd until the centres move less than ``tol``.
@@ -229,7 +235,7 @@ def _palette_search(
     seed_points, seed_weights = posterize(points, weights, effort.seed_bits, bins=bins)
     coarse_iter = effort.coarse_iter
     two_seeds = k <= effort.two_seeds_max
-    pixels = float(weights.sum())
+    pixels = float(weights.sum())  # the pixel count (less with dithering's weights)
     if coarse_iter or effort.swap_trials(k, pixels) or two_seeds:
         bits = effort.coarse_bits
         if bits == effort.seed_bits:
