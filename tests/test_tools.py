@@ -57,6 +57,16 @@ def test_bench_quantize(corpus, photo) -> None:
     assert re.search(r"seeding: worst image against k-means\+\+ [+-][\d.]+ dB", out)
 
 
+def test_bench_quantize_gives_pngquant_a_png_of_a_jpeg(tmp_path, photo) -> None:
+    import shutil
+
+    if not shutil.which("pngquant"):
+        pytest.skip("pngquant not installed")
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=90)
+    out = tool("bench_quantize.py", str(tmp_path), "--colors", "8", "--no-sklearn")
+    assert re.search(r"^\s*8\s+pngquant\s+[\d.]+", out, re.M)
+
+
 def test_bench_options(corpus, photo) -> None:
     out = tool(
         "bench_options.py", str(corpus), "--colors", "4", "--variant", "oklab=color_space=oklab"

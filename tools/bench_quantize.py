@@ -80,6 +80,9 @@ def run_pngquant(
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.png"
+        if src.suffix.lower() != ".png":  # pngquant reads PNG only: give it the same pixels
+            src = Path(tmp) / "in.png"
+            Image.fromarray(pixels).save(src, compress_level=1)
         cmd = [exe, *flags, "--force", "--output", str(out), str(k), str(src)]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, env=env, capture_output=True)
