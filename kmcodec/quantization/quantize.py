@@ -257,7 +257,7 @@ def _palette_search(
                             random_state=0)
         )  # fmt: skip
     exact_iter = effort.exact_iterations(k) if max_iter is None else max_iter
-    best: tuple[float, np.ndarray] | None = None
+    finished = []  # (error, centres) of each seeding
     for centers in seeds:
         if coarse_iter and len(coarse_points) > len(centers):
             centers = lloyd(
@@ -272,19 +272,13 @@ def _palette_search(
             centers, _ = refine_by_swaps(
                 coarse_points, centers, sample_weight=coarse_weights, trials=trials
             )
-        if len(seeds) == 1:
-            if exact_iter:
-                centers = lloyd(
-                    points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol
-                )[0]
-            return centers
+        if len(seeds) == 1 and not exact_iter:
+            return centers  # nothing to finish, nothing to choose between
         centers, _, error, _ = lloyd(
             points, centers, sample_weight=weights, max_iter=exact_iter, tol=tol
         )
-        if best is None or error < best[0]:
-            best = (error, centers)
-    assert best is not None
-    return best[1]
+        finished.append((error, centers))
+    return min(finished, key=lambda pair: pair[0])[1]  # ties: the first seeding
 
 
 def _quantize_k(

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from .colorspace import to_space
-from .histogram import ColorHistogram
+from .histogram import ColorHistogram, color_codes
 from .kmeans import nearest_two
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
@@ -278,15 +278,14 @@ def _held_distance(colors: np.ndarray, palette: np.ndarray, reach: float) -> np.
     offsets, d2 = offsets[d2 < reach * reach], d2[d2 < reach * reach]
     near = palette.astype(np.int64)[:, None, :] + offsets[None, :, :]
     inside = ((near >= 0) & (near <= 255)).all(axis=2)
-    scale = 256 ** np.arange(channels - 1, -1, -1, dtype=np.int64)
-    codes = near[inside] @ scale
+    codes = color_codes(near[inside].astype(np.uint8))
     dists = np.broadcast_to(d2, inside.shape)[inside]
     order = np.lexsort((dists, codes))  # by code, nearest first
     codes, dists = codes[order], dists[order]
     first = np.ones(len(codes), dtype=bool)
     first[1:] = codes[1:] != codes[:-1]
     codes, dists = codes[first], dists[first]
-    wanted = colors.astype(np.int64) @ scale
+    wanted = color_codes(colors)
     at = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
     found = codes[at] == wanted
     out = np.full(len(colors), float(reach))
@@ -340,7 +339,6 @@ def remap(
         Sum of squared errors in sRGB over all pixels and channels.
     """
     height, width = shape
-    points, entries = to_space(hist.colors, color_space), to_space(palette, color_space)
     if dither > 0 and len(palette) > 1 and kernel != "bayer":
         assert pixels is not None, "error diffusion needs the pixels"
         # Colours the palette already holds (nearly) exactly are left alone: in graphics, fills
@@ -353,7 +351,9 @@ def remap(
             dmap = dither_map(pixels)
         weights = dmap * (closeness.astype(np.float32) / 255.0)
         return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
-    first, second, _, _ = nearest_two(points, entries)
+    first, second, _, _ = nearest_two(
+        to_space(hist.colors, color_space), to_space(palette, color_space)
+    )
     if dither > 0 and len(palette) > 1:
         return _dither(hist, palette, shape, first, second, dither, pixels)
     rgb_d1 = _rgb_sq(hist.colors, palette, first)
