@@ -9,7 +9,6 @@ from kmcodec.quantization.kmeans import (
     k_means,
     kmeans_plusplus,
     lloyd,
-    nearest,
     nearest_two,
     split_init,
 )
@@ -87,12 +86,14 @@ def test_nearest_matches_brute_force_and_breaks_ties_low() -> None:
     assert (labels != second).all()
     tie = nearest_two(np.array([[5.0, 0, 0]]), np.array([[0.0, 0, 0], [10.0, 0, 0]]))[0]
     assert tie.tolist() == [0]
-    # the nearest alone, at K = 256 and with ties: the same as the brute force
+    # at K = 256 and with ties (each centre twice): the same as the brute force
     centres = np.repeat(rng.integers(0, 256, size=(128, 3)), 2, axis=0).astype(np.float64)
-    only, d = nearest(points, centres)
+    first, second, d1, d2 = nearest_two(points, centres)
     brute = ((points[:, None] - centres[None]) ** 2).sum(-1)
-    np.testing.assert_array_equal(only, brute.argmin(axis=1))
-    np.testing.assert_array_equal(d, brute.min(axis=1))
+    np.testing.assert_array_equal(first, brute.argmin(axis=1))
+    np.testing.assert_array_equal(second, first + 1)  # its twin, the higher index
+    np.testing.assert_array_equal(d1, brute.min(axis=1))
+    np.testing.assert_array_equal(d2, d1)
 
 
 def test_bad_arguments() -> None:

@@ -289,13 +289,11 @@ static inline __attribute__((always_inline)) double sqdist(const double *a, cons
         }                                                                  \
     } while (0)
 
-/* The two nearest centres of one point, trying the hints (centre indices, -1: none) first;
- * with two = 0 only the nearest is exact (the scan stops at the best distance, not the
- * second best). */
+/* The two nearest centres of one point, trying the hints (centre indices, -1: none) first. */
 static inline __attribute__((always_inline)) void find_two(sorted_centres *s, const double *xi,
                                                           const int D, int h0, int h1, int h2,
                                                           int *j1, double *b1, int *j2,
-                                                          double *b2, const int two) {
+                                                          double *b2) {
     const int K = s->K;
     const projected *e = s->e;
     *b1 = INFINITY; *b2 = INFINITY; *j1 = K; *j2 = K;
@@ -313,12 +311,12 @@ static inline __attribute__((always_inline)) void find_two(sorted_centres *s, co
     /* |x - c| >= |u.x - u.c|; the margin covers the rounding of the projections */
     for (int r = pos; r < K; r++) {
         double gap = e[r].p - q;
-        if (gap * gap > (two ? *b2 : *b1) * (1 + 1e-9) + 1e-9) break;
+        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
         OFFER(sqdist(xi, e[r].c, D), e[r].j);
     }
     for (int r = pos - 1; r >= 0; r--) {
         double gap = q - e[r].p;
-        if (gap * gap > (two ? *b2 : *b1) * (1 + 1e-9) + 1e-9) break;
+        if (gap * gap > *b2 * (1 + 1e-9) + 1e-9) break;
         OFFER(sqdist(xi, e[r].c, D), e[r].j);
     }
     if (K == 1) { *j2 = *j1; *b2 = INFINITY; }
@@ -334,7 +332,7 @@ static inline __attribute__((always_inline)) void find_two(sorted_centres *s, co
 
 static int nearest(const double *x, Py_ssize_t n, const double *cen, int K, int D,
                    const int64_t *guess, int64_t *first, int64_t *second, double *d1,
-                   double *d2) { /* second == NULL: the nearest only */
+                   double *d2) {
     sorted_centres s;
     if (sorted_build(&s, cen, K, D)) return -1;
 #define NEAREST_BODY(DD)                                                                  \
@@ -342,10 +340,9 @@ static int nearest(const double *x, Py_ssize_t n, const double *cen, int K, int 
         int j1, j2;                                                                       \
         double b1, b2;                                                                    \
         find_two(&s, x + i * (DD), (DD), guess ? (int)guess[i] : -1,                      \
-                 i > 0 ? (int)first[i - 1] : -1, i > 0 && second ? (int)second[i - 1] : -1, \
-                 &j1, &b1, &j2, &b2, second != NULL);                                      \
-        first[i] = j1; d1[i] = b1;                                                        \
-        if (second) { second[i] = j2; d2[i] = b2; }                                       \
+                 i > 0 ? (int)first[i - 1] : -1, i > 0 ? (int)second[i - 1] : -1,         \
+                 &j1, &b1, &j2, &b2);                                                      \
+        first[i] = j1; d1[i] = b1; second[i] = j2; d2[i] = b2;                            \
     }
     BY_DIMS(D, NEAREST_BODY);
 #undef NEAREST_BODY
@@ -454,7 +451,7 @@ static int lloyd(const double *x, const double *w, Py_ssize_t n, double *cen, in
             }                                                                               \
             int j1, j2;                                                                     \
             double b1, b2;                                                                  \
-            find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2, 1);                  \
+            find_two(&s, xi, (DD), (int)k, -1, -1, &j1, &b1, &j2, &b2);                     \
             labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
         }
         BY_DIMS(D, LLOYD_BODY);
@@ -479,7 +476,7 @@ static int move_two(const double *x, Py_ssize_t n, const double *cen, int K, int
         if (k == a || k == b) { /* its centre left: search again */                         \
             int j1, j2;                                                                     \
             double b1, b2;                                                                  \
-            find_two(&s, xi, (DD), -1, -1, -1, &j1, &b1, &j2, &b2, 1);                      \
+            find_two(&s, xi, (DD), -1, -1, -1, &j1, &b1, &j2, &b2);                         \
             labels[i] = j1; upper[i] = sqrt(b1); lower[i] = sqrt(b2);                       \
             continue;                                                                       \
         }                                                                                   \
@@ -515,15 +512,14 @@ static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
              px.len == n * D * (Py_ssize_t)sizeof(double) &&
              cen.len == (Py_ssize_t)K * D * (Py_ssize_t)sizeof(double) &&
              (gs.len == 0 || gs.len == n * (Py_ssize_t)sizeof(int64_t)) &&
-             f.len == n * (Py_ssize_t)sizeof(int64_t) && (s.len == f.len || s.len == 0) &&
-             e1.len == n * (Py_ssize_t)sizeof(double) && e2.len == (s.len ? e1.len : 0);
+             f.len == n * (Py_ssize_t)sizeof(int64_t) && s.len == f.len &&
+             e1.len == n * (Py_ssize_t)sizeof(double) && e2.len == e1.len;
     int rc = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         rc = nearest((const double *)px.buf, n, (const double *)cen.buf, K, D,
                      gs.len ? (const int64_t *)gs.buf : NULL, (int64_t *)f.buf,
-                     s.len ? (int64_t *)s.buf : NULL, (double *)e1.buf,
-                     s.len ? (double *)e2.buf : NULL);
+                     (int64_t *)s.buf, (double *)e1.buf, (double *)e2.buf);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&px); PyBuffer_Release(&cen); PyBuffer_Release(&gs);

@@ -41,35 +41,10 @@ __all__ = [
     "k_means",
     "kmeans_plusplus",
     "lloyd",
-    "nearest",
     "nearest_two",
     "refine_by_swaps",
     "split_init",
 ]
-
-
-def nearest(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's nearest centre and its squared distance, as :func:`nearest_two` finds them
-    but without the second (its scan stops at the best distance, not the second best).
-
-    Parameters
-    ----------
-    points : ndarray of shape (N, D)
-    centers : ndarray of shape (K, D)
-
-    Returns
-    -------
-    labels : ndarray of intp, shape (N,)
-        Ties go to the lower index.
-    d : ndarray of float64, shape (N,)
-    """
-    from . import _kmeans
-
-    x, c = _search_arrays(points, centers)
-    labels = np.empty(len(x), dtype=np.int64)
-    d = np.empty(len(x), dtype=np.float64)
-    _kmeans.nearest_two(x, len(x), c, len(c), x.shape[1], b"", labels, bytearray(), d, bytearray())
-    return labels.astype(np.intp, copy=False), d
 
 
 def _search_arrays(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
