@@ -42,18 +42,15 @@ static const tap ATKINSON[] = {{1, 0, 1.f / 8}, {2, 0, 1.f / 8}, {-1, 1, 1.f / 8
 
 /* The nearest entry through a grid of cells over the colour space, each cell (a box) holding,
  * once a pixel lands in it, the entries that can be nearest to some colour in it. Cells are
- * found from a table of 1/16-level bins per channel; 16 coarse cells per channel (4 with
+ * equal steps of each channel's 0-255; 16 coarse cells per channel (4 with
  * alpha) hold the candidates of the fine cells inside them (32 or 64 per channel, 16 with
  * alpha), so that making a fine cell's list looks at a few dozen entries, not all K: a
  * dithered photo touches tens of thousands of fine cells, and building them from all K was
  * half of the loop's time at K = 256. */
-#define BINS 4096
-#define BIN_SCALE 16.0f
 typedef struct {
     int C, K, levels, coarse;      /* cells per channel: fine, coarse (coarse divides fine) */
+    float step;                    /* a fine cell's width: 256 / levels, a power of two */
     const float *pal;
-    uint8_t cell_of[BINS + 1];     /* per bin: its fine cell */
-    float lo[256], hi[256];        /* per fine cell: its extent (levels <= 256) */
     int32_t *start;      /* per fine cell: offset of its entries in pool, -1 until needed */
     uint16_t *count;
     int32_t *cstart;     /* the same per coarse cell */
@@ -68,15 +65,7 @@ static int grid_init(cell_grid *g, const float *pal, int K, int C) {
     g->levels = C == 3 ? (K > 64 ? 64 : 32) : 16;
     g->coarse = C == 3 ? 16 : 4;
     const int L = g->levels;
-    for (int i = 0; i < L; i++) { g->lo[i] = INFINITY; g->hi[i] = -INFINITY; }
-    for (int b = 0; b <= BINS; b++) {
-        float v = (float)b / BIN_SCALE;
-        int level = b / (int)BIN_SCALE > 255 ? 255 : b / (int)BIN_SCALE;
-        int cell = level * L / 256;
-        g->cell_of[b] = (uint8_t)cell;
-        if (v < g->lo[cell]) g->lo[cell] = v;
-        if (v + 1.0f / BIN_SCALE > g->hi[cell]) g->hi[cell] = v + 1.0f / BIN_SCALE;
-    }
+    g->step = 256.0f / (float)L;
     size_t cells = 1, ccells = 1;
     for (int c = 0; c < C; c++) { cells *= (size_t)L; ccells *= (size_t)g->coarse; }
     g->start = (int32_t *)malloc(sizeof(int32_t) * cells);
@@ -145,8 +134,8 @@ grid_cell(cell_grid *g, const int C, const float *col, int *n) {
     size_t ci = 0;
     int idx[4];
     for (int c = 0; c < C; c++) {
-        int b = (int)(col[c] * BIN_SCALE);
-        idx[c] = g->cell_of[b < 0 ? 0 : b > BINS ? BINS : b];
+        int v = (int)(col[c] / g->step);  /* col is 0..255: v is 0..L-1 */
+        idx[c] = v < 0 ? 0 : v >= L ? L - 1 : v;
         ci = ci * (size_t)L + (size_t)idx[c];
     }
     if (g->start[ci] < 0) {
@@ -154,8 +143,8 @@ grid_cell(cell_grid *g, const int C, const float *col, int *n) {
         size_t cc = 0;
         for (int c = 0; c < C; c++) {
             int first = idx[c] / sub * sub;
-            lo[c] = g->lo[first];
-            hi[c] = g->hi[first + sub - 1];
+            lo[c] = (float)first * g->step;
+            hi[c] = (float)(first + sub) * g->step;
             cc = cc * (size_t)g->coarse + (size_t)(idx[c] / sub);
         }
         if (g->cstart[cc] < 0) {
@@ -165,7 +154,10 @@ grid_cell(cell_grid *g, const int C, const float *col, int *n) {
             g->cstart[cc] = at;
             g->ccount[cc] = (uint16_t)cn;
         }
-        for (int c = 0; c < C; c++) { lo[c] = g->lo[idx[c]]; hi[c] = g->hi[idx[c]]; }
+        for (int c = 0; c < C; c++) {
+            lo[c] = (float)idx[c] * g->step;
+            hi[c] = (float)(idx[c] + 1) * g->step;
+        }
         int fn;
         int32_t at = grid_build(g, C, lo, hi, (size_t)g->cstart[cc], g->ccount[cc], 0, &fn);
         if (at < 0) return NULL;
@@ -189,13 +181,9 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
     size_t stride = (size_t)(W + 2 * PAD) * C;
     float *err = (float *)calloc(stride * rows, sizeof(float));
     float *palf = (float *)malloc(sizeof(float) * K * C);
-    cell_grid *grid = (cell_grid *)malloc(sizeof(cell_grid));  /* 20 KB of tables */
-    int grid_rc = grid ? grid_init(grid, pal, K, C) : -1;
-    if (!err || !palf || grid_rc) {
-        free(err); free(palf);
-        if (grid) { grid_free(grid); free(grid); }
-        return -1;
-    }
+    cell_grid grid;
+    int grid_rc = grid_init(&grid, pal, K, C);
+    if (!err || !palf || grid_rc) { free(err); free(palf); grid_free(&grid); return -1; }
     for (int i = 0; i < K * C; i++) palf[i] = pal[i];
     float col[4], e[4];
     for (int y = 0; y < H; y++) {
@@ -216,8 +204,8 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
             }
             /* the nearest entry among the cell's candidates (ties: the lower index) */
             int ncand;
-            const uint8_t *cand = grid_cell(grid, C, col, &ncand);
-            if (!cand) { free(err); free(palf); grid_free(grid); free(grid); return -1; }
+            const uint8_t *cand = grid_cell(&grid, C, col, &ncand);
+            if (!cand) { free(err); free(palf); grid_free(&grid); return -1; }
             int best = cand[0];
             float bestd = INFINITY;
             for (int n = 0; n < ncand; n++) {
@@ -244,7 +232,7 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
             }
         }
     }
-    free(err); free(palf); grid_free(grid); free(grid);
+    free(err); free(palf); grid_free(&grid);
     *sse = total;
     return 0;
 }
