@@ -268,11 +268,19 @@ _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _worker_init(parent: int) -> None:
-    """Run in each local worker process: die with the parent, leave Ctrl-C to it."""
+    """Run in each local worker process: die with the parent, leave Ctrl-C to it, and when
+    stopped (the parent's SIGTERM after Ctrl-C) remove the file it was writing first."""
     import signal
     import threading
 
+    from .files import remove_unfinished
+
+    def stop(signum: int, frame: object) -> None:
+        remove_unfinished()
+        os._exit(128 + signum)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
     try:  # Linux: the kernel kills this process when its parent dies
         import ctypes
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Iterable
@@ -120,6 +121,20 @@ def to_encodable(im: Any) -> Any:
 TEMP_SUFFIX = ".kmq-partial"
 #: A temporary file older than this is stale even if its process ID is in use again.
 _STALE_SECONDS = 24 * 3600
+#: The temporary files this process is writing now (see :func:`remove_unfinished`).
+_WRITING: set[str] = set()
+
+
+def remove_unfinished() -> None:
+    """Remove the temporary files this process is in the middle of writing.
+
+    For a process being stopped (a local batch worker on SIGTERM, see :mod:`kmcodec.batch`),
+    which will not reach :func:`write_atomic`'s own clean-up.
+    """
+    for tmp in list(_WRITING):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    _WRITING.clear()
 
 
 #: Folders this process has already cleaned of stale temporaries (one scan per folder, not one
@@ -174,9 +189,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """
     target = Path(path)
     _remove_stale_temporaries(target.parent)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
-    )
+    # SIGTERM waits while the file is made and listed, so that remove_unfinished finds every
+    # temporary file that exists (pthread_sigmask: POSIX; elsewhere there is no SIGTERM
+    # handler to race).
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask:
+        mask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
+        )
+        _WRITING.add(tmp)
+    finally:
+        if mask:
+            mask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -189,3 +215,5 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _WRITING.discard(tmp)

@@ -151,3 +151,30 @@ def test_local_workers_run_one_blas_thread_and_the_parent_is_unchanged(monkeypat
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # a user's own setting is kept
     results = batch.run(_blas_threads, list(range(2)), {}, workers=2, chunk=1)
     assert [r.message for r in results] == ["3"] * 2
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or os.name != "posix", reason="needs POSIX signals")
+def test_a_worker_stopped_mid_write_removes_its_temporary_file(tmp_path) -> None:
+    # What the parent does to its workers after Ctrl-C: SIGTERM, here while the worker is
+    # inside write_atomic (between creating the temporary file and renaming it).
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from kmcodec import batch, files
+        batch._worker_init(os.getppid())
+
+        def fsync(fd):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+
+        os.fsync = fsync
+        files.write_atomic({str(tmp_path / "out.kmq")!r}, b"x" * 1000)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == 128 + 15, proc.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the target nor a .kmq-partial
