@@ -27,11 +27,13 @@ from .format.codings import Coding
 from .format.codings.zstd_frame import FAST_OPTIMAL, check_level
 from .quantization import Effort
 from .quantization.colorspace import COLOR_SPACES
+from .quantization.perceptual import DEFAULT_WEIGHT as DEFAULT_PERCEPTUAL
 
 if TYPE_CHECKING:
     import argparse
 
 __all__ = [
+    "DEFAULT_PERCEPTUAL",
     "DEFAULT_SMOOTH",
     "DEFAULT_SPEED",
     "OPTIONS",
@@ -369,6 +371,18 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: _number("smooth", v, 0.0),
         from_text=_float_text,
         metavar="DB",
+    ),
+    Option(
+        "perceptual",
+        DEFAULT_PERCEPTUAL,
+        ">= 0",
+        "Weight of the eye's colour difference (Oklab distance) against the squared sRGB error"
+        " in the palette's last step and in each pixel's choice of entry (with color_space"
+        " rgb; with error diffusion, in the palette only); 0 gives the least squared error"
+        " (highest PSNR). See kmcodec.quantization.perceptual for what it trades.",
+        lambda v: _number("perceptual", v, 0.0, 1000.0),
+        from_text=_float_text,
+        metavar="W",
     ),
     Option(
         "init",

@@ -24,6 +24,7 @@ CASES: dict[str, tuple[object, str | None, object, str]] = {
     "color_space": ("oklab", "oklab", "hsv", "hsv"),
     "dither": (True, None, "floyd", "floyd"),  # None: the flag without an argument
     "smooth": (0.5, "0.5", -1.0, "-1"),
+    "perceptual": (0.0, "0", -1.0, "-1"),
     "init": ("k-means++", "k-means++", "random", "random"),
     "max_iter": (2, "2", -1, "-1"),
     "tol": (5.0, "5", -1.0, "-1"),

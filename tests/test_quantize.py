@@ -62,7 +62,7 @@ def test_reported_mse_is_the_error_of_the_decoded_file(photo: np.ndarray) -> Non
 
 
 def test_palette_is_rounded_before_the_final_assignment(photo: np.ndarray) -> None:
-    q = quantize(photo, 8, smooth=0)
+    q = quantize(photo, 8, smooth=0, perceptual=0)
     # Every pixel has its nearest entry of the stored (integer) palette.
     d = ((photo.reshape(-1, 1, 3).astype(int) - q.palette[None].astype(int)) ** 2).sum(-1)
     chosen = d[np.arange(len(d)), q.indices.reshape(-1)]

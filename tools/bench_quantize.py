@@ -11,7 +11,8 @@ For every image and K:
 - kmcodec without dithering and with its dithering (``dither=True``: Floyd-Steinberg with a
   dither map), the whole ``kmcodec.encode`` at default settings (histogram, k-means, remap,
   both codings), timed in this process on one core; kmcodec with ``init="k-means++"`` (the
-  seeding check);
+  seeding check) and with ``perceptual=0`` (the palette and choices of least squared error,
+  without the step for the eye);
 - pngquant (when on PATH, ``OMP_NUM_THREADS=1``, timed as whole runs that read and write PNG):
   its default (Floyd-Steinberg dithering), ``--nofs``, and ``--speed 1 --nofs``; its PNGs are
   then run through ``optipng -o2`` when installed (not timed), as its users publish them;
@@ -54,6 +55,7 @@ DEFAULT_KS = "8,16,64,256"
 KMCODEC = "kmcodec"
 DITHERED = "kmcodec dithered"
 SEEDING = "kmcodec k-means++"
+PSNR_ONLY = "kmcodec perceptual=0"
 PQ_DEFAULT = "pngquant"
 PQ_NOFS = "pngquant --nofs"
 PQ_SLOW = "pngquant --speed 1 --nofs"
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         KMCODEC: {},
         DITHERED: {"dither": True},
         SEEDING: {"init": "k-means++"},
+        PSNR_ONLY: {"perceptual": 0},
     }
     for spec in args.variant:
         name, _, opts = spec.partition("=")
@@ -258,6 +261,15 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"no dither: ΔE margin under the best peer ({de_who}) {de_margin:+.3f} (goal >= 0):"
             f" {'met' if de_margin >= 0 else 'NOT met'}"
+        )
+        # The medians of two lists can cross where the photos do not: also photo by photo.
+        mine = {r["image"]: r["delta_e"] for r in rows if r["k"] == k and r["method"] == KMCODEC}
+        theirs = {r["image"]: r["delta_e"] for r in rows if r["k"] == k and r["method"] == de_who}
+        lower = sum(mine[i] < theirs[i] for i in theirs)
+        ratio = float(np.median([mine[i] / theirs[i] for i in theirs]))
+        lines.append(
+            f"  photo by photo: ΔE below {de_who}'s on {lower} of {len(theirs)},"
+            f" median ratio {ratio:.3f}"
         )
         if pngquant:
             for ours, theirs, label in (

@@ -4,6 +4,7 @@
 - :mod:`.histogram` -- distinct colours and their counts, posterised bins;
 - :mod:`.colorspace` -- sRGB and Oklab;
 - :mod:`.kmeans` -- weighted k-means (seeding, Lloyd, swaps), numpy only;
+- :mod:`.perceptual` -- the palette's last step for the eye (squared error plus Oklab distance);
 - :mod:`.remap` -- each pixel's palette entry, index-plane smoothing, ordered dithering;
 - :mod:`.quality` -- pngquant's quality scale and error measure;
 - :mod:`.quantize` -- the steps together: :func:`quantize` -> :class:`PaletteImage`.

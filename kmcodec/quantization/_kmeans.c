@@ -30,6 +30,9 @@
  * move_two: refine_by_swaps' move of two centres, the state kept exact: a point of a moved
  * centre searches again; any other point compares its centre with the two moved ones.
  *
+ * cheaper: perceptual.py's choice, for each colour, between two candidate entries by squared
+ * sRGB distance plus lam times Oklab distance, and the sums its step moves the entries by.
+ *
  * Python API (module kmcodec.quantization._kmeans); arrays are C-contiguous, points float64
  * (n * dims), dims 1-4, centers float64 (k * dims), k >= 1, labels int64 (n), bounds float64:
  *   split(points, weights, n, dims, k, out) -> int
@@ -43,6 +46,12 @@
  *     centers, labels, upper, lower updated in place; returns the iterations run.
  *   move_two(points, n, centers, k, dims, a, b, labels, upper, lower) -> None
  *     centers already holds the new places of centres a and b; the state is updated in place.
+ *   cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,
+ *           near, count, sums, inv, inv_sums) -> None
+ *     dims 3-4 (the first three sRGB), k <= 256; lab float32 (n * 3), center_lab float64
+ *     (k * 3): Oklab; a, b: uint8 (n) candidates < k; chosen, other: uint8 (n), written.
+ *     weights empty: the choice only (count, sums, inv, inv_sums may be empty); else count,
+ *     inv (k) and sums, inv_sums (k * dims) are written (see cheaper()).
  * All release the GIL.
  */
 #define PY_SSIZE_T_CLEAN
@@ -499,6 +508,53 @@ static int move_two(const double *x, Py_ssize_t n, const double *cen, int K, int
     return 0;
 }
 
+/* ---- cheaper: perceptual.py's choice between two candidate centres ---- */
+
+/* For each point, of centres a[i] and b[i] the one of lower mixed cost
+ * |x - c|^2 + lam |lab_x - lab_c| (ties: a[i]) into chosen[i], the other into other[i]. With
+ * weights, also each centre's sums over the points that chose it: of w, of w x, of w / d and of
+ * w x / d, d the Oklab distance (at least near) -- what refine's step is made of. */
+static void cheaper(const double *x, const float *lab, const double *w, Py_ssize_t n, int D,
+                    const double *cen, const double *clab, double lam, const uint8_t *a,
+                    const uint8_t *b, uint8_t *chosen, uint8_t *other, double near,
+                    double *count, double *sums, double *inv, double *inv_sums, int K) {
+    if (w) {
+        memset(count, 0, (size_t)K * sizeof(double));
+        memset(inv, 0, (size_t)K * sizeof(double));
+        memset(sums, 0, (size_t)K * D * sizeof(double));
+        memset(inv_sums, 0, (size_t)K * D * sizeof(double));
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const double *xi = x + i * D;
+        const float *li = lab + i * 3;
+        int ja = a[i], jb = b[i];
+        const double *ca = cen + ja * D, *cb = cen + jb * D;
+        const double *la = clab + ja * 3, *lb = clab + jb * 3;
+        double sa = 0, sb = 0, oa = 0, ob = 0;
+        for (int d = 0; d < D; d++) {
+            double u = xi[d] - ca[d], v = xi[d] - cb[d];
+            sa += u * u; sb += v * v;
+        }
+        for (int d = 0; d < 3; d++) {
+            double u = li[d] - la[d], v = li[d] - lb[d];
+            oa += u * u; ob += v * v;
+        }
+        oa = sqrt(oa); ob = sqrt(ob);
+        int take_b = sb + lam * ob < sa + lam * oa;
+        int j = take_b ? jb : ja;
+        chosen[i] = (uint8_t)j; other[i] = (uint8_t)(take_b ? ja : jb);
+        if (w) {
+            double dist = take_b ? ob : oa;
+            double q = w[i] / (dist > near ? dist : near);
+            count[j] += w[i]; inv[j] += q;
+            for (int d = 0; d < D; d++) {
+                sums[j * D + d] += w[i] * xi[d];
+                inv_sums[j * D + d] += q * xi[d];
+            }
+        }
+    }
+}
+
 /* ---- Python bindings ---- */
 
 static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
@@ -600,7 +656,50 @@ static PyObject *py_move_two(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_cheaper(PyObject *self, PyObject *args) {
+    Py_buffer px, lb, wt, cen, cl, a, b, ch, ot, cnt, sm, iv, ivs;
+    Py_ssize_t n;
+    int K, D;
+    double lam, near;
+    if (!PyArg_ParseTuple(args, "y*y*y*niy*y*idy*y*w*w*dw*w*w*w*", &px, &lb, &wt, &n, &D, &cen,
+                          &cl, &K, &lam, &a, &b, &ch, &ot, &near, &cnt, &sm, &iv, &ivs))
+        return NULL;
+    Py_ssize_t dsz = (Py_ssize_t)sizeof(double), fsz = (Py_ssize_t)sizeof(float);
+    int weighted = wt.len != 0;
+    int ok = n >= 0 && D >= 3 && D <= DMAX && K >= 1 && K <= 256 && px.len == n * D * dsz &&
+             lb.len == n * 3 * fsz && cen.len == (Py_ssize_t)K * D * dsz &&
+             cl.len == (Py_ssize_t)K * 3 * dsz && a.len == n && b.len == n && ch.len == n &&
+             ot.len == n &&
+             (!weighted || (wt.len == n * dsz && cnt.len == K * dsz && iv.len == cnt.len &&
+                            sm.len == (Py_ssize_t)K * D * dsz && ivs.len == sm.len));
+    if (ok) {
+        const uint8_t *aa = (const uint8_t *)a.buf, *bb = (const uint8_t *)b.buf;
+        for (Py_ssize_t i = 0; i < n && ok; i++) ok = aa[i] < K && bb[i] < K;
+    }
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        cheaper((const double *)px.buf, (const float *)lb.buf,
+                weighted ? (const double *)wt.buf : NULL, n, D, (const double *)cen.buf,
+                (const double *)cl.buf, lam, (const uint8_t *)a.buf, (const uint8_t *)b.buf,
+                (uint8_t *)ch.buf, (uint8_t *)ot.buf, near, (double *)cnt.buf,
+                (double *)sm.buf, (double *)iv.buf, (double *)ivs.buf, K);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&px); PyBuffer_Release(&lb); PyBuffer_Release(&wt);
+    PyBuffer_Release(&cen); PyBuffer_Release(&cl); PyBuffer_Release(&a); PyBuffer_Release(&b);
+    PyBuffer_Release(&ch); PyBuffer_Release(&ot); PyBuffer_Release(&cnt); PyBuffer_Release(&sm);
+    PyBuffer_Release(&iv); PyBuffer_Release(&ivs);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "cheaper: buffer sizes or candidates do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"cheaper", py_cheaper, METH_VARARGS,
+     "cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,"
+     " near, count, sums, inv, inv_sums) -> None"},
     {"split", py_split, METH_VARARGS, "split(points, weights, n, dims, k, out) -> int"},
     {"nearest_two", py_nearest_two, METH_VARARGS,
      "nearest_two(points, n, centers, k, dims, guess, first, second, d1, d2) -> None"},

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COLOR_SPACES", "SCALE", "from_space", "oklab_to_srgb", "srgb_to_oklab", "to_space"]
+__all__ = [
+    "COLOR_SPACES",
+    "SCALE",
+    "from_space",
+    "oklab_to_srgb",
+    "srgb_to_oklab",
+    "srgb_values_to_oklab",
+    "to_space",
+]
 
 #: Oklab coordinates are multiplied by this, so L spans 0-255.
 SCALE = 255.0
@@ -90,6 +98,24 @@ def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
     linear = _DECODE[np.asarray(colors, dtype=np.uint8)]
     lms = np.cbrt(_times(linear, _RGB_TO_LMS))
     return SCALE * _times(lms, _LMS_TO_LAB)
+
+
+def srgb_values_to_oklab(values: np.ndarray) -> np.ndarray:
+    """Convert sRGB values on the 0-255 scale that need not be integers (such as k-means
+    centres) to Oklab scaled by :data:`SCALE`; clipped to 0-255 first.
+
+    Parameters
+    ----------
+    values : ndarray of float, shape (N, 3)
+
+    Returns
+    -------
+    ndarray of float64, shape (N, 3)
+        Equal to :func:`srgb_to_oklab` at integer values.
+    """
+    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 255.0) / 255.0
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return linear_to_oklab(linear)
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:

@@ -8,10 +8,13 @@ The steps, each in its own module:
    finer posterised histogram, try swaps that move useless centres to where the error is
    largest, and finish with Lloyd iterations on the exact distinct colours
    (:mod:`.kmeans`), in sRGB or in Oklab (:mod:`.colorspace`);
-3. round the centres to uint8 sRGB, the palette as stored, so the error measured is the error
+3. in sRGB, move the centres a little to lower the eye's colour difference as well as the
+   squared error (:mod:`.perceptual`, ``perceptual``; 0 leaves them);
+4. round the centres to uint8 sRGB, the palette as stored, so the error measured is the error
    stored;
-4. give each pixel its nearest entry, through the histogram, then optionally smooth or dither
-   the index plane (:mod:`.remap`).
+5. give each pixel its entry through the histogram (the nearest, or the cheaper of its two
+   nearest by step 3's cost), then optionally smooth or dither the index plane
+   (:mod:`.remap`).
 
 An :class:`Effort` (chosen by the speed preset) sets how much work step 2 does; ``quality`` and
 ``target_psnr`` search for the fewest colours that reach a target. Nothing here knows of files:
@@ -29,6 +32,7 @@ from ..errors import QualityError
 from .colorspace import from_space, to_space
 from .histogram import ColorHistogram, histogram, posterize
 from .kmeans import initial_centers, k_means, lloyd, refine_by_swaps
+from .perceptual import refine
 from .pixels import as_pixels, drop_opaque_alpha
 from .quality import mse_to_quality, pngquant_error, quality_to_mse
 from .remap import dither_maps, remap
@@ -294,6 +298,7 @@ def _quantize_k(
     tol: float,
     smooth: float,
     dither: tuple[str, float] | None,
+    perceptual: float,
 ) -> PaletteImage:
     height, width, channels = pixels.shape
     n = len(hist)
@@ -309,16 +314,23 @@ def _quantize_k(
             dmap, noise = dither_maps(pixels, NOISE_HALF)
             counts = importance_counts(hist, noise)
             effort = effort.for_diffusion(k)
-        fixed = np.zeros((0, channels), dtype=np.uint8)
+        held = 0
         if channels == 4 and colors[0, 3] == 0 and k > 1:
             # Reserve an exact entry for full transparency (it sorts first: its code is 0).
-            fixed, colors, counts, k = colors[:1], colors[1:], counts[1:], k - 1
-        points = to_space(colors, color_space)
+            held, k = 1, k - 1
+        fixed = colors[:held]
+        points = to_space(colors[held:], color_space)
         centers = _palette_search(
-            points, counts, colors, k, effort, init, random_state, max_iter, tol
+            points, counts[held:], colors[held:], k, effort, init, random_state, max_iter, tol
         )
+        mixed = None
+        if color_space == "rgb":  # (in Oklab the search already followed the eye)
+            centers, mixed = refine(colors, counts, centers, perceptual, held=held)
         rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
-        palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
+        if mixed is None:
+            palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
+        else:  # in the order the mixed cost's candidates refer to
+            palette = np.concatenate([fixed, rounded])
         kernel, strength = dither or ("bayer", 0.0)
         indices, sse = remap(
             hist,
@@ -330,6 +342,7 @@ def _quantize_k(
             kernel=kernel,
             pixels=pixels,
             dmap=dmap,
+            perceptual=mixed,
         )
     # Most used entry first: a canonical order that does not depend on how k-means ran.
     usage = np.bincount(indices.reshape(-1), minlength=len(palette))
@@ -362,6 +375,7 @@ def quantize(
     max_iter: int | None,
     tol: float,
     random_state: int | None,
+    perceptual: float,
     max_pixels: int | None = None,
 ) -> PaletteImage:
     """Reduce an image to at most ``colors`` colours with k-means.
@@ -410,6 +424,7 @@ def quantize(
             tol=tol,
             smooth=smooth,
             dither=dither,
+            perceptual=perceptual,
         )
 
     k = colors

@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colorspace import to_space
+from .colorspace import srgb_to_oklab, to_space
 from .histogram import ColorHistogram, color_codes
 from .kmeans import nearest_two
+from .perceptual import MixedCost
 
 __all__ = ["BAYER_8", "KERNELS", "diffuse", "dither_map", "remap", "smooth_indices"]
 
@@ -90,6 +91,9 @@ def smooth_indices(
     pixels: np.ndarray,
     palette: np.ndarray,
     budget: float,
+    *,
+    perceptual: tuple[float, np.ndarray, np.ndarray] | None = None,
+    pixel_colors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Switch pixels to their alternative entry where neighbours agree, within an error budget.
 
@@ -104,6 +108,16 @@ def smooth_indices(
     palette : ndarray of uint8, shape (K, C)
     budget : float
         Most squared error (summed over pixels and channels) the switches may add.
+    perceptual : (lam, chosen, gap), optional
+        Price a switch by the eye's cost the entries were chosen by
+        (:class:`.perceptual.MixedCost`): squared error plus ``lam`` times the Oklab distance;
+        per distinct colour, ``chosen`` is the entry it was given and ``gap`` how much farther
+        in Oklab its other candidate is. Priced by squared error alone, a pixel given an entry
+        for the eye would be switched back first, for free. The budget stays in squared error
+        (spending it in the mixed cost lost more PSNR and gained no ΔE: at K = 16 on 8 Kodak
+        photos -0.040 dB / -1.72% ΔE against -0.030 dB / -1.81%).
+    pixel_colors : ndarray of int, shape (H * W,), optional
+        Each pixel's distinct colour (needed with ``perceptual``).
 
     Returns
     -------
@@ -139,10 +153,22 @@ def smooth_indices(
             x = pixels[candidates, c].astype(np.int32)
             dot += x * (columns[c][a] - columns[c][i])
         cost = norms[a] - norms[i] - 2 * dot
+        price_of = cost  # what a switch is ranked by
+        if perceptual is not None and pixel_colors is not None:
+            lam, chosen_entry, gap = perceptual
+            colour = pixel_colors[candidates]
+            # Leaving the entry chosen for the colour costs its Oklab gap; going back to it
+            # gives the gap back. In place and in float32: a 24 MP photo has millions of
+            # candidates.
+            price_of = gap[colour]
+            np.negative(price_of, out=price_of, where=i != chosen_entry[colour])
+            price_of *= np.float32(lam)
+            price_of += cost
+            del colour
         # Cheapest per neighbour gained first, ties in pixel order; taken until the budget is
         # spent. The price is rounded to a quarter, so the cheapest prefix is found from a
         # histogram of prices instead of a sort of all candidates (less time and memory).
-        price = np.clip(cost * 4 // flat_agree[candidates] + 1, 0, 65535).astype(np.uint16)
+        price = np.clip(price_of * 4 // flat_agree[candidates] + 1, 0, 65535).astype(np.uint16)
         by_price = np.cumsum(np.bincount(price, weights=cost, minlength=65536))
         # Price 0 holds the negative costs (switching back), so the running cost is rising
         # from price 1 on: the first price at which it exceeds the budget is the cut.
@@ -162,6 +188,11 @@ def smooth_indices(
         spent += spent_below
         flat_idx[chosen], flat_alt[chosen] = flat_alt[chosen], flat_idx[chosen].copy()
     return idx, spent
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = a - b
+    return np.sqrt(np.einsum("ij,ij->i", d, d))
 
 
 def dither_map(pixels: np.ndarray) -> np.ndarray:
@@ -309,6 +340,7 @@ def remap(
     kernel: str = "bayer",
     pixels: np.ndarray | None = None,
     dmap: np.ndarray | None = None,
+    perceptual: MixedCost | None = None,
 ) -> tuple[np.ndarray, float]:
     """Give every pixel a palette index.
 
@@ -331,6 +363,10 @@ def remap(
         The image (error diffusion works on pixels, not on the histogram).
     dmap : ndarray of float32, shape (height, width), optional
         :func:`dither_map` of ``pixels``, if already made.
+    perceptual : MixedCost, optional
+        Choose each colour's entry by the eye's cost that :func:`.perceptual.refine` made the
+        palette for (``palette`` in the order it was given), instead of the nearest; also
+        prices the smoothing's switches. Not with dithering.
 
     Returns
     -------
@@ -351,16 +387,28 @@ def remap(
             dmap = dither_map(pixels)
         weights = dmap * (closeness.astype(np.float32) / 255.0)
         return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
-    first, second, _, _ = nearest_two(
-        to_space(hist.colors, color_space), to_space(palette, color_space)
-    )
     if dither > 0 and len(palette) > 1:
+        first, second, _, _ = nearest_two(
+            to_space(hist.colors, color_space), to_space(palette, color_space)
+        )
         return _dither(hist, palette, shape, first, second, dither, pixels)
+    if perceptual is not None:
+        first, second = perceptual.choose(hist.colors, palette)
+    else:
+        first, second, _, _ = nearest_two(
+            to_space(hist.colors, color_space), to_space(palette, color_space)
+        )
     rgb_d1 = _rgb_sq(hist.colors, palette, first)
     sse = float(hist.counts @ rgb_d1)
     indices = hist.lookup(first.astype(np.uint8)).reshape(height, width)
     if smooth > 0 and len(palette) > 1 and sse > 0:
         alternative = hist.lookup(second.astype(np.uint8)).reshape(height, width)
+        pricing = None
+        if perceptual is not None:
+            lab = srgb_to_oklab(palette[:, :3])
+            gap = _distance(perceptual.oklab, lab[second]) - _distance(perceptual.oklab, lab[first])
+            pricing = (perceptual.lam, first.astype(np.uint8), gap.astype(np.float32))
+            del gap
         budget = sse * (10.0 ** (smooth / 10.0) - 1.0)
         indices, spent = smooth_indices(
             indices,
@@ -368,6 +416,8 @@ def remap(
             hist.pixel_colors() if pixels is None else pixels.reshape(height * width, -1),
             palette,
             budget,
+            perceptual=pricing,
+            pixel_colors=hist.pixel_index,
         )
         sse += spent
     return indices, sse
