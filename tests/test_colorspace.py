@@ -9,6 +9,7 @@ from kmcodec.quantization.colorspace import (
     from_space,
     oklab_to_srgb,
     srgb_to_oklab,
+    srgb_values_to_oklab,
     to_space,
 )
 
@@ -43,3 +44,19 @@ def test_alpha_is_carried_unchanged_through_either_space() -> None:
         assert points.shape == (2, 4)
         np.testing.assert_array_equal(points[:, 3], [0, 128])
         np.testing.assert_allclose(from_space(points, space), rgba, atol=1e-6)
+
+
+def test_fractional_srgb_values_convert_as_integers_do_and_in_between() -> None:
+    colors = np.random.default_rng(5).integers(0, 256, size=(500, 3)).astype(np.uint8)
+    exact = srgb_to_oklab(colors)
+    np.testing.assert_allclose(srgb_values_to_oklab(colors.astype(float)), exact, atol=1e-9)
+    halfway = srgb_values_to_oklab(np.minimum(colors.astype(float) + 0.5, 255.0))
+    upper = srgb_to_oklab(np.minimum(colors.astype(int) + 1, 255).astype(np.uint8))
+    # Lightness is monotone in each channel: a half step lies between the two integers.
+    assert np.all(halfway[:, 0] >= exact[:, 0] - 1e-9) and np.all(
+        halfway[:, 0] <= upper[:, 0] + 1e-9
+    )
+    np.testing.assert_array_equal(
+        srgb_values_to_oklab(np.array([[-5.0, 300.0, 128.0]])),
+        srgb_to_oklab(np.array([[0, 255, 128]], dtype=np.uint8)),
+    )

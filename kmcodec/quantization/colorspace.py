@@ -53,10 +53,14 @@ def _inverse(m: np.ndarray) -> np.ndarray:
 _LAB_TO_LMS = _inverse(_LMS_TO_LAB)
 _LMS_TO_RGB = _inverse(_RGB_TO_LMS)
 
+
+def _decode(v: np.ndarray) -> np.ndarray:
+    """sRGB values, 0 to 1, to linear light (the sRGB transfer function)."""
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
 # sRGB decoding of every 8-bit value, computed once.
-_DECODE = np.where(
-    (v := np.arange(256) / 255.0) <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4
-)
+_DECODE = _decode(np.arange(256) / 255.0)
 
 
 def _encode(linear: np.ndarray) -> np.ndarray:
@@ -113,9 +117,9 @@ def srgb_values_to_oklab(values: np.ndarray) -> np.ndarray:
     ndarray of float64, shape (N, 3)
         Equal to :func:`srgb_to_oklab` at integer values.
     """
-    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 255.0) / 255.0
-    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    return linear_to_oklab(linear)
+    return linear_to_oklab(
+        _decode(np.clip(np.asarray(values, dtype=np.float64), 0.0, 255.0) / 255.0)
+    )
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
