@@ -197,9 +197,10 @@ def refine(
     colors : ndarray of uint8, shape (N, C)
         Distinct colours, sRGB(A).
     weights : ndarray of float64, shape (N,)
-        Their pixel counts.
+        Their weights, all positive: pixel counts, or before error diffusion the palette
+        search's importance counts (:func:`.quantize.importance_counts`).
     centers : ndarray of float64, shape (K, C)
-        k-means centres in sRGB(A), 0-255.
+        k-means centres in sRGB(A), 0-255; at most 256 with the reserved entries.
     weight : float, default=DEFAULT_WEIGHT
         Weight of the Oklab distance; 0 returns the centres as they are.
     held : int, default=0
