@@ -366,8 +366,9 @@ OPTIONS: tuple[Option, ...] = (
         "smooth",
         DEFAULT_SMOOTH,
         "dB >= 0",
-        "Largest PSNR loss to spend on making the index plane cheaper to code; 0 gives every"
-        " pixel its nearest palette entry.",
+        "Largest PSNR loss to spend on making the index plane cheaper to code; 0 leaves every"
+        " pixel the entry it was given (its nearest, or with perceptual the cheaper for the"
+        " eye).",
         lambda v: _number("smooth", v, 0.0),
         from_text=_float_text,
         metavar="DB",
