@@ -3,7 +3,9 @@
 Every pixel gets the entry nearest its colour, found once per *distinct* colour and spread to
 the pixels through the histogram's look-up table, so no distance is ever computed per pixel.
 "Nearest" is measured in the colour space k-means ran in (sRGB or Oklab) against the palette as
-stored (rounded sRGB), which is what a decoder will show.
+stored (rounded sRGB), which is what a decoder will show; after the step for the eye
+(:mod:`.perceptual`) it is the cheaper of two candidates by that step's cost, squared error
+plus a multiple of the Oklab distance.
 
 Two optional steps follow, both vectorised over the whole plane:
 
