@@ -100,13 +100,17 @@ def test_the_same_options_give_the_same_bytes(photo: np.ndarray) -> None:
 
 
 @given(
-    st.lists(st.tuples(*[st.integers(0, 255)] * 3, st.integers(1, 50)), min_size=3, max_size=60),
+    st.lists(st.tuples(*[st.integers(0, 255)] * 4, st.integers(1, 50)), min_size=3, max_size=60),
     st.integers(2, 8),
     st.floats(0.1, 20),
+    st.booleans(),
 )
-def test_refine_keeps_centres_in_range_and_choices_valid(colors, k, weight) -> None:
-    arr = np.unique(np.array([c[:3] for c in colors], dtype=np.uint8), axis=0)
-    weights = np.arange(1, len(arr) + 1, dtype=float)
+def test_refine_keeps_centres_in_range_and_choices_valid(colors, k, weight, alpha) -> None:
+    channels = 4 if alpha else 3
+    arr, first = np.unique(
+        np.array([c[:channels] for c in colors], dtype=np.uint8), axis=0, return_index=True
+    )
+    weights = np.array([colors[i][4] for i in first], dtype=float)  # each colour's pixel count
     if len(arr) <= k:
         return
     centers = arr[np.linspace(0, len(arr) - 1, k).astype(int)].astype(float) + 0.3
@@ -114,7 +118,8 @@ def test_refine_keeps_centres_in_range_and_choices_valid(colors, k, weight) -> N
     assert moved.shape == centers.shape
     assert np.all((moved >= 0) & (moved <= 255)) and np.all(np.isfinite(moved))
     chosen, other = cost.choose(arr, np.rint(moved).astype(np.uint8))
-    assert chosen.min() >= 0 and chosen.max() < k and other.max() < k
+    assert chosen.max() < k and other.max() < k
+    assert np.all((chosen == cost.first) | (chosen == cost.second))
 
 
 def test_the_compiled_choice_refuses_bad_buffers() -> None:
