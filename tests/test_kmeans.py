@@ -236,3 +236,19 @@ def test_principal_axis_is_the_top_eigenvector_even_with_close_eigenvalues() -> 
         if i % 3:
             assert abs(axis @ v[:, -1]) > 1 - 1e-9
     assert np.isfinite(_principal_axis(np.zeros((3, 3)))).all()
+
+
+def test_compiled_distances_equal_numpy_and_refuse_bad_labels() -> None:
+    from kmcodec.quantization import _kmeans
+
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0, 255, size=(500, 4))
+    c = rng.uniform(0, 255, size=(7, 4))
+    labels = rng.integers(0, 7, size=500).astype(np.int64)
+    out = np.empty(500)
+    _kmeans.distances(x, 500, c, 7, 4, labels, out)
+    np.testing.assert_array_equal(out, ((x - c[labels]) ** 2).sum(axis=1))
+    with pytest.raises(ValueError, match="distances"):
+        _kmeans.distances(x, 500, c, 7, 4, np.where(labels == 0, 7, labels), out)
+    with pytest.raises(ValueError, match="distances"):
+        _kmeans.distances(x, 500, c, 7, 4, labels, np.empty(499))

@@ -46,6 +46,8 @@
  *     centers, labels, upper, lower updated in place; returns the iterations run.
  *   move_two(points, n, centers, k, dims, a, b, labels, upper, lower) -> None
  *     centers already holds the new places of centres a and b; the state is updated in place.
+ *   distances(points, n, centers, k, dims, labels, out) -> None
+ *     out: float64 (n), each point's squared distance to centre labels[i] (< k).
  *   cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,
  *           near, count, sums, inv, inv_sums) -> None
  *     dims 3-4 (the first three sRGB), k <= 256; lab float32 (n * 3), center_lab float64
@@ -656,6 +658,32 @@ static PyObject *py_move_two(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_distances(PyObject *self, PyObject *args) {
+    Py_buffer px, cen, lab, out;
+    Py_ssize_t n;
+    int K, D;
+    if (!PyArg_ParseTuple(args, "y*ny*iiy*w*", &px, &n, &cen, &K, &D, &lab, &out)) return NULL;
+    int ok = n >= 0 && D >= 1 && D <= DMAX && K >= 1 &&
+             px.len == n * D * (Py_ssize_t)sizeof(double) &&
+             cen.len == (Py_ssize_t)K * D * (Py_ssize_t)sizeof(double) &&
+             lab.len == n * (Py_ssize_t)sizeof(int64_t) && out.len == n * (Py_ssize_t)sizeof(double);
+    const int64_t *l = (const int64_t *)lab.buf;
+    for (Py_ssize_t i = 0; ok && i < n; i++) ok = l[i] >= 0 && l[i] < K;
+    if (ok) {
+        const double *x = (const double *)px.buf, *c = (const double *)cen.buf;
+        double *o = (double *)out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) o[i] = sqdist(x + i * D, c + l[i] * D, D);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&px); PyBuffer_Release(&cen); PyBuffer_Release(&lab); PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "distances: buffer sizes or labels do not match");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_cheaper(PyObject *self, PyObject *args) {
     Py_buffer px, lb, wt, cen, cl, a, b, ch, ot, cnt, sm, iv, ivs;
     Py_ssize_t n;
@@ -697,6 +725,8 @@ static PyObject *py_cheaper(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
+    {"distances", py_distances, METH_VARARGS,
+     "distances(points, n, centers, k, dims, labels, out) -> None"},
     {"cheaper", py_cheaper, METH_VARARGS,
      "cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,"
      " near, count, sums, inv, inv_sums) -> None"},

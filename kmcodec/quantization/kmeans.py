@@ -292,9 +292,14 @@ class _Nearest:
         return other
 
     def distances(self) -> np.ndarray:
-        """Exact squared distance of every point to its centre."""
-        diff = self.x - self.centers[self.labels]
-        return np.einsum("ij,ij->i", diff, diff)
+        """Exact squared distance of every point to its centre (compiled: the numpy gather of
+        every point's centre took 5-8 ms of a K = 256 photo's swap trials)."""
+        from . import _kmeans
+
+        k, dims = self.centers.shape
+        out = np.empty(len(self.x))
+        _kmeans.distances(self.x, len(self.x), self.centers, k, dims, self.labels, out)
+        return out
 
     def iterate(self, w: np.ndarray, max_iter: int, tol: float) -> int:
         """Run Lloyd iterations (see :func:`lloyd`); return the iterations run."""
