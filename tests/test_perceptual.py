@@ -57,7 +57,7 @@ def test_refine_lowers_the_mixed_cost_it_is_for(photo: np.ndarray, k: int) -> No
     take = _costs(hist.colors, start, second, lam) < _costs(hist.colors, start, first, lam)
     before = weights @ _costs(hist.colors, start, np.where(take, second, first), lam)
     palette = np.rint(moved).astype(np.uint8)
-    chosen, _ = cost.choose(hist.colors, palette)
+    chosen, _, _ = cost.choose(hist.colors, palette)
     after = weights @ _costs(hist.colors, palette, chosen, cost.lam)
     assert after < before
 
@@ -66,12 +66,17 @@ def test_each_colour_takes_the_cheaper_of_its_two_candidates(photo: np.ndarray) 
     hist, weights, centers = _centres(photo, 16)
     moved, cost = refine(hist.colors, weights, centers, 5.0)
     palette = np.rint(moved).astype(np.uint8)
-    chosen, other = cost.choose(hist.colors, palette)
+    chosen, other, gap = cost.choose(hist.colors, palette)
     pairs = np.sort(np.stack([chosen, other]), axis=0)
     np.testing.assert_array_equal(pairs, np.sort(np.stack([cost.first, cost.second]), axis=0))
     mine = _costs(hist.colors, palette, chosen, cost.lam)
     theirs = _costs(hist.colors, palette, other, cost.lam)
     assert np.all(mine <= theirs + 1e-9)
+    lab = srgb_to_oklab(palette)
+    expected = np.sqrt(((cost.oklab - lab[other]) ** 2).sum(axis=1)) - np.sqrt(
+        ((cost.oklab - lab[chosen]) ** 2).sum(axis=1)
+    )
+    np.testing.assert_allclose(gap, expected, atol=1e-4)
     assert np.any(chosen != cost.first)  # the eye's cost changed some choices
 
 
@@ -117,7 +122,7 @@ def test_refine_keeps_centres_in_range_and_choices_valid(colors, k, weight, alph
     moved, cost = refine(arr, weights, centers, weight)
     assert moved.shape == centers.shape
     assert np.all((moved >= 0) & (moved <= 255)) and np.all(np.isfinite(moved))
-    chosen, other = cost.choose(arr, np.rint(moved).astype(np.uint8))
+    chosen, other, _ = cost.choose(arr, np.rint(moved).astype(np.uint8))
     assert chosen.max() < k and other.max() < k
     assert np.all((chosen == cost.first) | (chosen == cost.second))
 
@@ -129,9 +134,11 @@ def test_the_compiled_choice_refuses_bad_buffers() -> None:
     a = np.zeros(4, dtype=np.uint8)
     out1, out2 = np.empty(4, dtype=np.uint8), np.empty(4, dtype=np.uint8)
     empty = [bytearray()] * 4
+    gap = np.empty(4, dtype=np.float32)
 
-    def call(n=4, lab=lab, a=a, weights=b"") -> None:
-        _kmeans.cheaper(x, lab, weights, n, 3, cen, cen, 2, 1.0, a, a, out1, out2, 0.25, *empty)
+    def call(n=4, lab=lab, a=a, weights=b"", gap=gap) -> None:
+        args = (x, lab, weights, n, 3, cen, cen, 2, 1.0, a, a, out1, out2, gap, 0.25, *empty)
+        _kmeans.cheaper(*args)
 
     call()
     with pytest.raises(ValueError, match="cheaper"):
@@ -142,6 +149,8 @@ def test_the_compiled_choice_refuses_bad_buffers() -> None:
         call(lab=lab.astype(np.float64))  # Oklab in float32
     with pytest.raises(ValueError, match="cheaper"):
         call(weights=np.ones(4))  # weights without their sums
+    with pytest.raises(ValueError, match="cheaper"):
+        call(gap=np.empty(3, dtype=np.float32))  # a gap for too few points
 
 
 def test_smoothing_does_not_switch_back_an_entry_chosen_for_the_eye_first() -> None:

@@ -49,9 +49,10 @@
  *   distances(points, n, centers, k, dims, labels, out) -> None
  *     out: float64 (n), each point's squared distance to centre labels[i] (< k).
  *   cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,
- *           near, count, sums, inv, inv_sums) -> None
+ *           gap, near, count, sums, inv, inv_sums) -> None
  *     dims 3-4 (the first three sRGB), k <= 256; lab float32 (n * 3), center_lab float64
- *     (k * 3): Oklab; a, b: uint8 (n) candidates < k; chosen, other: uint8 (n), written.
+ *     (k * 3): Oklab; a, b: uint8 (n) candidates < k; chosen, other: uint8 (n), written; gap:
+ *     float32 (n) or empty, the other's Oklab distance less the chosen one's.
  *     weights empty: the choice only (count, sums, inv, inv_sums may be empty); else count,
  *     inv (k) and sums, inv_sums (k * dims) are written (see cheaper()).
  * All release the GIL.
@@ -513,12 +514,13 @@ static int move_two(const double *x, Py_ssize_t n, const double *cen, int K, int
 /* ---- cheaper: perceptual.py's choice between two candidate centres ---- */
 
 /* For each point, of centres a[i] and b[i] the one of lower mixed cost
- * |x - c|^2 + lam |lab_x - lab_c| (ties: a[i]) into chosen[i], the other into other[i]. With
+ * |x - c|^2 + lam |lab_x - lab_c| (ties: a[i]) into chosen[i], the other into other[i], and (if
+ * gap) how much farther the other is in Oklab into gap[i]. With
  * weights, also each centre's sums over the points that chose it: of w, of w x, of w / d and of
  * w x / d, d the Oklab distance (at least near) -- what refine's step is made of. */
 static void cheaper(const double *x, const float *lab, const double *w, Py_ssize_t n, int D,
                     const double *cen, const double *clab, double lam, const uint8_t *a,
-                    const uint8_t *b, uint8_t *chosen, uint8_t *other, double near,
+                    const uint8_t *b, uint8_t *chosen, uint8_t *other, float *gap, double near,
                     double *count, double *sums, double *inv, double *inv_sums, int K) {
     if (w) {
         memset(count, 0, (size_t)K * sizeof(double));
@@ -545,6 +547,7 @@ static void cheaper(const double *x, const float *lab, const double *w, Py_ssize
         int take_b = sb + lam * ob < sa + lam * oa;
         int j = take_b ? jb : ja;
         chosen[i] = (uint8_t)j; other[i] = (uint8_t)(take_b ? ja : jb);
+        if (gap) gap[i] = (float)(take_b ? oa - ob : ob - oa);
         if (w) {
             double dist = take_b ? ob : oa;
             double q = w[i] / (dist > near ? dist : near);
@@ -685,19 +688,20 @@ static PyObject *py_distances(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_cheaper(PyObject *self, PyObject *args) {
-    Py_buffer px, lb, wt, cen, cl, a, b, ch, ot, cnt, sm, iv, ivs;
+    Py_buffer px, lb, wt, cen, cl, a, b, ch, ot, gp, cnt, sm, iv, ivs;
     Py_ssize_t n;
     int K, D;
     double lam, near;
-    if (!PyArg_ParseTuple(args, "y*y*y*niy*y*idy*y*w*w*dw*w*w*w*", &px, &lb, &wt, &n, &D, &cen,
-                          &cl, &K, &lam, &a, &b, &ch, &ot, &near, &cnt, &sm, &iv, &ivs))
+    if (!PyArg_ParseTuple(args, "y*y*y*niy*y*idy*y*w*w*w*dw*w*w*w*", &px, &lb, &wt, &n, &D,
+                          &cen, &cl, &K, &lam, &a, &b, &ch, &ot, &gp, &near, &cnt, &sm, &iv,
+                          &ivs))
         return NULL;
     Py_ssize_t dsz = (Py_ssize_t)sizeof(double), fsz = (Py_ssize_t)sizeof(float);
     int weighted = wt.len != 0;
     int ok = n >= 0 && D >= 3 && D <= DMAX && K >= 1 && K <= 256 && px.len == n * D * dsz &&
              lb.len == n * 3 * fsz && cen.len == (Py_ssize_t)K * D * dsz &&
              cl.len == (Py_ssize_t)K * 3 * dsz && a.len == n && b.len == n && ch.len == n &&
-             ot.len == n &&
+             ot.len == n && (gp.len == 0 || gp.len == n * fsz) &&
              (!weighted || (wt.len == n * dsz && cnt.len == K * dsz && iv.len == cnt.len &&
                             sm.len == (Py_ssize_t)K * D * dsz && ivs.len == sm.len));
     if (ok) {
@@ -709,13 +713,15 @@ static PyObject *py_cheaper(PyObject *self, PyObject *args) {
         cheaper((const double *)px.buf, (const float *)lb.buf,
                 weighted ? (const double *)wt.buf : NULL, n, D, (const double *)cen.buf,
                 (const double *)cl.buf, lam, (const uint8_t *)a.buf, (const uint8_t *)b.buf,
-                (uint8_t *)ch.buf, (uint8_t *)ot.buf, near, (double *)cnt.buf,
+                (uint8_t *)ch.buf, (uint8_t *)ot.buf, gp.len ? (float *)gp.buf : NULL, near,
+                (double *)cnt.buf,
                 (double *)sm.buf, (double *)iv.buf, (double *)ivs.buf, K);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&px); PyBuffer_Release(&lb); PyBuffer_Release(&wt);
     PyBuffer_Release(&cen); PyBuffer_Release(&cl); PyBuffer_Release(&a); PyBuffer_Release(&b);
-    PyBuffer_Release(&ch); PyBuffer_Release(&ot); PyBuffer_Release(&cnt); PyBuffer_Release(&sm);
+    PyBuffer_Release(&ch); PyBuffer_Release(&ot); PyBuffer_Release(&gp);
+    PyBuffer_Release(&cnt); PyBuffer_Release(&sm);
     PyBuffer_Release(&iv); PyBuffer_Release(&ivs);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "cheaper: buffer sizes or candidates do not match");
@@ -729,7 +735,7 @@ static PyMethodDef methods[] = {
      "distances(points, n, centers, k, dims, labels, out) -> None"},
     {"cheaper", py_cheaper, METH_VARARGS,
      "cheaper(points, lab, weights, n, dims, centers, center_lab, k, lam, a, b, chosen, other,"
-     " near, count, sums, inv, inv_sums) -> None"},
+     " gap, near, count, sums, inv, inv_sums) -> None"},
     {"split", py_split, METH_VARARGS, "split(points, weights, n, dims, k, out) -> int"},
     {"nearest_two", py_nearest_two, METH_VARARGS,
      "nearest_two(points, n, centers, k, dims, guess, first, second, d1, d2) -> None"},

@@ -99,9 +99,7 @@ def srgb_to_oklab(colors: np.ndarray) -> np.ndarray:
     ndarray of float64, shape (N, 3)
         L in 0-255, a and b roughly in -100..100.
     """
-    linear = _DECODE[np.asarray(colors, dtype=np.uint8)]
-    lms = np.cbrt(_times(linear, _RGB_TO_LMS))
-    return SCALE * _times(lms, _LMS_TO_LAB)
+    return linear_to_oklab(_DECODE[np.asarray(colors, dtype=np.uint8)])
 
 
 def srgb_values_to_oklab(values: np.ndarray) -> np.ndarray:

@@ -104,9 +104,11 @@ class MixedCost:
     first: np.ndarray
     second: np.ndarray
 
-    def choose(self, colors: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each colour's entry (the candidate of lower cost; ties: the nearer in sRGB) and the
-        other candidate.
+    def choose(
+        self, colors: np.ndarray, palette: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each colour's entry (the candidate of lower cost; ties: the nearer in sRGB), the
+        other candidate, and how much farther that one is in Oklab.
 
         Parameters
         ----------
@@ -118,6 +120,9 @@ class MixedCost:
         Returns
         -------
         chosen, other : ndarray of uint8, shape (N,)
+        gap : ndarray of float32, shape (N,)
+            Oklab distance to ``other`` less that to ``chosen`` (what the smoothing prices a
+            switch by, :func:`.remap.smooth_indices`).
         """
         return _cheaper(
             colors.astype(np.float64), self.oklab, palette.astype(np.float64), self.first,
@@ -134,8 +139,9 @@ def _cheaper(
     lam: float,
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Of two candidate entries per colour, the one of lower mixed cost (ties: ``a``) and the
-    other; with ``weights``, also each entry's sums of w, w x, w / d and w x / d over the
+    """Of two candidate entries per colour, the one of lower mixed cost (ties: ``a``), the
+    other and the Oklab gap between them (the other's distance less the chosen one's); with
+    ``weights``, instead of the gap, each entry's sums of w, w x, w / d and w x / d over the
     colours that took it (d: the Oklab distance, at least :data:`_NEAR`). Compiled
     (``_kmeans.c``): in numpy the gathers of every colour's two entries took 6 ms a round on a
     photo."""
@@ -149,18 +155,21 @@ def _cheaper(
     other = np.empty(n, dtype=np.uint8)
     if weights is None:
         w = b""
+        gap = np.empty(n, dtype=np.float32)
         count = sums = inv = inv_sums = bytearray()  # not written
     else:
         w = np.ascontiguousarray(weights, dtype=np.float64)
+        gap = bytearray()  # not written
         count, inv = np.empty(k), np.empty(k)
         sums, inv_sums = np.empty((k, dims)), np.empty((k, dims))
     _kmeans.cheaper(
         np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(oklab, dtype=np.float32),
         w, n, dims, centers, lab, k, float(lam), np.ascontiguousarray(a, dtype=np.uint8),
-        np.ascontiguousarray(b, dtype=np.uint8), chosen, other, _NEAR, count, sums, inv, inv_sums,
+        np.ascontiguousarray(b, dtype=np.uint8), chosen, other, gap, _NEAR, count, sums, inv,
+        inv_sums,
     )  # fmt: skip
     if weights is None:
-        return chosen, other
+        return chosen, other, gap
     return chosen, count, sums, inv, inv_sums
 
 

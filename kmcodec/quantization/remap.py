@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colorspace import srgb_to_oklab, to_space
+from .colorspace import to_space
 from .histogram import ColorHistogram, color_codes
 from .kmeans import nearest_two
 from .perceptual import MixedCost
@@ -190,11 +190,6 @@ def smooth_indices(
         spent += spent_below
         flat_idx[chosen], flat_alt[chosen] = flat_alt[chosen], flat_idx[chosen].copy()
     return idx, spent
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = a - b
-    return np.sqrt(np.einsum("ij,ij->i", d, d))
 
 
 def dither_map(pixels: np.ndarray) -> np.ndarray:
@@ -395,7 +390,7 @@ def remap(
         )
         return _dither(hist, palette, shape, first, second, dither, pixels)
     if perceptual is not None:
-        first, second = perceptual.choose(hist.colors, palette)
+        first, second, gap = perceptual.choose(hist.colors, palette)
     else:
         first, second, _, _ = nearest_two(
             to_space(hist.colors, color_space), to_space(palette, color_space)
@@ -405,12 +400,7 @@ def remap(
     indices = hist.lookup(first.astype(np.uint8)).reshape(height, width)
     if smooth > 0 and len(palette) > 1 and sse > 0:
         alternative = hist.lookup(second.astype(np.uint8)).reshape(height, width)
-        pricing = None
-        if perceptual is not None:
-            lab = srgb_to_oklab(palette[:, :3])
-            gap = _distance(perceptual.oklab, lab[second]) - _distance(perceptual.oklab, lab[first])
-            pricing = (perceptual.lam, first.astype(np.uint8), gap.astype(np.float32))
-            del gap
+        pricing = None if perceptual is None else (perceptual.lam, first, gap)
         budget = sse * (10.0 ** (smooth / 10.0) - 1.0)
         indices, spent = smooth_indices(
             indices,
