@@ -6,6 +6,7 @@ from setuptools import Extension, setup
 #: Each extension is one C99 file beside the Python module that uses it.
 MODULES = [
     "kmcodec.format.codings._context_coder",
+    "kmcodec.format.codings._fast_coder",
     "kmcodec.quantization._histogram",
     "kmcodec.quantization._kmeans",
     "kmcodec.quantization._diffuse",

@@ -23,16 +23,17 @@ from . import options as _options
 from .errors import LimitError, OptionError
 from .files import write_atomic
 from .format import codings
-from .format.codings import Coding, index_bits_allowed
 from .format.layout import (
     CHUNK_EXIF,
     CHUNK_ICC,
     FLAG_ALPHA,
     MAX_PIXELS,
+    Coding,
     Header,
     build_file,
     check_size,
     exif_to_chunk,
+    index_bits_allowed,
     split_file,
 )
 from .quantization import PaletteImage
@@ -247,6 +248,9 @@ def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
         return preset.compress_level(bits) if opts.compress_level is None else opts.compress_level
 
     def code(coding: Coding, level_for: Callable[[int], int | str]) -> tuple[Coding, bytes, int]:
+        if coding != Coding.ROWS:
+            stream, narrowest = codings.encode(idx, colors, coding)
+            return coding, stream, opts.index_bits or narrowest
         return coding, *codings.encode(
             idx,
             colors,
@@ -259,7 +263,9 @@ def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
     if opts.coding is not None:
         streams = [code(opts.coding, level_for)]
     else:
-        streams = [code(Coding.CONTEXT, level_for)]
+        # The default: coding 2, or coding 0 where zstd's matches make it smaller (repeated
+        # tiles, long flat areas); both open fast.
+        streams = [code(Coding.FAST, level_for)]
         screen = preset.screen_level
         if screen is not None and opts.compress_level is None:
             # Coding 0 at a cheap level first; its final level only where it could win.

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import OptionError
-from .format.codings import Coding
 from .format.codings.zstd_frame import FAST_OPTIMAL, check_level
+from .format.layout import Coding
 from .quantization import Effort
 from .quantization.colorspace import COLOR_SPACES
 from .quantization.perceptual import DEFAULT_WEIGHT as DEFAULT_PERCEPTUAL
@@ -74,9 +74,9 @@ class SpeedPreset:
     screen_level : int or None
         When both codings are tried and no ``compress_level`` is given: code coding 0 at this
         cheap level first, and at its final level only if that comes within
-        :data:`SCREEN_MARGIN` of the context coding's size (None: always at the final level).
-        The context coding is the smaller in nearly every image (its match model finds
-        repeats too), so coding 0's slow final pass is spent only where it can matter.
+        :data:`SCREEN_MARGIN` of coding 2's size (None: always at the final level).
+        Coding 2 is the smaller in nearly every photo, so coding 0's slow final pass is spent
+        only where it can matter.
     """
 
     effort: Effort
@@ -106,8 +106,8 @@ SPEEDS: dict[int, SpeedPreset] = {
     10: SpeedPreset(Effort(4, 5, 2, 0, 0), 3, 1, False),
 }
 #: A screened coding 0 (see :attr:`SpeedPreset.screen_level`) is finished at its final level
-#: only if its screening size is below this many times the context coding's. On the corpus a
-#: final level beat the screening level by at most 1.2x wherever coding 0 came near coding 1.
+#: only if its screening size is below this many times coding 2's. On the corpus a final
+#: level beat the screening level by at most 1.2x wherever coding 0 came near the other coding.
 SCREEN_MARGIN = 1.25
 #: Default speed, as pngquant's.
 DEFAULT_SPEED = 4
@@ -423,15 +423,17 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "coding",
         None,
-        "None/auto, 0, 1",
-        "Index coding: 0 packs rows and compresses them with zstd, 1 codes each index with the"
-        " adaptive context model; None (kmq: auto) codes both and keeps the smaller file"
-        f" (from speed 4, coding 0 at zstd level {SPEEDS[DEFAULT_SPEED].screen_level} first, and"
-        f" at its final level only where that comes within {SCREEN_MARGIN}x of coding 1).",
+        "None/auto, 0, 1, 2",
+        "Index coding: 2 a static context model and rANS, near coding 1's size and as fast to"
+        " open as WebP lossless; 1 an adaptive context model, the smallest file and the slowest"
+        " to open; 0 packed rows compressed with zstd. None (kmq: auto) codes 2 and 0 and keeps"
+        f" the smaller (from speed 4, coding 0 at zstd level {SPEEDS[DEFAULT_SPEED].screen_level}"
+        f" first, and at its final level only where that comes within {SCREEN_MARGIN}x of"
+        " coding 2): a file that opens fast.",
         _optional(lambda v: Coding(_choice("coding", v, tuple(Coding)))),
         stage="file",
         from_text=_coding_text,
-        metavar="auto|0|1",
+        metavar="auto|0|1|2",
     ),
     Option(
         "compress_level",

@@ -25,7 +25,7 @@ from PIL import Image, ImageFile, ImagePalette
 from .codec import encode, encode_indexed
 from .errors import KmqError, TruncatedError
 from .format import codings, layout
-from .format.codings import Coding
+from .format.layout import Coding
 from .options import OPTIONS, resolve
 from .quantization.pixels import PIL_MODES
 
@@ -76,20 +76,20 @@ class KmqImageFile(ImageFile.ImageFile):
         self.tile = [ImageFile._Tile("kmq", (0, 0, h.width, h.height), head.stream_offset, (h,))]
 
     def load(self) -> Any:
-        """Decode the index stream. Where it decodes to one byte an index (coding 1, and coding
-        0 at 8 or 1 bits an index), Pillow's image is a view of the decoded plane, as Pillow
+        """Decode the index stream. Where it decodes to one byte an index (codings 1 and 2, and
+        coding 0 at 8 or 1 bits an index), Pillow's image is a view of the decoded plane, as Pillow
         does for memory-mapped raw files: no second copy of the pixels (a 24 MP file loads in
         one plane's memory, not two). The packed 2- and 4-bit rows go through Pillow's raw
         decoder (``KmqDecoder``)."""
         h = getattr(self, "_header", None)
-        mappable = h is not None and (h.coding == Coding.CONTEXT or h.index_bits in (1, 8))
+        mappable = h is not None and (h.coding != Coding.ROWS or h.index_bits in (1, 8))
         if not (self.tile and mappable and self.fp is not None and self._core() is None):
             return super().load()
         Image.Image.load(self)
         try:
             self._check_before_allocating()
             self.fp.seek(self.tile[0].offset)
-            plane = codings.decode(layout.read_stream(self.fp, h), h)
+            plane = codings.read_plane(self.fp, h)
         except KmqError as exc:
             raise OSError(str(exc)) from None
         data, rawmode = plane.raw()
@@ -143,7 +143,7 @@ class KmqImageFile(ImageFile.ImageFile):
             raise RuntimeError(msg)
         self.fp.seek(self.tile[0].offset)
         try:
-            codings.decode(layout.read_stream(self.fp, self._header), self._header)
+            codings.read_plane(self.fp, self._header)
         except TruncatedError as exc:
             raise OSError(str(exc)) from None
         except KmqError as exc:
@@ -161,7 +161,7 @@ class KmqDecoder(ImageFile.PyDecoder):
         assert self.fd is not None
         (h,) = self.args
         try:
-            plane = codings.decode(layout.read_stream(self.fd, h), h)
+            plane = codings.read_plane(self.fd, h)
         except KmqError as exc:
             raise OSError(str(exc)) from None
         self.set_as_raw(*plane.raw())  # type: ignore[arg-type]

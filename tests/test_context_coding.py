@@ -120,20 +120,21 @@ def test_random_bytes_never_crash_the_decoder(data: bytes, k: int, width: int) -
     assert plane.shape == (9, width) and int(plane.max()) < k
 
 
-def test_encoder_keeps_the_smaller_coding(photo) -> None:
+def test_encoder_default_keeps_the_smaller_of_the_fast_opening_codings(photo) -> None:
     q = kmcodec.quantize(photo, 16)
-    sizes = {c: len(q.encode(coding=c)) for c in (0, 1)}
+    sizes = {c: len(q.encode(coding=c)) for c in (0, 2)}
     auto = q.encode()
     assert len(auto) == min(sizes.values())
-    assert kmcodec.read(auto).header.coding == min(sizes, key=sizes.get)
-    # On a photo's indices the context model wins by a wide margin.
-    assert sizes[1] < 0.8 * sizes[0]
+    assert kmcodec.read(auto).header.coding == min(sizes, key=sizes.get) == Coding.FAST
+    # On a photo's indices the static model wins by a wide margin, and coding 1 is smaller still.
+    assert sizes[2] < 0.8 * sizes[0]
+    assert len(q.encode(coding=1)) < sizes[2]
 
 
 @pytest.mark.parametrize(("colors", "tile"), [(2, 64), (4, 128), (16, 64)])
 def test_encoder_keeps_coding_0_where_it_wins(colors, tile) -> None:
     # A random tile repeated: zstd's long matches beat the context model, so the screened
-    # coding 0 comes near coding 1 and is finished at the preset's level.
+    # coding 0 comes near coding 2 and is finished at the preset's level.
     rng = np.random.default_rng(colors)
     plane = np.tile(rng.integers(0, colors, (tile, tile)), (512 // tile, 512 // tile))
     palette = rng.integers(0, 256, (colors, 3)).astype(np.uint8)
@@ -143,7 +144,7 @@ def test_encoder_keeps_coding_0_where_it_wins(colors, tile) -> None:
     assert len(auto) <= len(rows)  # the final level's stream, or the screen's if smaller
 
 
-def test_coding_0_is_screened_and_not_finished_where_coding_1_wins(photo, monkeypatch) -> None:
+def test_coding_0_is_screened_and_not_finished_where_coding_2_wins(photo, monkeypatch) -> None:
     from kmcodec.format.codings import zstd_frame
 
     levels = []
@@ -152,7 +153,7 @@ def test_coding_0_is_screened_and_not_finished_where_coding_1_wins(photo, monkey
         zstd_frame, "compress", lambda data, level: levels.append(level) or compress(data, level)
     )
     q = kmcodec.quantize(photo, 256)  # 8-bit plane: one width, no ranking
-    assert kmcodec.read(q.encode()).header.coding == Coding.CONTEXT
+    assert kmcodec.read(q.encode()).header.coding == Coding.FAST
     assert levels == [kmcodec.SPEEDS[4].screen_level]
     levels.clear()
     q.encode(compress_level=19)  # a level given: coding 0 is coded at it, unscreened
@@ -169,7 +170,7 @@ def test_context_coding_is_deterministic(photo) -> None:
 
 def test_unknown_coding_is_a_value_error(photo) -> None:
     with pytest.raises(ValueError, match="coding"):
-        kmcodec.encode(photo, 8, coding=2)
+        kmcodec.encode(photo, 8, coding=3)
     with pytest.raises(ValueError, match="coding"):
         Image.fromarray(photo).save(io.BytesIO(), format="KMQ", coding="fast")
 

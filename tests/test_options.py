@@ -29,7 +29,7 @@ CASES: dict[str, tuple[object, str | None, object, str]] = {
     "max_iter": (2, "2", -1, "-1"),
     "tol": (5.0, "5", -1.0, "-1"),
     "random_state": (3, "3", -1, "-1"),
-    "coding": (0, "0", 2, "2"),
+    "coding": (0, "0", 3, "3"),
     "compress_level": (3, "3", 40, "40"),
     "index_bits": (8, "8", 3, "3"),
 }

@@ -119,11 +119,13 @@ def test_make_vectors_reproduces_the_committed_files(tmp_path) -> None:
 
 def test_bench_size(corpus) -> None:
     out = tool("bench_size.py", str(corpus), "--colors", "4,16", "--repeat", "1")
-    assert "median bits per pixel" in out and ".kmq c1" in out and "Image.open(f).load()" in out
+    assert "median bits per pixel" in out and ".kmq c2" in out and "Image.open(f).load()" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("4 ", "16 "))]
     first = rows[0]
-    # coding 0, coding 1, and the default is the smaller of the two
-    assert float(first[3]) == min(float(first[1]), float(first[2]))
+    # codings 0, 1 and 2, and the default is the smaller of codings 0 and 2
+    c0, c1, c2, default = (float(v) for v in first[1:5])
+    assert default == min(c0, c2) and c1 < c2
+    assert "coding 2" in out and "c2/WebP" in out
 
 
 def test_bench_compiled() -> None:

@@ -8,14 +8,15 @@ Usage::
 For each image and K, kmcodec quantises once (``smooth=0``, so every container holds exactly
 the quantiser's indices; for an image with fewer colours than K, K is its own number of colours
 and the image is stored losslessly), then stores the palette and indices as: .kmq coding 0,
-.kmq coding 1, the encoder's default (the smaller), PNG-8 (Pillow, optimize), PNG-8 + optipng
--o2, WebP lossless -m 4 and -m 6 (``cwebp -lossless -exact -q 100``) and JPEG XL lossless
-(``cjxl -d 0 -e 9``). Tools that are not installed are skipped, and the output says so. It
-prints the median bits per pixel per K, the median ratios of the new coding to WebP -m 6 and to
-JPEG XL (with the worst image), the time ``Image.open(f).load()`` takes through Pillow for each
-.kmq coding, PNG-8 and WebP lossless (median over images of the best of ``--repeat`` runs) and
-the encoder's time for the context coding next to the quantiser's. ``--big`` adds the load times
-of a 12 MP image (the corpus's first image, resized to 4240 x 2832) at K = 16 and 256.
+1 and 2, the encoder's default (coding 2, or coding 0 where smaller), PNG-8 (Pillow,
+optimize), PNG-8 + optipng -o2, WebP lossless -m 4 and -m 6 (``cwebp -lossless -exact -q
+100``) and JPEG XL lossless (``cjxl -d 0 -e 9``). Tools that are not installed are skipped, and the output says so. It
+prints the median bits per pixel per K, the median ratios of codings 1 and 2 and the default to
+WebP -m 6 and to JPEG XL (with the worst image), the time ``Image.open(f).load()`` takes through
+Pillow for each .kmq coding (coding 2 on one thread), PNG-8 and WebP lossless (median over
+images of the best of ``--repeat`` runs) and the encoder's time for codings 1 and 2 next to the
+quantiser's. ``--big`` adds the load times of a 12 MP image (the corpus's first image, resized
+to 4240 x 2832) at K = 16 and 256, coding 2 on one thread and on every core.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from PIL import Image
 
 import kmcodec
 from kmcodec.format.codings import context as context_coding
+from kmcodec.format.codings import fast as fast_coding
 
 TOOLS = {"cwebp": "webp", "optipng": "optipng", "cjxl": "libjxl-tools"}
-COLUMNS = ("kmq0", "kmq1", "kmq", "png8", "png8+optipng", "webp-m4", "webp-m6", "jxl-e9")
+COLUMNS = ("kmq0", "kmq1", "kmq2", "kmq", "png8", "png8+optipng", "webp-m4", "webp-m6", "jxl-e9")
 LABELS = {
     "kmq0": ".kmq c0",
     "kmq1": ".kmq c1",
+    "kmq2": ".kmq c2",
+    "kmq2-mt": "c2 threads",
     "kmq": ".kmq dflt",
     "png8": "PNG-8",
     "png8+optipng": "+optipng",
@@ -57,7 +61,7 @@ def _run(cmd: list[str]) -> None:
 def store_all(q: kmcodec.Quantized, folder: Path, have: set[str]) -> dict[str, Path]:
     """Write the indices in every container; return {column: path}."""
     paths: dict[str, Path] = {}
-    for name, coding in (("kmq0", 0), ("kmq1", 1), ("kmq", None)):
+    for name, coding in (("kmq0", 0), ("kmq1", 1), ("kmq2", 2), ("kmq", None)):
         paths[name] = folder / f"{name}.kmq"
         paths[name].write_bytes(q.encode(coding=coding))
     p = Image.fromarray(q.indices, mode="P")
@@ -78,13 +82,30 @@ def store_all(q: kmcodec.Quantized, folder: Path, have: set[str]) -> dict[str, P
     return paths
 
 
-def load_seconds(path: Path, repeat: int) -> float:
-    """Best of ``repeat`` runs of ``Image.open(path).load()``."""
+LOADS = ("kmq0", "kmq1", "kmq2", "png8", "webp-m6")
+
+
+def load_seconds(path: Path, repeat: int, threads: int | None = 1) -> float:
+    """Best of ``repeat`` runs of ``Image.open(path).load()``; coding 2 on ``threads`` threads
+    (None: as many as the decoder chooses)."""
     best = float("inf")
-    for _ in range(repeat):
+    saved, fast_coding.THREADS = fast_coding.THREADS, threads
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with Image.open(path) as im:
+                im.load()
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        fast_coding.THREADS = saved
+    return best
+
+
+def best_seconds(fn: object, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
         t0 = time.perf_counter()
-        with Image.open(path) as im:
-            im.load()
+        fn()  # type: ignore[operator]
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -97,20 +118,13 @@ def measure(path: Path, k: int, have: set[str], repeat: int) -> dict[str, object
     kmcodec.quantize(pixels, min(k, own))  # the quantiser's own time, at default settings
     t_quantize = time.perf_counter() - t0
     q = kmcodec.quantize(pixels, min(k, own), smooth=0)
-    t_context = float("inf")
-    for _ in range(3):  # best of 3, as the load times
-        t0 = time.perf_counter()
-        context_coding.encode(q.indices, q.colors)
-        t_context = min(t_context, time.perf_counter() - t0)
+    t_context = best_seconds(lambda: context_coding.encode(q.indices, q.colors))
+    t_fast = best_seconds(lambda: fast_coding.encode(q.indices, q.colors))
     n = pixels.shape[0] * pixels.shape[1]
     with tempfile.TemporaryDirectory() as tmp:
         paths = store_all(q, Path(tmp), have)
         bpp = {name: 8 * p.stat().st_size / n for name, p in paths.items()}
-        loads = {
-            name: load_seconds(paths[name], repeat)
-            for name in ("kmq0", "kmq1", "png8", "webp-m6")
-            if name in paths
-        }
+        loads = {name: load_seconds(paths[name], repeat) for name in LOADS if name in paths}
     return dict(
         image=path.stem,
         k=k,
@@ -119,6 +133,7 @@ def measure(path: Path, k: int, have: set[str], repeat: int) -> dict[str, object
         loads=loads,
         t_quantize=t_quantize,
         t_context=t_context,
+        t_fast=t_fast,
     )
 
 
@@ -128,26 +143,24 @@ def big_image_loads(path: Path, have: set[str], repeat: int) -> None:
     print(
         f"\n12 MP image ({path.name} resized to 4240x2832): Image.open(f).load(), best of {repeat}"
     )
-    print(
-        f"{'K':>4}"
-        + "".join(f"{LABELS[c]:>11}" for c in ("kmq0", "kmq1", "png8", "webp-m6"))
-        + f"{'c1/WebP':>9}"
-    )
+    cols = ("kmq0", "kmq1", "kmq2", "kmq2-mt", "png8", "webp-m6")
+    print(f"{'K':>4}" + "".join(f"{LABELS[c]:>11}" for c in cols) + f"{'c2/WebP':>9}{'mt/1':>7}")
     for k in (16, 256):
         q = kmcodec.quantize(big, k, smooth=0)
         with tempfile.TemporaryDirectory() as tmp:
             paths = store_all(q, Path(tmp), have - {"cjxl", "optipng"})
+            paths["kmq2-mt"] = paths["kmq2"]
             loads = {
-                c: load_seconds(paths[c], repeat)
-                for c in ("kmq0", "kmq1", "png8", "webp-m6")
+                c: load_seconds(paths[c], repeat, None if c == "kmq2-mt" else 1)
+                for c in cols
                 if c in paths
             }
-        row = "".join(
-            f"{1e3 * loads[c]:>9.1f}ms" if c in loads else f"{'-':>11}"
-            for c in ("kmq0", "kmq1", "png8", "webp-m6")
-        )
-        ratio = loads["kmq1"] / loads["webp-m6"] if "webp-m6" in loads else float("nan")
-        print(f"{k:>4}{row}{ratio:>9.2f}")
+        row = "".join(f"{1e3 * loads[c]:>9.1f}ms" if c in loads else f"{'-':>11}" for c in cols)
+        ratio = loads["kmq2"] / loads["webp-m6"] if "webp-m6" in loads else float("nan")
+        print(f"{k:>4}{row}{ratio:>9.2f}{loads['kmq2-mt'] / loads['kmq2']:>7.2f}")
+    height, width = big.shape[:2]
+    parts = -(-height // fast_coding.part_rows_for(width))
+    print(f"coding 2 in {parts} parts of {fast_coding.part_rows_for(width)} rows")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,40 +201,51 @@ def main(argv: list[str] | None = None) -> int:
         )
     refs = [c for c in ("webp-m6", "jxl-e9") if c in columns]
     if refs:
-        print("\n.kmq coding 1 and the default against the references: median (largest) ratio")
+        print("\n.kmq codings 1, 2 and the default against the references: median (largest) ratio")
         print(
             f"{'K':>4}"
-            + "".join(f"{a + '/' + LABELS[b]:>22}" for b in refs for a in ("c1", "dflt"))
+            + "".join(f"{a + '/' + LABELS[b]:>22}" for b in refs for a in ("c1", "c2", "dflt"))
         )
         for k in ks:
             rows = [r for r in results if r["k"] == k]
             cells = []
             for b in refs:
-                for a in ("kmq1", "kmq"):
+                for a in ("kmq1", "kmq2", "kmq"):
                     ratios = [r["bpp"][a] / r["bpp"][b] for r in rows]
                     cells.append(f"{np.median(ratios):.3f} ({max(ratios):.3f})")
             print(f"{k:>4}" + "".join(f"{c:>22}" for c in cells))
-    load_cols = [c for c in ("kmq0", "kmq1", "png8", "webp-m6") if c in results[0]["loads"]]
-    print(f"\nImage.open(f).load() in ms (median over images, best of {args.repeat} runs)")
+    load_cols = [c for c in LOADS if c in results[0]["loads"]]
+    print(
+        f"\nImage.open(f).load() in ms (median over images, best of {args.repeat} runs; coding 2"
+        " on one thread)"
+    )
     print(
         f"{'K':>4}"
         + "".join(f"{LABELS[c]:>11}" for c in load_cols)
-        + ("  c1/WebP" if "webp-m6" in load_cols else "")
+        + ("  c2/WebP  c1/WebP" if "webp-m6" in load_cols else "")
     )
     for k in ks:
         rows = [r for r in results if r["k"] == k]
         med = {c: float(np.median([r["loads"][c] for r in rows])) for c in load_cols}
-        tail = f"{med['kmq1'] / med['webp-m6']:>9.2f}" if "webp-m6" in med else ""
+        tail = (
+            f"{med['kmq2'] / med['webp-m6']:>9.2f}{med['kmq1'] / med['webp-m6']:>9.2f}"
+            if "webp-m6" in med
+            else ""
+        )
         print(f"{k:>4}" + "".join(f"{1e3 * med[c]:>11.2f}" for c in load_cols) + tail)
     print(
-        "\nencoder time (median, s): the quantiser at default settings (one run) vs the context"
-        " coding (best of 3)"
+        "\nencoder time (median, s): the quantiser at default settings (one run) vs coding 1"
+        " and coding 2 (best of 3)"
     )
     for k in ks:
         rows = [r for r in results if r["k"] == k]
         tq = float(np.median([r["t_quantize"] for r in rows]))
         tc = float(np.median([r["t_context"] for r in rows]))
-        print(f"{k:>4}  quantise {tq:.3f}  context coding {tc:.3f}  ratio {tc / tq:.2f}")
+        tf = float(np.median([r["t_fast"] for r in rows]))
+        print(
+            f"{k:>4}  quantise {tq:.3f}  coding 1 {tc:.3f} ({tc / tq:.2f}x)"
+            f"  coding 2 {tf:.3f} ({tf / tq:.2f}x)"
+        )
     if args.big:
         big_image_loads(files[0], have, args.repeat)
     return 0

@@ -17,6 +17,7 @@ A file is, in order::
 
 from __future__ import annotations
 
+import enum
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -44,7 +45,40 @@ from ..errors import (
     TruncatedError,
     UnsupportedError,
 )
-from .codings import Coding, index_bits_allowed
+
+
+class Coding(enum.IntEnum):
+    """How the index stream is coded (header field ``coding``); :mod:`.codings` implements each.
+
+    The container knows only the values; what the stream holds is the coding's business.
+    """
+
+    #: Rows of indices packed MSB-first at ``index_bits`` bits, each row padded to a whole byte,
+    #: all rows compressed as one zstd frame with declared content size and content checksum.
+    ROWS = 0
+    #: Indices coded one by one with an adaptive context model and a binary range coder,
+    #: followed by the CRC-32 of the index plane (spec section 2.6). The smallest files.
+    CONTEXT = 1
+    #: A static context model and rANS, in independently decodable parts of rows (spec
+    #: section 2.7): files near coding 1's size that open as fast as WebP lossless. The default.
+    FAST = 2
+
+
+def index_bits_allowed(colors: int) -> tuple[int, ...]:
+    """Return the index widths a file with ``colors`` palette entries may use.
+
+    Parameters
+    ----------
+    colors : int
+        Number of palette entries, 1 to 256.
+
+    Returns
+    -------
+    tuple of int
+        The widths among 1, 2, 4 and 8 bits with ``2**bits >= colors``, narrowest first.
+    """
+    return tuple(b for b in (1, 2, 4, 8) if (1 << b) >= colors)
+
 
 __all__ = [
     "CHUNK",
@@ -61,6 +95,7 @@ __all__ = [
     "MAX_PIXELS",
     "MIME_TYPE",
     "VERSION",
+    "Coding",
     "Head",
     "Header",
     "build_file",
@@ -71,6 +106,7 @@ __all__ = [
     "exif_from_chunk",
     "exif_to_chunk",
     "header_crc",
+    "index_bits_allowed",
     "read_head",
     "read_stream",
     "split_file",
@@ -180,7 +216,7 @@ class Header:
     """The fixed fields of a ``.kmq`` file (see ``spec/kmq.md``, section "Header").
 
     ``flags`` is the raw byte; :attr:`has_alpha` reads its bit 0. ``coding`` is a
-    :class:`~kmcodec.format.codings.Coding` for the codings this version knows.
+    :class:`Coding` for the codings this version knows.
     """
 
     width: int

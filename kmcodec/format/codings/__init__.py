@@ -5,37 +5,33 @@ of index streams (:func:`kmcodec.read`, the Pillow plugin) goes through :func:`d
 every writer through :func:`encode`; adding a coding means a module here and a line in each.
 
 - :mod:`.rows` -- coding 0: packed rows (:mod:`.bitpack`) in one zstd frame (:mod:`.zstd_frame`);
-- :mod:`.context` -- coding 1: an adaptive context model and a binary range coder, compiled.
+- :mod:`.context` -- coding 1: an adaptive context model and a binary range coder, compiled;
+- :mod:`.fast` -- coding 2: a static context model and rANS in parts of rows, compiled.
+
+The codings depend on :mod:`..layout` (the header, :class:`~..layout.Coding`), never the
+reverse: the container treats the index stream as opaque bytes.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ...errors import CorruptError
-from . import bitpack, context, rows
-from .rows import index_bits_allowed
+from ..layout import Coding, Header, index_bits_allowed, read_stream
+from . import bitpack, context, fast, rows
 
-if TYPE_CHECKING:
-    from ..layout import Header
-
-__all__ = ["Coding", "IndexPlane", "check_start", "decode", "encode", "index_bits_allowed"]
-
-
-class Coding(enum.IntEnum):
-    """How the index stream is coded (header field ``coding``)."""
-
-    #: Rows of indices packed MSB-first at ``index_bits`` bits, each row padded to a whole byte,
-    #: all rows compressed as one zstd frame with declared content size and content checksum.
-    ROWS = 0
-    #: Indices coded one by one with an adaptive context model and a binary range coder,
-    #: followed by the CRC-32 of the index plane (spec section 2.6).
-    CONTEXT = 1
+__all__ = [
+    "Coding",
+    "IndexPlane",
+    "check_start",
+    "decode",
+    "encode",
+    "index_bits_allowed",
+    "read_plane",
+]
 
 
 @dataclass(frozen=True)
@@ -72,40 +68,39 @@ class IndexPlane:
         return self.data, bitpack.PILLOW_RAWMODE[self.index_bits]
 
 
-def encode(
-    indices: np.ndarray,
-    colors: int,
-    coding: Coding,
-    *,
-    index_bits: int | None = None,
-    level_for: Callable[[int], int | str] | None = None,
-    every_width: bool = True,
-) -> tuple[bytes, int]:
+def encode(indices: np.ndarray, colors: int, coding: Coding, **params: Any) -> tuple[bytes, int]:
     """Code an index plane; return the stream and the ``index_bits`` for the header.
 
-    ``index_bits``, ``level_for`` and ``every_width`` shape coding 0 (see :func:`.rows.encode`);
-    a context-coded stream does not depend on them and records the narrowest width (or
-    ``index_bits`` if given).
+    ``params`` are the coding's own: ``index_bits``, ``level_for`` and ``every_width`` for
+    coding 0 (:func:`.rows.encode`), ``part_rows`` for coding 2 (:func:`.fast.encode`), none
+    for coding 1. Codings 1 and 2 do not use ``index_bits``; the header records the narrowest.
+
+    Raises
+    ------
+    TypeError
+        A parameter the coding does not take.
     """
+    if coding == Coding.ROWS:
+        return rows.encode(indices, colors, **params)
+    narrowest = index_bits_allowed(colors)[0]
     if coding == Coding.CONTEXT:
-        return context.encode(indices, colors), index_bits or index_bits_allowed(colors)[0]
-    if level_for is None:
-        level_for = lambda bits: rows.zstd_frame.BEST_LEVEL  # noqa: E731
-    return rows.encode(
-        indices, colors, index_bits=index_bits, level_for=level_for, every_width=every_width
-    )
+        return context.encode(indices, colors, **params), narrowest
+    return fast.encode(indices, colors, **params), narrowest
 
 
 def check_start(prefix: bytes | memoryview, stream_size: int, header: Header) -> None:
     """Checks on the stream's first bytes (at most :data:`START_BYTES`) that a reader makes
     before it allocates the image: a zstd frame header declaring the plane's size (coding 0),
-    a stream at least :data:`.context.MIN_STREAM` bytes long (coding 1).
+    a stream at least :data:`.context.MIN_STREAM` bytes long (coding 1), a head whose part
+    rows and table size fit the stream (coding 2).
 
     Raises
     ------
     kmcodec.errors.CorruptError
     """
-    if header.coding == Coding.CONTEXT:
+    if header.coding == Coding.FAST:
+        fast.check_start(prefix, stream_size)
+    elif header.coding == Coding.CONTEXT:
         if stream_size < context.MIN_STREAM:
             msg = f"the context-coded stream is only {stream_size} bytes"
             raise CorruptError(msg)
@@ -138,8 +133,23 @@ def decode(stream: bytes | memoryview, header: Header) -> IndexPlane:
         :class:`~kmcodec.errors.IndexRangeError`.
     """
     h = header
+    if h.coding == Coding.FAST:
+        return IndexPlane(fast.decode(stream, h.width, h.height, h.colors), h.width, h.height, 8)
     if h.coding == Coding.CONTEXT:
         plane = context.decode(stream, h.width, h.height, h.colors)
         return IndexPlane(plane, h.width, h.height, 8)
     packed = rows.decode(stream, h.width, h.height, h.index_bits, h.colors)
     return IndexPlane(packed, h.width, h.height, h.index_bits)
+
+
+def read_plane(fp: BinaryIO, header: Header) -> IndexPlane:
+    """Read a file's index stream from ``fp`` (at the stream's start) and decode it: the one
+    read sequence of :func:`kmcodec.read` and the Pillow plugin's ``load`` and ``verify``.
+
+    Raises
+    ------
+    kmcodec.errors.KmqError
+        :class:`~kmcodec.errors.TruncatedError` if the file ends inside the stream, else as
+        :func:`decode`.
+    """
+    return decode(read_stream(fp, header), header)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import IndexRangeError
+from ..layout import index_bits_allowed
 from . import bitpack, zstd_frame
 
 __all__ = ["RANKING_LEVEL", "check_start", "decode", "encode", "index_bits_allowed"]
@@ -18,22 +19,6 @@ __all__ = ["RANKING_LEVEL", "check_start", "decode", "encode", "index_bits_allow
 #: at the final level: on the Kodak set the ranking at level 3 agreed with level 19's to within
 #: 1% of size, at a tenth of the cost of compressing every width at level 19.
 RANKING_LEVEL = 3
-
-
-def index_bits_allowed(colors: int) -> tuple[int, ...]:
-    """Return the index widths a file with ``colors`` palette entries may use.
-
-    Parameters
-    ----------
-    colors : int
-        Number of palette entries, 1 to 256.
-
-    Returns
-    -------
-    tuple of int
-        The widths among 1, 2, 4 and 8 bits with ``2**bits >= colors``, narrowest first.
-    """
-    return tuple(b for b in (1, 2, 4, 8) if (1 << b) >= colors)
 
 
 def encode(

@@ -1,0 +1,960 @@
+/*
+ * The compiled core of coding 2 (FAST) of the .kmq format: a static (two-pass) context model
+ * over the palette indices -- a token "equal to the left / upper / upper-right / upper-left
+ * neighbour, or a literal" per pixel, flat spans copied from the row above -- and a rANS coder
+ * whose tables are sent once, so that decoding is a table look-up and a multiply per symbol.
+ * spec/kmq.md, section 2.7, is the normative description; this file uses the spec's names.
+ *
+ * Python API (module kmcodec.format.codings._fast_coder):
+ *   encode(indices, width, height, colors, part_rows) -> (table_bytes, [part_bytes, ...])
+ *   parse_tables(table_bytes, colors) -> bytes (the decoder's tables) or int (an error code)
+ *   decode_part(tables, part_bytes, width, rows, colors, out) -> 0 or a negative error code
+ * decode_part releases the GIL, so that parts decode on several threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_ENDS_EARLY (-1)   /* the rANS decoder needs bytes past the part's end */
+#define ERR_LEFT_OVER (-2)    /* bytes left after the part's last pixel, or final state != L */
+#define ERR_INDEX (-3)        /* a literal is >= colors */
+#define ERR_NOMEM (-4)
+#define ERR_TABLE_SUM (-5)    /* a table's frequencies do not sum to its total */
+#define ERR_SYMBOL (-6)       /* a table holds a symbol outside its alphabet */
+#define ERR_TABLE (-7)        /* a table section is malformed (ends early, bad code, padding) */
+#define ERR_EMPTY (-8)        /* a symbol is read from a table that holds none */
+#define ERR_SPAN (-9)         /* a span is longer than the row above's run */
+#define ERR_STATE (-10)       /* a part's initial state is below L */
+
+/* ---- the model's sizes (spec 2.7.3) ---- */
+#define PATTERNS 28                       /* q = 16 l_N + 4 l_NE + l_NW */
+#define HOW 3                             /* 0: equal to W (or in a span), 1: other match, 2: literal */
+#define TOKEN_CTX (PATTERNS * HOW * HOW)  /* 252 token contexts, then 28 after a span */
+#define TOKEN_TABLES (TOKEN_CTX + PATTERNS)
+#define SPAN_TABLES 16                    /* by min(floor(log2 R), 15) */
+#define SPAN_ALPHABET 65                  /* 0 = the whole run, 1 + hybrid token of n */
+#define LIT_ALPHABET 256
+#define SPAN_BASE TOKEN_TABLES
+#define LIT_BASE (SPAN_BASE + SPAN_TABLES)
+#define MAX_TABLES (LIT_BASE + 256)
+#define TOKEN_BITS 12                     /* token tables: frequencies sum to 2^12 */
+#define LUT_BITS 10                       /* span and literal tables: 2^10, decoded by look-up */
+#define RANS_L (1u << 16)
+#define EG_MAX_ZEROS 24
+
+static uint8_t Q_OF[64];       /* equality mask of (W, N, NE, NW) -> pattern q */
+static uint8_t D_OF[64];       /* -> number of distinct values d */
+static uint8_t SRC_OF[64][4];  /* -> which neighbour (0 W, 1 N, 2 NE, 3 NW) is distinct value t */
+static double LOG2[4097];
+
+static int table_alphabet(int id) {
+    if (id < TOKEN_TABLES) {
+        int q = id < TOKEN_CTX ? id / (HOW * HOW) : id - TOKEN_CTX;
+        int a = q >> 4, b = (q >> 2) & 3, c = q & 3;
+        int m = a > b ? a : b;
+        m = m > c ? m : c;
+        return m + 2; /* d = 1 + max label, and LIT */
+    }
+    return id < LIT_BASE ? SPAN_ALPHABET : LIT_ALPHABET;
+}
+
+static int table_bits(int id) { return id < TOKEN_TABLES ? TOKEN_BITS : LUT_BITS; }
+
+static inline int eq_mask(int w, int n, int ne, int nw) {
+    return (n == w) | ((ne == w) << 1) | ((ne == n) << 2) | ((nw == w) << 3) | ((nw == n) << 4) |
+           ((nw == ne) << 5);
+}
+
+static void init_tables(void) {
+    for (int v = 0; v < 256; v++) {
+        int nb[4] = {v & 3, (v >> 2) & 3, (v >> 4) & 3, (v >> 6) & 3};
+        int dist[4], d = 0, lab[4];
+        for (int i = 0; i < 4; i++) {
+            int j = 0;
+            while (j < d && dist[j] != nb[i]) j++;
+            if (j == d) {
+                dist[d] = nb[i];
+                d++;
+            }
+            lab[i] = j;
+        }
+        int m = eq_mask(nb[0], nb[1], nb[2], nb[3]);
+        Q_OF[m] = (uint8_t)(16 * lab[1] + 4 * lab[2] + lab[3]);
+        D_OF[m] = (uint8_t)d;
+        for (int t = 0; t < 4; t++) {
+            int i = 0;
+            while (i < 4 && lab[i] != t) i++;
+            SRC_OF[m][t] = (uint8_t)(i < 4 ? i : 0);
+        }
+    }
+    LOG2[0] = 0;
+    for (int i = 1; i <= 4096; i++) LOG2[i] = log2((double)i);
+}
+
+static inline int floor_log2(uint32_t v) {
+    int e = 0;
+    while (v >> (e + 1)) e++;
+    return e;
+}
+
+static inline int span_bucket(int r) {
+    int b = floor_log2((uint32_t)r);
+    return b < SPAN_TABLES ? b : SPAN_TABLES - 1;
+}
+
+/* n -> hybrid token, with the extra bits and their count (spec 2.7.4) */
+static inline int hybrid_token(uint32_t n, uint32_t *extra, int *nbits) {
+    if (n < 16) {
+        *nbits = 0;
+        *extra = 0;
+        return (int)n;
+    }
+    int e = floor_log2(n);
+    *nbits = e - 1;
+    *extra = n & ((1u << (e - 1)) - 1);
+    return 16 + 2 * (e - 4) + (int)((n >> (e - 1)) & 1);
+}
+
+/* ======================================================================================
+ * The model walk, shared by the encoder's two passes. `sink` receives (table, symbol) and
+ * raw bits; the decoder has its own copy of the walk, specialised for speed.
+ * ==================================================================================== */
+
+typedef struct {
+    uint16_t table; /* table id, or RAW_BASE + nbits */
+    uint16_t sym;
+} event;
+
+#define RAW_BASE 1000
+
+typedef struct {
+    uint32_t *counts; /* MAX_TABLES x 256, or NULL */
+    event *ev;        /* growable list, or NULL */
+    size_t n, cap;
+    int nomem;
+    int record; /* keep the events in `ev` */
+} sink;
+
+static inline void emit(sink *s, int table, int sym) {
+    if (s->counts) s->counts[table * 256 + sym]++;
+    if (s->record) {
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 4096;
+            event *ev = (event *)realloc(s->ev, cap * sizeof(event));
+            if (!ev) {
+                s->nomem = 1;
+                return;
+            }
+            s->ev = ev;
+            s->cap = cap;
+        }
+        s->ev[s->n].table = (uint16_t)table;
+        s->ev[s->n].sym = (uint16_t)sym;
+        s->n++;
+    }
+}
+
+static inline void emit_raw(sink *s, uint32_t v, int nbits) {
+    if (s->record && nbits > 16) {
+        emit(s, RAW_BASE + 16, (int)(v & 0xffff));
+        emit(s, RAW_BASE + nbits - 16, (int)(v >> 16));
+    } else if (s->record && nbits) {
+        emit(s, RAW_BASE + nbits, (int)v);
+    }
+}
+
+/* one pixel coded by a token (and a literal): its how class */
+static inline int walk_pixel(sink *s, int ctx, int m, const int *nb, int v) {
+    int d = D_OF[m];
+    int t = 0;
+    while (t < d && nb[SRC_OF[m][t]] != v) t++;
+    emit(s, ctx, t);
+    if (t == d) {
+        emit(s, LIT_BASE + nb[0], v);
+        return 2;
+    }
+    return t ? 1 : 0;
+}
+
+static int walk_part(const uint8_t *plane, int width, int rows, sink *s, uint8_t *how) {
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = plane + (size_t)y * width;
+        const uint8_t *up = y ? row - width : NULL;
+        uint8_t *hrow = how + (size_t)(y & 1) * width;
+        const uint8_t *hup = how + (size_t)((y & 1) ^ 1) * width;
+        int last_end = 0;
+        int x = 0;
+        while (x < width) {
+            int nb[4];
+            nb[0] = x ? row[x - 1] : (up ? up[x] : 0);
+            if (up) {
+                nb[1] = up[x];
+                nb[3] = x ? up[x - 1] : nb[1];
+                nb[2] = x + 1 < width ? up[x + 1] : nb[1];
+            } else {
+                nb[1] = nb[2] = nb[3] = nb[0];
+            }
+            int m = eq_mask(nb[0], nb[1], nb[2], nb[3]);
+            int q = Q_OF[m];
+            if (q == 0 && up) {
+                int c = nb[0];
+                if (x >= last_end) {
+                    int e = x + 1;
+                    while (e < width && up[e] == c) e++;
+                    last_end = e;
+                }
+                int r = last_end - x;
+                int n = 0;
+                while (n < r && row[x + n] == c) n++;
+                memset(hrow + x, 0, (size_t)n);
+                int b = span_bucket(r);
+                if (n == r) {
+                    emit(s, SPAN_BASE + b, 0);
+                    x += n;
+                    continue;
+                }
+                uint32_t extra;
+                int nbits;
+                int tok = hybrid_token((uint32_t)n, &extra, &nbits);
+                emit(s, SPAN_BASE + b, 1 + tok);
+                emit_raw(s, extra, nbits);
+                x += n;
+                /* the pixel that ends the span: its neighbours again, after-span context */
+                nb[0] = x ? row[x - 1] : up[x];
+                nb[1] = up[x];
+                nb[3] = x ? up[x - 1] : nb[1];
+                nb[2] = x + 1 < width ? up[x + 1] : nb[1];
+                m = eq_mask(nb[0], nb[1], nb[2], nb[3]);
+                hrow[x] = (uint8_t)walk_pixel(s, TOKEN_CTX + Q_OF[m], m, nb, row[x]);
+                x++;
+                continue;
+            }
+            int hw = x ? hrow[x - 1] : 0;
+            int hn = up ? hup[x] : 0;
+            hrow[x] = (uint8_t)walk_pixel(s, (q * HOW + hw) * HOW + hn, m, nb, row[x]);
+            x++;
+        }
+        if (s->nomem) return ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* ======================================================================================
+ * Tables: the encoder's choice of precision, and the bit code both sides share.
+ * ==================================================================================== */
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t acc;
+    int nacc;
+    int nomem;
+} bitwriter;
+
+static void bw_put(bitwriter *w, uint32_t v, int n) { /* n <= 32, LSB first */
+    for (int i = 0; i < n; i++) {
+        w->acc |= (uint64_t)((v >> i) & 1) << w->nacc;
+        if (++w->nacc == 8) {
+            if (w->len == w->cap) {
+                size_t cap = w->cap ? 2 * w->cap : 1024;
+                uint8_t *b = (uint8_t *)realloc(w->buf, cap);
+                if (!b) {
+                    w->nomem = 1;
+                    w->nacc = 0;
+                    w->acc = 0;
+                    return;
+                }
+                w->buf = b;
+                w->cap = cap;
+            }
+            w->buf[w->len++] = (uint8_t)w->acc;
+            w->acc = 0;
+            w->nacc = 0;
+        }
+    }
+}
+
+static void bw_eg(bitwriter *w, uint32_t v, int k) {
+    uint32_t u = v + (1u << k);
+    int n = floor_log2(u);
+    bw_put(w, 0, n - k);
+    bw_put(w, 1, 1);
+    bw_put(w, u - (1u << n), n);
+}
+
+static inline int eg_bits(uint32_t v, int k) {
+    int n = floor_log2(v + (1u << k));
+    return 2 * n - k + 1;
+}
+
+/* The encoder's view of one table: frequencies (already scaled to 2^bits) and starts. */
+typedef struct {
+    uint16_t freq[256];
+    uint16_t start[256];
+    int nz;
+} enc_table;
+
+/* counts -> frequencies summing to t, each nonzero count >= 1 (nz <= t) */
+static void quantise(const uint32_t *c, int a, uint64_t total, int nz, uint32_t t, uint32_t *f) {
+    uint64_t sum = 0;
+    int big = 0;
+    for (int i = 0; i < a; i++) {
+        f[i] = 0;
+        if (!c[i]) continue;
+        f[i] = 1 + (uint32_t)(((uint64_t)c[i] * (t - nz)) / total);
+        sum += f[i];
+        if (c[i] > c[big]) big = i;
+    }
+    f[big] += (uint32_t)(t - sum);
+}
+
+/* Choose the table's shift and Exp-Golomb order by total cost, write it, fill `et`. */
+static void write_table(bitwriter *w, const uint32_t *c, int a, int bits, enc_table *et) {
+    int nz = 0, last = -1;
+    uint64_t total = 0;
+    for (int i = 0; i < a; i++) {
+        if (c[i]) {
+            nz++;
+            total += c[i];
+            last = i;
+        }
+    }
+    memset(et, 0, sizeof(*et));
+    et->nz = nz;
+    bw_eg(w, (uint32_t)nz, 0);
+    if (!nz) return;
+    int prev = -1;
+    for (int i = 0; i < a; i++) {
+        if (c[i]) {
+            bw_eg(w, (uint32_t)(i - prev - 1), 0);
+            prev = i;
+        }
+    }
+    if (nz == 1) {
+        et->freq[last] = (uint16_t)(1u << bits);
+        return;
+    }
+    uint32_t f[256], best_f[256];
+    double best = -1;
+    int best_s = 0, best_k = 0;
+    for (int s = 0; s <= bits; s++) {
+        uint32_t t = 1u << (bits - s);
+        if (t < (uint32_t)nz) break;
+        quantise(c, a, total, nz, t, f);
+        double data = 0;
+        for (int i = 0; i < a; i++)
+            if (c[i]) data += (double)c[i] * (LOG2[t] - LOG2[f[i]]);
+        for (int k = 0; k < 8; k++) {
+            double tb = 7;
+            for (int i = 0; i < a; i++)
+                if (c[i] && i != last) tb += eg_bits(f[i] - 1, k);
+            if (best < 0 || data + tb < best) {
+                best = data + tb;
+                best_s = s;
+                best_k = k;
+                memcpy(best_f, f, sizeof(f));
+            }
+        }
+    }
+    bw_put(w, (uint32_t)best_s, 4);
+    bw_put(w, (uint32_t)best_k, 3);
+    uint32_t start = 0;
+    for (int i = 0; i < a; i++) {
+        if (!c[i]) continue;
+        if (i != last) bw_eg(w, best_f[i] - 1, best_k);
+        et->freq[i] = (uint16_t)(best_f[i] << best_s);
+        et->start[i] = (uint16_t)start;
+        start += et->freq[i];
+    }
+}
+
+/* ======================================================================================
+ * rANS (spec 2.7.5): 32-bit state in [2^16, 2^32), 16-bit renormalisation.
+ * ==================================================================================== */
+
+typedef struct {
+    uint16_t *words; /* written from the end backwards */
+    size_t n, cap;
+} rans_out;
+
+static int encode_events(const event *ev, size_t n, const enc_table *tables, rans_out *o) {
+    uint32_t x = RANS_L;
+    for (size_t i = n; i-- > 0;) {
+        uint32_t f, start;
+        int bits;
+        if (ev[i].table >= RAW_BASE) {
+            bits = ev[i].table - RAW_BASE;
+            f = 1;
+            start = ev[i].sym;
+        } else {
+            const enc_table *t = &tables[ev[i].table];
+            bits = table_bits(ev[i].table);
+            f = t->freq[ev[i].sym];
+            start = t->start[ev[i].sym];
+        }
+        uint64_t x_max = (uint64_t)f << (32 - bits);
+        if (x >= x_max) {
+            if (o->n == o->cap) {
+                size_t cap = o->cap ? 2 * o->cap : 4096;
+                uint16_t *w = (uint16_t *)realloc(o->words, cap * sizeof(uint16_t));
+                if (!w) return ERR_NOMEM;
+                o->words = w;
+                o->cap = cap;
+            }
+            o->words[o->n++] = (uint16_t)(x & 0xffff);
+            x >>= 16;
+        }
+        x = ((x / f) << bits) + (x % f) + start;
+    }
+    /* the final state, then the words in the order the decoder reads them */
+    if (o->n + 2 > o->cap) {
+        uint16_t *w = (uint16_t *)realloc(o->words, (o->n + 2) * sizeof(uint16_t));
+        if (!w) return ERR_NOMEM;
+        o->words = w;
+        o->cap = o->n + 2;
+    }
+    o->words[o->n++] = (uint16_t)(x >> 16);
+    o->words[o->n++] = (uint16_t)(x & 0xffff);
+    return 0;
+}
+
+static PyObject *words_to_bytes(const rans_out *o) {
+    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(2 * o->n));
+    if (!b) return NULL;
+    uint8_t *p = (uint8_t *)PyBytes_AS_STRING(b);
+    for (size_t i = 0; i < o->n; i++) {
+        uint16_t v = o->words[o->n - 1 - i];
+        p[2 * i] = (uint8_t)(v & 0xff);
+        p[2 * i + 1] = (uint8_t)(v >> 8);
+    }
+    return b;
+}
+
+static PyObject *py_encode(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    int width, height, colors, part_rows;
+    if (!PyArg_ParseTuple(args, "y*iiii", &buf, &width, &height, &colors, &part_rows))
+        return NULL;
+    if (width < 1 || height < 1 || colors < 1 || colors > 256 || part_rows < 1 ||
+        buf.len != (Py_ssize_t)width * height) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "indices do not match width * height, or bad sizes");
+        return NULL;
+    }
+    const uint8_t *plane = (const uint8_t *)buf.buf;
+    for (Py_ssize_t i = 0; i < buf.len; i++) {
+        if (plane[i] >= colors) {
+            PyBuffer_Release(&buf);
+            PyErr_SetString(PyExc_ValueError, "an index is >= colors");
+            return NULL;
+        }
+    }
+    int ntables = LIT_BASE + colors;
+    uint32_t *counts = (uint32_t *)calloc((size_t)MAX_TABLES * 256, sizeof(uint32_t));
+    uint8_t *how = (uint8_t *)calloc(2 * (size_t)width, 1);
+    enc_table *tables = (enc_table *)calloc((size_t)MAX_TABLES, sizeof(enc_table));
+    bitwriter bw = {0};
+    PyObject *parts = NULL, *result = NULL, *tb = NULL;
+    int rc = 0;
+    if (!counts || !how || !tables) {
+        rc = ERR_NOMEM;
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    sink s = {counts, NULL, 0, 0, 0, 0};
+    for (int y0 = 0; y0 < height && !rc; y0 += part_rows) {
+        int rows = height - y0 < part_rows ? height - y0 : part_rows;
+        rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
+    }
+    for (int id = 0; id < ntables && !rc; id++)
+        write_table(&bw, counts + (size_t)id * 256, table_alphabet(id), table_bits(id),
+                    &tables[id]);
+    if (bw.nacc) bw_put(&bw, 0, 8 - bw.nacc);
+    if (bw.nomem) rc = ERR_NOMEM;
+    Py_END_ALLOW_THREADS
+    if (rc) goto done;
+    tb = PyBytes_FromStringAndSize((const char *)bw.buf, (Py_ssize_t)bw.len);
+    parts = PyList_New(0);
+    if (!tb || !parts) goto done;
+    for (int y0 = 0; y0 < height; y0 += part_rows) {
+        int rows = height - y0 < part_rows ? height - y0 : part_rows;
+        sink s = {NULL, NULL, 0, 0, 0, 1};
+        rans_out o = {NULL, 0, 0};
+        Py_BEGIN_ALLOW_THREADS
+        rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
+        if (!rc) rc = encode_events(s.ev, s.n, tables, &o);
+        Py_END_ALLOW_THREADS
+        free(s.ev);
+        if (rc) {
+            free(o.words);
+            goto done;
+        }
+        PyObject *pb = words_to_bytes(&o);
+        free(o.words);
+        if (!pb || PyList_Append(parts, pb)) {
+            Py_XDECREF(pb);
+            goto done;
+        }
+        Py_DECREF(pb);
+    }
+    result = PyTuple_Pack(2, tb, parts);
+done:
+    PyBuffer_Release(&buf);
+    free(counts);
+    free(how);
+    free(tables);
+    free(bw.buf);
+    Py_XDECREF(tb);
+    Py_XDECREF(parts);
+    if (rc == ERR_NOMEM) return PyErr_NoMemory();
+    return result;
+}
+
+/* ======================================================================================
+ * The decoder's tables, parsed once and shared by every part (and thread).
+ * ==================================================================================== */
+
+typedef struct {
+    /* The token table of each context, by the decoder's own index of it: (mask << 4 | hw << 2
+     * | hn) for the equality mask of the neighbours and the how classes, 1024 + mask after a
+     * span. [0..5] cumulative frequencies, [6] = 1 if the table holds a symbol. */
+    uint16_t cum[1024 + 64][8];
+    uint32_t lut_at[SPAN_TABLES + 256]; /* entry offset in lut[], or UINT32_MAX if empty */
+    uint32_t nluts;
+    uint32_t lut[]; /* (sym << 20) | ((freq - 1) << 10) | (slot - start) */
+} dec_tables;
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos; /* pos in bits */
+} bitreader;
+
+static inline int br_bit(bitreader *r, int *err) {
+    if (r->pos >= 8 * r->len) {
+        *err = ERR_TABLE;
+        return 0;
+    }
+    int b = (r->p[r->pos >> 3] >> (r->pos & 7)) & 1;
+    r->pos++;
+    return b;
+}
+
+static uint32_t br_bits(bitreader *r, int n, int *err) {
+    uint32_t v = 0;
+    for (int i = 0; i < n && !*err; i++) v |= (uint32_t)br_bit(r, err) << i;
+    return v;
+}
+
+static uint32_t br_eg(bitreader *r, int k, int *err) {
+    int z = 0;
+    while (!*err && !br_bit(r, err)) {
+        if (++z > EG_MAX_ZEROS) {
+            *err = ERR_TABLE;
+            return 0;
+        }
+    }
+    if (*err) return 0;
+    uint32_t m = br_bits(r, z + k, err);
+    return (uint32_t)(((1ull << (z + k)) | m) - (1ull << k));
+}
+
+/* read one table's frequencies (scaled to 2^bits); return its symbol count or an error */
+static int read_table(bitreader *r, int a, int bits, uint32_t *freq) {
+    int err = 0;
+    memset(freq, 0, 256 * sizeof(uint32_t));
+    uint32_t nz = br_eg(r, 0, &err);
+    if (err) return err;
+    if (nz > (uint32_t)a) return ERR_SYMBOL;
+    if (!nz) return 0;
+    int syms[256];
+    int prev = -1;
+    for (uint32_t i = 0; i < nz; i++) {
+        uint32_t gap = br_eg(r, 0, &err);
+        if (err) return err;
+        if (gap >= (uint32_t)(a - prev - 1)) return ERR_SYMBOL;
+        prev += 1 + (int)gap;
+        syms[i] = prev;
+    }
+    if (nz == 1) {
+        freq[syms[0]] = 1u << bits;
+        return 1;
+    }
+    uint32_t s = br_bits(r, 4, &err);
+    uint32_t k = br_bits(r, 3, &err);
+    if (err) return err;
+    if (s > (uint32_t)bits) return ERR_TABLE;
+    uint32_t t = 1u << (bits - s), sum = 0;
+    for (uint32_t i = 0; i + 1 < nz; i++) {
+        uint32_t f = br_eg(r, (int)k, &err);
+        if (err) return err;
+        if (f >= t) return ERR_TABLE_SUM;
+        sum += f + 1;
+        if (sum >= t) return ERR_TABLE_SUM;
+        freq[syms[i]] = (f + 1) << s;
+    }
+    freq[syms[nz - 1]] = (t - sum) << s;
+    return (int)nz;
+}
+
+static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    int colors;
+    if (!PyArg_ParseTuple(args, "y*i", &buf, &colors)) return NULL;
+    if (colors < 1 || colors > 256) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "bad colors");
+        return NULL;
+    }
+    int ntables = LIT_BASE + colors;
+    /* first pass: validate and count the look-up tables */
+    bitreader r = {(const uint8_t *)buf.buf, (size_t)buf.len, 0};
+    uint32_t *freqs = (uint32_t *)malloc((size_t)ntables * 256 * sizeof(uint32_t));
+    int *nzs = (int *)malloc((size_t)ntables * sizeof(int));
+    if (!freqs || !nzs) {
+        free(freqs);
+        free(nzs);
+        PyBuffer_Release(&buf);
+        return PyErr_NoMemory();
+    }
+    int rc = 0;
+    uint32_t nluts = 0;
+    for (int id = 0; id < ntables && !rc; id++) {
+        int nz = read_table(&r, table_alphabet(id), table_bits(id), freqs + (size_t)id * 256);
+        if (nz < 0) rc = nz;
+        else {
+            nzs[id] = nz;
+            if (id >= SPAN_BASE && nz) nluts++;
+        }
+    }
+    /* what follows the last table: zero bits to the byte's end, and nothing more */
+    if (!rc) {
+        if ((r.pos + 7) / 8 != (size_t)buf.len) rc = ERR_TABLE;
+        else
+            while (r.pos < 8 * (size_t)buf.len)
+                if (br_bit(&r, &rc)) rc = ERR_TABLE;
+    }
+    PyBuffer_Release(&buf);
+    if (rc) {
+        free(freqs);
+        free(nzs);
+        return PyLong_FromLong(rc);
+    }
+    size_t size = sizeof(dec_tables) + (size_t)nluts * (1u << LUT_BITS) * sizeof(uint32_t);
+    PyObject *blob = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!blob) {
+        free(freqs);
+        free(nzs);
+        return NULL;
+    }
+    dec_tables *dt = (dec_tables *)PyBytes_AS_STRING(blob);
+    memset(dt, 0, sizeof(dec_tables));
+    dt->nluts = nluts;
+    uint32_t at = 0;
+    for (int id = 0; id < TOKEN_TABLES + SPAN_TABLES + 256; id++) {
+        const uint32_t *f = id < ntables ? freqs + (size_t)id * 256 : NULL;
+        if (id < TOKEN_TABLES) {
+            int a = table_alphabet(id);
+            uint16_t cum[8] = {0};
+            uint32_t c = 0;
+            for (int t = 0; t <= 5; t++) {
+                cum[t] = (uint16_t)(t <= a ? c : 4096);
+                if (t < a) c += f[t];
+            }
+            cum[6] = (uint16_t)(nzs[id] ? 1 : 0);
+            for (int m = 0; m < 64; m++) {
+                int q = Q_OF[m];
+                if (id >= TOKEN_CTX) {
+                    if (id - TOKEN_CTX == q) memcpy(dt->cum[1024 + m], cum, sizeof(cum));
+                    continue;
+                }
+                if (id / (HOW * HOW) != q) continue;
+                int hw = (id / HOW) % HOW, hn = id % HOW;
+                memcpy(dt->cum[(m << 4) | (hw << 2) | hn], cum, sizeof(cum));
+            }
+            continue;
+        }
+        int li = id - SPAN_BASE;
+        if (!f || !nzs[id]) {
+            dt->lut_at[li] = UINT32_MAX;
+            continue;
+        }
+        dt->lut_at[li] = at;
+        uint32_t *lut = dt->lut + at;
+        uint32_t start = 0;
+        for (int sym = 0; sym < 256; sym++) {
+            for (uint32_t j = 0; j < f[sym]; j++)
+                lut[start + j] = ((uint32_t)sym << 20) | ((f[sym] - 1) << 10) | j;
+            start += f[sym];
+        }
+        at += 1u << LUT_BITS;
+    }
+    free(freqs);
+    free(nzs);
+    return blob;
+}
+
+/* ======================================================================================
+ * The decoder of one part.
+ * ==================================================================================== */
+
+/* One rANS state and its input. The part's bytes are copied into a buffer with PAD zero bytes
+ * after them, so that the renormalisation can read a 16-bit word without a branch on the (hard
+ * to predict) condition; the decoder checks after every pixel that it has not gone past the
+ * part's end (a pixel reads at most 5 words), so it never reads past the padding. */
+typedef struct {
+    uint32_t x;
+    const uint8_t *p, *end;
+} rans_in;
+
+#define PAD 32
+
+#define RENORM(d)                                                                           \
+    do {                                                                                    \
+        uint32_t need_ = (d).x < RANS_L;                                                    \
+        uint32_t w_ = (uint32_t)(d).p[0] | ((uint32_t)(d).p[1] << 8);                       \
+        uint32_t y_ = ((d).x << 16) | w_;                                                   \
+        (d).x = need_ ? y_ : (d).x;                                                         \
+        (d).p += 2 * need_;                                                                 \
+    } while (0)
+
+/* decode a symbol of a look-up table (span or literal): its symbol */
+#define LUT_DECODE(d, lut, sym)                                                             \
+    do {                                                                                    \
+        uint32_t e_ = (lut)[(d).x & ((1u << LUT_BITS) - 1)];                                \
+        (d).x = (((e_ >> 10) & 1023) + 1) * ((d).x >> LUT_BITS) + (e_ & 1023);              \
+        RENORM(d);                                                                          \
+        (sym) = (int)(e_ >> 20);                                                            \
+    } while (0)
+
+/* decode a token of the table `cum`: t */
+#define TOKEN_DECODE(d, cum, t)                                                             \
+    do {                                                                                    \
+        uint32_t slot_ = (d).x & ((1u << TOKEN_BITS) - 1);                                  \
+        uint32_t c1_ = (cum)[1], c2_ = (cum)[2], c3_ = (cum)[3], c4_ = (cum)[4];            \
+        (t) = (slot_ >= c1_) + (slot_ >= c2_) + (slot_ >= c3_) + (slot_ >= c4_);            \
+        uint32_t lo_ = (cum)[(t)], hi_ = (cum)[(t) + 1];                                    \
+        (d).x = (hi_ - lo_) * ((d).x >> TOKEN_BITS) + slot_ - lo_;                          \
+        RENORM(d);                                                                          \
+    } while (0)
+
+/* SRC4[mask]: for t = 0..3, bits 2t..2t+1 say which neighbour (0 W, 1 N, 2 NE, 3 NW) holds
+ * distinct value t; D_OF[mask] is how many there are. */
+static uint8_t SRC4[64];
+
+static void init_decoder_tables(void) {
+    for (int m = 0; m < 64; m++) {
+        SRC4[m] = (uint8_t)(SRC_OF[m][0] | (SRC_OF[m][1] << 2) | (SRC_OF[m][2] << 4) |
+                            (SRC_OF[m][3] << 6));
+    }
+}
+
+static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int width, int rows,
+                       int colors, uint8_t *out, uint8_t *how) {
+    /* src has PAD zero bytes after its len bytes */
+    if (len < 4) return ERR_ENDS_EARLY;
+    rans_in d;
+    d.x = (uint32_t)src[0] | ((uint32_t)src[1] << 8) | ((uint32_t)src[2] << 16) |
+          ((uint32_t)src[3] << 24);
+    d.p = src + 4;
+    d.end = src + len;
+    if (d.x < RANS_L) return ERR_STATE;
+    const uint32_t *lit_lut[256];
+    for (int v = 0; v < 256; v++) {
+        uint32_t at = v < colors ? dt->lut_at[SPAN_TABLES + v] : UINT32_MAX;
+        lit_lut[v] = at == UINT32_MAX ? NULL : dt->lut + at;
+    }
+    /* row 0 of the part: no row above, so every neighbour is w and the pattern is q = 0 */
+    {
+        uint8_t *row = out;
+        int w = 0, hw = 0;
+        for (int x = 0; x < width; x++) {
+            const uint16_t *cum = dt->cum[(63 << 4) | (hw << 2)];
+            if (!cum[6]) return ERR_EMPTY;
+            int t;
+            TOKEN_DECODE(d, cum, t);
+            if (t) {
+                const uint32_t *lut = lit_lut[w];
+                if (!lut) return ERR_EMPTY;
+                LUT_DECODE(d, lut, w);
+                if (w >= colors) return ERR_INDEX;
+                hw = 2;
+            } else {
+                hw = 0;
+            }
+            row[x] = (uint8_t)w;
+            how[x] = (uint8_t)hw;
+            if (d.p > d.end) return ERR_ENDS_EARLY;
+        }
+    }
+    for (int y = 1; y < rows; y++) {
+        uint8_t *row = out + (size_t)y * width;
+        const uint8_t *up = row - width;
+        uint8_t *hrow = how + (size_t)(y & 1) * width;
+        const uint8_t *hup = how + (size_t)((y & 1) ^ 1) * width;
+        int last_end = 0;
+        int x = 0;
+        int hw = 0;
+        while (x < width) {
+            int n = up[x];
+            int w = x ? row[x - 1] : n;
+            int nw = x ? up[x - 1] : n;
+            int ne = x + 1 < width ? up[x + 1] : n;
+            int m = eq_mask(w, n, ne, nw);
+            const uint16_t *cum;
+            if (m == 63) {
+                /* a span: the row above's run of w, from x */
+                if (x >= last_end) {
+                    int e = x + 1;
+                    while (e < width && up[e] == w) e++;
+                    last_end = e;
+                }
+                int r = last_end - x;
+                uint32_t at = dt->lut_at[span_bucket(r)];
+                if (at == UINT32_MAX) return ERR_EMPTY;
+                int s;
+                LUT_DECODE(d, dt->lut + at, s);
+                if (d.p > d.end) return ERR_ENDS_EARLY;
+                if (s == 0) {
+                    memset(row + x, w, (size_t)r);
+                    memset(hrow + x, 0, (size_t)r);
+                    x += r;
+                    hw = 0;
+                    continue;
+                }
+                int tok = s - 1;
+                int k;
+                if (tok < 16) {
+                    k = tok;
+                } else {
+                    int ex = 4 + (tok - 16) / 2, nbits = ex - 1;
+                    uint32_t extra = 0;
+                    if (nbits > 16) {
+                        extra = d.x & 0xffff;
+                        d.x >>= 16;
+                        RENORM(d);
+                        nbits -= 16;
+                        extra |= (d.x & ((1u << nbits) - 1)) << 16;
+                    } else {
+                        extra = d.x & ((1u << nbits) - 1);
+                    }
+                    d.x >>= nbits;
+                    RENORM(d);
+                    k = (1 << ex) | ((tok & 1) << (ex - 1)) | (int)extra;
+                }
+                if (k >= r) return ERR_SPAN;
+                memset(row + x, w, (size_t)k);
+                memset(hrow + x, 0, (size_t)k);
+                x += k;
+                n = up[x];
+                w = x ? row[x - 1] : n;
+                nw = x ? up[x - 1] : n;
+                ne = x + 1 < width ? up[x + 1] : n;
+                m = eq_mask(w, n, ne, nw);
+                cum = dt->cum[1024 + m];
+            } else {
+                cum = dt->cum[(m << 4) | (hw << 2) | hup[x]];
+            }
+            if (!cum[6]) return ERR_EMPTY;
+            int t;
+            TOKEN_DECODE(d, cum, t);
+            int v;
+            if (t < D_OF[m]) {
+                uint32_t nbv = (uint32_t)w | ((uint32_t)n << 8) | ((uint32_t)ne << 16) |
+                               ((uint32_t)nw << 24);
+                v = (int)((nbv >> (8 * ((SRC4[m] >> (2 * t)) & 3))) & 0xff);
+                hw = t ? 1 : 0;
+            } else {
+                const uint32_t *lut = lit_lut[w];
+                if (!lut) return ERR_EMPTY;
+                LUT_DECODE(d, lut, v);
+                if (v >= colors) return ERR_INDEX;
+                hw = 2;
+            }
+            row[x] = (uint8_t)v;
+            hrow[x] = (uint8_t)hw;
+            x++;
+            if (d.p > d.end) return ERR_ENDS_EARLY;
+        }
+    }
+    if (d.p != d.end) return ERR_LEFT_OVER;
+    if (d.x != RANS_L) return ERR_LEFT_OVER;
+    return 0;
+}
+
+static PyObject *py_decode_part(PyObject *self, PyObject *args) {
+    Py_buffer tb, in, out;
+    int width, rows, colors;
+    if (!PyArg_ParseTuple(args, "y*y*iiiw*", &tb, &in, &width, &rows, &colors, &out))
+        return NULL;
+    if (width < 1 || rows < 1 || colors < 1 || colors > 256 ||
+        out.len != (Py_ssize_t)width * rows || tb.len < (Py_ssize_t)sizeof(dec_tables) ||
+        ((uintptr_t)tb.buf & 3)) {
+        PyBuffer_Release(&tb);
+        PyBuffer_Release(&in);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "bad tables, or the output does not match the part");
+        return NULL;
+    }
+    const dec_tables *dt = (const dec_tables *)tb.buf;
+    if ((size_t)tb.len != sizeof(dec_tables) + (size_t)dt->nluts * (1u << LUT_BITS) * 4) {
+        PyBuffer_Release(&tb);
+        PyBuffer_Release(&in);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "tables are not parse_tables' result");
+        return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    uint8_t *how = (uint8_t *)malloc(2 * (size_t)width);
+    uint8_t *src = (uint8_t *)malloc((size_t)in.len + PAD);
+    if (!how || !src) {
+        rc = ERR_NOMEM;
+    } else {
+        memcpy(src, in.buf, (size_t)in.len);
+        memset(src + in.len, 0, PAD);
+        rc = decode_rows(dt, src, (size_t)in.len, width, rows, colors, (uint8_t *)out.buf, how);
+    }
+    free(how);
+    free(src);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&out);
+    if (rc == ERR_NOMEM) return PyErr_NoMemory();
+    return PyLong_FromLong(rc);
+}
+
+static PyMethodDef methods[] = {
+    {"encode", py_encode, METH_VARARGS,
+     "encode(indices, width, height, colors, part_rows) -> (table_bytes, [part_bytes])"},
+    {"parse_tables", py_parse_tables, METH_VARARGS,
+     "parse_tables(table_bytes, colors) -> decoder tables (bytes) or a negative error code"},
+    {"decode_part", py_decode_part, METH_VARARGS,
+     "decode_part(tables, part_bytes, width, rows, colors, out) -> 0 or a negative error code"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fast_coder",
+    "Compiled core of the .kmq fast coding (coding 2).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__fast_coder(void) {
+    init_tables();
+    init_decoder_tables();
+    PyObject *mod = PyModule_Create(&module);
+    if (!mod) return NULL;
+    PyModule_AddIntConstant(mod, "ERR_ENDS_EARLY", ERR_ENDS_EARLY);
+    PyModule_AddIntConstant(mod, "ERR_LEFT_OVER", ERR_LEFT_OVER);
+    PyModule_AddIntConstant(mod, "ERR_INDEX", ERR_INDEX);
+    PyModule_AddIntConstant(mod, "ERR_TABLE_SUM", ERR_TABLE_SUM);
+    PyModule_AddIntConstant(mod, "ERR_SYMBOL", ERR_SYMBOL);
+    PyModule_AddIntConstant(mod, "ERR_TABLE", ERR_TABLE);
+    PyModule_AddIntConstant(mod, "ERR_EMPTY", ERR_EMPTY);
+    PyModule_AddIntConstant(mod, "ERR_SPAN", ERR_SPAN);
+    PyModule_AddIntConstant(mod, "ERR_STATE", ERR_STATE);
+    return mod;
+}

@@ -1,0 +1,242 @@
+"""Indices to a fast-opening stream, and back: coding 2 (``FAST``) of the format.
+
+Each pixel is a token -- "equal to the left, upper, upper-right or upper-left neighbour" (the
+first of them holding that value) or "a literal" -- coded in a context of the neighbours'
+equality pattern and of how the left and upper pixels were coded; a literal is coded in the
+context of the left neighbour's value; where the four neighbours are one colour, a span says
+how far the row above's run of that colour goes on. The model is static: the encoder counts
+every context's symbols first, sends the quantised tables once, and codes with rANS, so that
+the decoder does a table look-up and a multiply per symbol, with no model to update.
+The image is cut into parts of ``part_rows`` rows, each with its own rANS state and CRC-32,
+which decode on as many threads as there are cores. ``spec/kmq.md`` section 2.7 is the exact
+description; ``docs/design/codings.md`` records what was tried and measured.
+
+Stream layout: ``u32 part_rows, u32 table_size, tables, u32 crc32(tables)``, then per part
+``u32 size, u32 crc32(bytes), bytes``; nothing after the last part.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ...errors import ChecksumError, CorruptError, IndexRangeError
+from . import _fast_coder
+
+__all__ = [
+    "MIN_STREAM",
+    "PART_PIXELS",
+    "check_start",
+    "decode",
+    "encode",
+    "part_rows_for",
+    "parts_of",
+]
+
+#: The encoder's default part size: about this many pixels a part (whole rows).
+PART_PIXELS = 1 << 20
+#: Below this many pixels, the decoder does not start threads (their start costs more).
+THREAD_PIXELS = 1 << 19
+#: Threads the decoder uses when not told: None is one per core (one below
+#: :data:`THREAD_PIXELS`); benchmarks set 1 to time one thread through Pillow.
+THREADS: int | None = None
+#: part_rows, table_size, the tables' CRC-32, and one part's size, CRC-32 and 4-byte state.
+MIN_STREAM = 4 + 4 + 4 + 8 + 4
+
+_U32 = struct.Struct("<I")
+
+_ERRORS = {
+    _fast_coder.ERR_ENDS_EARLY: "a part of the fast-coded stream ends before its last pixel",
+    _fast_coder.ERR_LEFT_OVER: "a part of the fast-coded stream has bytes left over after its"
+    " last pixel, or its final rANS state is not 65536",
+    _fast_coder.ERR_TABLE_SUM: "a table of the fast-coded stream does not sum to its total",
+    _fast_coder.ERR_SYMBOL: "a table of the fast-coded stream holds a symbol out of range",
+    _fast_coder.ERR_TABLE: "the tables of the fast-coded stream are malformed",
+    _fast_coder.ERR_EMPTY: "the fast-coded stream reads a symbol from an empty table",
+    _fast_coder.ERR_SPAN: "a span of the fast-coded stream is longer than the run above it",
+    _fast_coder.ERR_STATE: "a part of the fast-coded stream starts with a rANS state below 65536",
+}
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def part_rows_for(width: int) -> int:
+    """The encoder's default rows per part for an image ``width`` pixels wide."""
+    return max(1, -(-PART_PIXELS // width))
+
+
+def encode(indices: np.ndarray, colors: int, *, part_rows: int | None = None) -> bytes:
+    """Code an index plane with the static model and rANS.
+
+    Parameters
+    ----------
+    indices : ndarray of uint8, shape (height, width)
+        Every value below ``colors``.
+    colors : int
+        Palette size K, 1 to 256.
+    part_rows : int, optional
+        Rows per independently decodable part; default :func:`part_rows_for` (about
+        :data:`PART_PIXELS` pixels a part).
+
+    Returns
+    -------
+    bytes
+        The index stream (layout in the module docstring).
+    """
+    plane = np.ascontiguousarray(indices, dtype=np.uint8)
+    height, width = plane.shape
+    rows = part_rows or part_rows_for(width)
+    tables, parts = _fast_coder.encode(plane, width, height, colors, rows)
+    out = [_U32.pack(rows), _U32.pack(len(tables)), tables, _U32.pack(zlib.crc32(tables))]
+    for part in parts:
+        out += [_U32.pack(len(part)), _U32.pack(zlib.crc32(part)), part]
+    return b"".join(out)
+
+
+def check_start(prefix: bytes | memoryview, stream_size: int) -> None:
+    """The checks a reader makes on the stream's first 8 bytes before it allocates the image:
+    the stream is long enough, ``part_rows`` is at least 1 and the tables fit in the stream.
+
+    Raises
+    ------
+    CorruptError
+    """
+    if stream_size < MIN_STREAM or len(prefix) < 8:
+        msg = f"the fast-coded stream is only {stream_size} bytes"
+        raise CorruptError(msg)
+    part_rows, table_size = _U32.unpack_from(prefix, 0)[0], _U32.unpack_from(prefix, 4)[0]
+    if part_rows < 1:
+        msg = "the fast-coded stream declares parts of 0 rows"
+        raise CorruptError(msg)
+    if 8 + table_size + 4 > stream_size:
+        msg = "the fast-coded stream ends inside its tables"
+        raise CorruptError(msg)
+
+
+def parts_of(stream: bytes | memoryview, height: int) -> tuple[int, memoryview, list[memoryview]]:
+    """Split a stream into part_rows, the table bytes and the parts' bytes, checking the
+    layout and the CRC-32s (spec 2.7.1).
+
+    Raises
+    ------
+    CorruptError, ChecksumError
+    """
+    view = memoryview(stream).cast("B")
+    if len(view) < 8:
+        msg = f"the fast-coded stream is {len(view)} bytes, shorter than its 8-byte head"
+        raise CorruptError(msg)
+    part_rows, table_size = _U32.unpack_from(view, 0)[0], _U32.unpack_from(view, 4)[0]
+    if part_rows < 1:
+        msg = "the fast-coded stream declares parts of 0 rows"
+        raise CorruptError(msg)
+    pos = 8 + table_size
+    if pos + 4 > len(view):
+        msg = "the fast-coded stream ends inside its tables"
+        raise CorruptError(msg)
+    tables = view[8:pos]
+    if zlib.crc32(tables) != _U32.unpack_from(view, pos)[0]:
+        msg = "the fast-coded stream's tables fail their checksum (CRC-32)"
+        raise ChecksumError(msg)
+    pos += 4
+    count = -(-height // part_rows)
+    parts = []
+    for i in range(count):
+        if pos + 8 > len(view):
+            msg = f"the fast-coded stream ends before part {i} of {count}"
+            raise CorruptError(msg)
+        size = _U32.unpack_from(view, pos)[0]
+        if pos + 8 + size > len(view):
+            msg = f"the fast-coded stream ends inside part {i} of {count}"
+            raise CorruptError(msg)
+        part = view[pos + 8 : pos + 8 + size]
+        parts.append(part)
+        pos += 8 + size
+    if pos != len(view):
+        msg = f"{len(view) - pos} bytes are left over after the fast-coded stream's last part"
+        raise CorruptError(msg)
+    return part_rows, tables, parts
+
+
+def _raise_for(status: int, colors: int, part: int) -> None:
+    if status == _fast_coder.ERR_INDEX:
+        msg = f"a palette index is out of range for {colors} colours (part {part})"
+        raise IndexRangeError(msg)
+    if status:
+        msg = f"{_ERRORS[status]} (part {part})" if part >= 0 else _ERRORS[status]
+        raise CorruptError(msg)
+
+
+def decode(
+    stream: bytes | memoryview, width: int, height: int, colors: int, *, threads: int | None = None
+) -> np.ndarray:
+    """Decode a fast-coded index stream.
+
+    Parameters
+    ----------
+    stream : bytes-like
+        Exactly the file's index stream.
+    width, height, colors : int
+        From the file's header (already checked against the format's limits).
+    threads : int, optional
+        Threads to decode parts on; default: the number of cores, one for images below
+        :data:`THREAD_PIXELS` pixels.
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width)
+
+    Raises
+    ------
+    CorruptError
+        The layout, a table or a part is malformed (the first failing part is reported).
+    ChecksumError
+        A part's bytes or the tables fail their CRC-32.
+    IndexRangeError
+        A decoded index is not below ``colors``.
+    """
+    part_rows, table_bytes, parts = parts_of(stream, height)
+    tables = _fast_coder.parse_tables(table_bytes, colors)
+    if isinstance(tables, int):
+        _raise_for(tables, colors, -1)
+    plane = np.empty((height, width), dtype=np.uint8)
+    # Part i's CRC-32 is stored just before its bytes; `parts_of` keeps the views in order.
+    view = memoryview(stream).cast("B")
+    crcs = []
+    pos = 12 + len(table_bytes)
+    for part in parts:
+        crcs.append(_U32.unpack_from(view, pos + 4)[0])
+        pos += 8 + len(part)
+
+    def run(i: int) -> int:
+        if zlib.crc32(parts[i]) != crcs[i]:
+            return 1
+        y0 = i * part_rows
+        rows = min(part_rows, height - y0)
+        return _fast_coder.decode_part(tables, parts[i], width, rows, colors, plane[y0 : y0 + rows])
+
+    if threads is None:
+        threads = THREADS
+    if threads is None:
+        threads = (os.cpu_count() or 1) if width * height >= THREAD_PIXELS else 1
+    threads = max(1, min(threads, len(parts)))
+    if threads == 1:
+        results = [run(i) for i in range(len(parts))]
+    else:
+        results = list(_executor().map(run, range(len(parts))))
+    for i, status in enumerate(results):
+        if status == 1:
+            msg = f"part {i} of the fast-coded stream fails its checksum (CRC-32)"
+            raise ChecksumError(msg)
+        _raise_for(status, colors, i)
+    return plane
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="kmq")
+    return _pool
