@@ -11,6 +11,7 @@ import { Decompress } from "./vendor/fzstd.mjs";
 import { crc32 } from "./crc32.js";
 import { xxh64Low32 } from "./xxh64.js";
 import { decodeContextPlane, ENDS_EARLY, INDEX_RANGE, LEFT_OVER } from "./context.js";
+import { decodeFastPlane, FAST_CHECKSUM, FAST_INDEX } from "./fast.js";
 
 export { crc32 };
 
@@ -39,7 +40,7 @@ export const MAGIC = Uint8Array.of(0x89, 0x4b, 0x4d, 0x51, 0x0d, 0x0a, 0x1a, 0x0
 export const VERSION = 1;
 export const MAX_PIXELS = 2 ** 28;
 export const HEADER_SIZE = 28;
-export const CODINGS = { 0: "rows", 1: "context" };
+export const CODINGS = { 0: "rows", 1: "context", 2: "fast" };
 const KNOWN_CHUNKS = new Set(["iccp", "exif"]);
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -261,6 +262,17 @@ function decodeContext(stream, h) {
   return indices;
 }
 
+function decodeFast(stream, h) {
+  try {
+    return decodeFastPlane(stream, h.width, h.height, h.colors);
+  } catch (e) {
+    if (e && e.code === FAST_INDEX) throw new IndexRangeError(`a palette index is out of range for ${h.colors} colours`);
+    if (e && e.code === FAST_CHECKSUM) throw new ChecksumError(e.why);
+    if (e && e.code) throw new CorruptError(e.why);
+    throw e;
+  }
+}
+
 /**
  * Decode a whole .kmq file.
  * @param {Uint8Array|ArrayBuffer} data
@@ -278,7 +290,8 @@ export function decode(data, options = {}) {
     throw new LimitError(`${h.width}x${h.height} is more than maxPixels=${options.maxPixels}`);
   }
   const stream = b.subarray(h.streamOffset, h.streamOffset + h.streamSize);
-  const indices = h.coding === 1 ? decodeContext(stream, h) : decodeRows(stream, h);
+  const indices = h.coding === 2 ? decodeFast(stream, h)
+    : h.coding === 1 ? decodeContext(stream, h) : decodeRows(stream, h);
   const rgba = new Uint8ClampedArray(h.width * h.height * 4);
   const out = new Uint32Array(rgba.buffer);
   const pal = new Uint32Array(h.palette.slice().buffer); // entries as native-endian u32

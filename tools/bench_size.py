@@ -5,18 +5,18 @@ Usage::
     python tools/bench_size.py [CORPUS_DIR] [--colors 2,4,16,64,256] [--step N] [--limit N]
                                [--jobs N] [--big] [--repeat N]
 
-For each image and K, kmcodec quantises once (``smooth=0``, so every container holds exactly
-the quantiser's indices; for an image with fewer colours than K, K is its own number of colours
-and the image is stored losslessly), then stores the palette and indices as: .kmq coding 0,
-1 and 2, the encoder's default (coding 2, or coding 0 where smaller), PNG-8 (Pillow,
-optimize), PNG-8 + optipng -o2, WebP lossless -m 4 and -m 6 (``cwebp -lossless -exact -q
-100``) and JPEG XL lossless (``cjxl -d 0 -e 9``). Tools that are not installed are skipped, and the output says so. It
-prints the median bits per pixel per K, the median ratios of codings 1 and 2 and the default to
-WebP -m 6 and to JPEG XL (with the worst image), the time ``Image.open(f).load()`` takes through
-Pillow for each .kmq coding (coding 2 on one thread), PNG-8 and WebP lossless (median over
-images of the best of ``--repeat`` runs) and the encoder's time for codings 1 and 2 next to the
-quantiser's. ``--big`` adds the load times of a 12 MP image (the corpus's first image, resized
-to 4240 x 2832) at K = 16 and 256, coding 2 on one thread and on every core.
+For each image and K, kmcodec quantises once (``smooth=0``, so every container holds exactly the
+quantiser's indices; for an image with fewer colours than K, K is its own number of colours and
+the image is stored losslessly), then stores the palette and indices as: .kmq coding 0, 1 and 2,
+the encoder's default (coding 2, or coding 0 where smaller), PNG-8 (Pillow, optimize), PNG-8 +
+optipng -o2, WebP lossless -m 4 and -m 6 (``cwebp -lossless -exact -q 100``) and JPEG XL
+lossless (``cjxl -d 0 -e 9``). Tools that are not installed are skipped, and the output says so.
+It prints the median bits per pixel per K, the median ratios of codings 1 and 2 and the default
+to WebP -m 6 and to JPEG XL (with the worst image), the time ``Image.open(f).load()`` takes
+through Pillow for each .kmq coding (coding 2 on one thread), PNG-8 and WebP lossless (median
+over images of the best of ``--repeat`` runs) and the encoder's time for codings 1 and 2 next to
+the quantiser's. ``--big`` adds the load times of a 12 MP image (the corpus's first image,
+resized to 4240 x 2832) at K = 16 and 256, coding 2 on one thread and on every core.
 """
 
 from __future__ import annotations

@@ -26,12 +26,15 @@ from PIL import Image
 
 from kmcodec.codec import encode_indexed
 from kmcodec.format import layout as container
-from kmcodec.format.codings import bitpack
+from kmcodec.format.codings import bitpack, fast
 from kmcodec.format.codings import zstd_frame as compression
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests import context_reference  # noqa: E402  (the plain-Python coder of coding 1)
+from tests import (  # noqa: E402  (the plain-Python coders of codings 1 and 2)
+    context_reference,
+    fast_reference,
+)
 
 HEADER = container.HEADER
 FILE = container.FILE
@@ -110,6 +113,30 @@ def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
         coding=1,
     )
     add("context-patterns", _palette(12), patterns(), coding=1)
+    # Coding 2: the same kinds, several parts, and spans whose length needs raw bits.
+    add("fast-example", *example(), index_bits=2, coding=2)
+    add("fast-one-pixel", _palette(1), np.zeros((1, 1), np.uint8), coding=2)
+    add("fast-2-colors", _palette(2), _indices(13, 5, 2, 1), coding=2)
+    add("fast-200-colors", _palette(200), _indices(33, 9, 200, 4), coding=2)
+    add("fast-rgba", rgba, _indices(10, 4, 3, 6), coding=2)
+    add(
+        "fast-256-colors",
+        _palette(256),
+        np.arange(256, dtype=np.uint8).reshape(16, 16),
+        coding=2,
+    )
+    add("fast-patterns", _palette(12), patterns(), coding=2)
+    wide = np.zeros((3, 30_000), np.uint8)  # (browsers draw at most 32,767 pixels wide)
+    wide[1, 20_000] = wide[2, 1_000] = 1  # spans of 20,000 and 1,000: 13 and 8 raw bits
+    add("fast-long-spans", _palette(2), wide, coding=2)
+    palette, indices = _palette(12), patterns()
+    out["fast-parts"] = (
+        _with_stream(
+            encode_indexed(palette, indices, coding=2),
+            fast.encode(indices, 12, part_rows=5),
+        ),
+        palette[indices],
+    )
     return out
 
 
@@ -336,7 +363,93 @@ def invalid_files() -> dict[str, tuple[bytes, str]]:
         "context-bad-checksum": (_with_stream(ctx_good, bytes(ctx_bad_crc)), "ChecksumError"),
         "context-truncated-payload": (ctx_good[:-3], "TruncatedError"),
     }
-    return cases
+    return cases | fast_invalid_files()
+
+
+def fast_invalid_files() -> dict[str, tuple[bytes, str]]:
+    """Coding 2's invalid streams, most made by the reference module's minimal encoder."""
+    ref = fast_reference
+    palette = _palette(3)
+    good = encode_indexed(palette, np.array([[0, 1, 2, 0], [1, 1, 2, 2]], np.uint8), coding=2)
+    stream = _parts(good)["stream"]
+    part_rows, table_bytes, parts = fast.parts_of(stream, 2)
+    tables, part = bytes(table_bytes), bytes(parts[0])
+    one = encode_indexed(palette, np.array([[0, 3 % 3]], np.uint8), coding=2)  # a 2 x 1 file
+
+    def small(stream: bytes) -> bytes:
+        return _with_stream(one, stream)
+
+    # [0, 3] with K = 3: pixel 1 is a literal (token 1 of table 0) of value 3 (table 296).
+    lit3 = ref.write_tables({0: {0: 2048, 1: 2048}, 296: {3: 1024}}, 3)
+    bad_index = ref.build_stream(
+        lit3, [ref.encode_symbols([(2048, 0, 12), (2048, 2048, 12), (1024, 0, 10)])], 1
+    )
+    zeros = encode_indexed(palette, np.zeros((2, 2), np.uint8), coding=2)
+    # 2 x 2 of index 0: row 1 starts a span with R = 2; s = 1 + 2 says 2 pixels then one more.
+    span_tables = ref.write_tables({0: {0: 4096}, 281: {3: 1024}}, 3)
+    long_span = ref.build_stream(span_tables, [ref.encode_symbols([(1024, 0, 10)])], 2)
+    bad_crc = bytearray(stream)
+    bad_crc[-1] ^= 0x01
+    bad_table_crc = bytearray(stream)
+    bad_table_crc[8] ^= 0x01
+    not_summing = ref.BitWriter()
+    not_summing.eg(2, 0)  # table 0: two symbols, 0 and 1
+    not_summing.eg(0, 0)
+    not_summing.eg(0, 0)
+    not_summing.put(0, 4)  # shift 0, order 0: t = 4096
+    not_summing.put(0, 3)
+    not_summing.eg(4095, 0)  # f = 4096 leaves nothing for the last symbol
+    for _ in range(1, 296 + 3):
+        not_summing.eg(0, 0)
+    symbol_range = ref.write_tables({0: {2: 4096}}, 3)  # table 0's alphabet is {0, 1}
+    return {
+        "fast-too-short": (small(stream[:7]), "CorruptError"),
+        "fast-zero-part-rows": (
+            _with_stream(good, struct.pack("<I", 0) + stream[4:]),
+            "CorruptError",
+        ),
+        "fast-ends-early": (
+            _with_stream(good, ref.build_stream(tables, [part[:-2]], part_rows)),
+            "CorruptError",
+        ),
+        "fast-left-over": (
+            _with_stream(good, ref.build_stream(tables, [part + b"\0\0"], part_rows)),
+            "CorruptError",
+        ),
+        "fast-bytes-after-parts": (_with_stream(good, stream + b"\0"), "CorruptError"),
+        "fast-part-cut-short": (_with_stream(good, stream[:-1]), "CorruptError"),
+        "fast-bad-part-checksum": (_with_stream(good, bytes(bad_crc)), "ChecksumError"),
+        "fast-bad-table-checksum": (_with_stream(good, bytes(bad_table_crc)), "ChecksumError"),
+        "fast-tables-left-over": (
+            _with_stream(good, ref.build_stream(tables + b"\0", [part], part_rows)),
+            "CorruptError",
+        ),
+        "fast-table-does-not-sum": (
+            small(ref.build_stream(not_summing.bytes(), [part], 1)),
+            "CorruptError",
+        ),
+        "fast-symbol-out-of-range": (
+            small(ref.build_stream(symbol_range, [part], 1)),
+            "CorruptError",
+        ),
+        "fast-empty-table": (
+            small(ref.build_stream(ref.write_tables({}, 3), [struct.pack("<I", 1 << 16)], 1)),
+            "CorruptError",
+        ),
+        "fast-bad-state": (
+            _with_stream(good, ref.build_stream(tables, [b"\0\0\0\0"], part_rows)),
+            "CorruptError",
+        ),
+        "fast-final-state": (
+            _with_stream(
+                good, ref.build_stream(tables, [struct.pack("<I", (1 << 16) + 1)], part_rows)
+            ),
+            "CorruptError",
+        ),
+        "fast-span-too-long": (_with_stream(zeros, long_span), "CorruptError"),
+        "fast-index-out-of-range": (small(bad_index), "IndexRangeError"),
+        "fast-truncated-payload": (good[:-3], "TruncatedError"),
+    }
 
 
 def write(out: Path) -> dict:

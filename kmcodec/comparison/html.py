@@ -19,7 +19,7 @@ from .measure import FORMATS, SHORT_NAMES, Comparison, ImageComparison
 __all__ = ["bundle_js", "js_dir", "write_html"]
 
 #: The decoder's modules, each after those it imports.
-_MODULES = ("vendor/fzstd.mjs", "crc32.js", "xxh64.js", "context.js", "kmq.js")
+_MODULES = ("vendor/fzstd.mjs", "crc32.js", "xxh64.js", "context.js", "fast.js", "kmq.js")
 _MIME = {
     ".png": "image/png",
     ".gif": "image/gif",

@@ -751,6 +751,10 @@ static void init_decoder_tables(void) {
     }
 }
 
+/* An error found in a pixel whose decoding read past the part's end (into the padding) is
+ * reported as the part ending early, as a decoder that stops at the end would report it. */
+#define FAIL(code) return d.p > d.end ? ERR_ENDS_EARLY : (code)
+
 static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int width, int rows,
                        int colors, uint8_t *out, uint8_t *how) {
     /* src has PAD zero bytes after its len bytes */
@@ -772,14 +776,14 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
         int w = 0, hw = 0;
         for (int x = 0; x < width; x++) {
             const uint16_t *cum = dt->cum[(63 << 4) | (hw << 2)];
-            if (!cum[6]) return ERR_EMPTY;
+            if (!cum[6]) FAIL(ERR_EMPTY);
             int t;
             TOKEN_DECODE(d, cum, t);
             if (t) {
                 const uint32_t *lut = lit_lut[w];
-                if (!lut) return ERR_EMPTY;
+                if (!lut) FAIL(ERR_EMPTY);
                 LUT_DECODE(d, lut, w);
-                if (w >= colors) return ERR_INDEX;
+                if (w >= colors) FAIL(ERR_INDEX);
                 hw = 2;
             } else {
                 hw = 0;
@@ -813,7 +817,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
                 }
                 int r = last_end - x;
                 uint32_t at = dt->lut_at[span_bucket(r)];
-                if (at == UINT32_MAX) return ERR_EMPTY;
+                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
                 int s;
                 LUT_DECODE(d, dt->lut + at, s);
                 if (d.p > d.end) return ERR_ENDS_EARLY;
@@ -844,7 +848,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
                     RENORM(d);
                     k = (1 << ex) | ((tok & 1) << (ex - 1)) | (int)extra;
                 }
-                if (k >= r) return ERR_SPAN;
+                if (k >= r) FAIL(ERR_SPAN);
                 memset(row + x, w, (size_t)k);
                 memset(hrow + x, 0, (size_t)k);
                 x += k;
@@ -857,7 +861,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
             } else {
                 cum = dt->cum[(m << 4) | (hw << 2) | hup[x]];
             }
-            if (!cum[6]) return ERR_EMPTY;
+            if (!cum[6]) FAIL(ERR_EMPTY);
             int t;
             TOKEN_DECODE(d, cum, t);
             int v;
@@ -868,9 +872,9 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
                 hw = t ? 1 : 0;
             } else {
                 const uint32_t *lut = lit_lut[w];
-                if (!lut) return ERR_EMPTY;
+                if (!lut) FAIL(ERR_EMPTY);
                 LUT_DECODE(d, lut, v);
-                if (v >= colors) return ERR_INDEX;
+                if (v >= colors) FAIL(ERR_INDEX);
                 hw = 2;
             }
             row[x] = (uint8_t)v;
