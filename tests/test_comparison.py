@@ -183,7 +183,7 @@ def test_cli_on_a_folder(folder, tmp_path) -> None:
     assert [line.split()[2] for line in result.stderr.splitlines()] == ["1/2", "2/2"]
     with open(tmp_path / "c.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 * 2 * 7  # images x K x formats (.kmq, .kmq coding 0 and five others)
+    assert len(rows) == 2 * 2 * 9  # images x K x formats (.kmq, codings 0, 1, 2 and five others)
     data = json.loads((tmp_path / "j.json").read_text())
     assert len(data["images"]) == 2 and len(data["medians"]) == 2
     assert (out / "report.md").exists()

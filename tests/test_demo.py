@@ -36,9 +36,11 @@ def test_demo_encodes_decodes_and_prints_the_table(tmp_path) -> None:
     for k, row in zip((2, 5), rows, strict=True):
         size = (out / f"small-k{k}.kmq").stat().st_size
         assert int(row[2]) == size
-        assert row[3] in ("0", "1")  # the coding kept
-        assert int(row[4]) >= size  # coding 0's size: the smaller one was kept
-        assert float(row[5]) == round(8 * size / (24 * 32), 3)
+        coding, by_coding = int(row[3]), [int(b) for b in row[4:7]]
+        assert coding in (0, 2)  # the default keeps coding 2 unless coding 0 is smaller
+        assert by_coding[coding] == size
+        assert size <= by_coding[2] and by_coding[1] <= by_coding[2]
+        assert float(row[7]) == round(8 * size / (24 * 32), 3)
 
 
 def test_demo_says_where_the_seed_photos_come_from() -> None:

@@ -60,7 +60,7 @@ def make_files(source: Path, folder: Path, ks: list[int]) -> list[dict]:
         for k in ks:
             q = kmcodec.quantize(pixels, k)
             stem = f"{label.replace(' ', '')}-k{k}"
-            for coding in (0, 1):
+            for coding in (0, 1, 2):
                 path = folder / f"{stem}-c{coding}.kmq"
                 path.write_bytes(q.encode(coding=coding))
                 jobs.append(dict(image=label, k=k, kind="kmq", coding=coding, file=path.name))
@@ -125,12 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped the Node column: node is not installed")
     print(
         f"{'image':<9}{'K':>5}  {'file':<22}{'bytes':>10}{'browser ms':>12}{'Node ms':>9}"
-        f"{'x PNG-8 (browser)':>19}"
+        f"{'x PNG-8 (browser)':>19}{'x coding 0':>12}"
     )
     for image in ("768x512", "12 MP"):
         for k in ks:
             group = [r for r in rows if r["image"] == image and r["k"] == k]
             png = next(r for r in group if r["kind"] == "png8")
+            c0 = next(r for r in group if r.get("coding") == 0)
             for r in group:
                 name = (
                     "PNG-8 createImageBitmap"
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{image:<9}{k:>5}  {name:<22}{r['bytes']:>10}{r['ms']:>12.1f}"
                     f"{(f'{nms:.1f}' if nms is not None and r['kind'] == 'kmq' else '-'):>9}"
                     f"{r['ms'] / png['ms']:>19.2f}"
+                    + (f"{r['ms'] / c0['ms']:>12.2f}" if r["kind"] == "kmq" else f"{'-':>12}")
                 )
     return 0
 

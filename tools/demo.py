@@ -50,10 +50,12 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
     print(
         f"kmcodec {kmcodec.__version__}, default speed {kmcodec.DEFAULT_SPEED}: zstd level"
         f" {preset.narrow_level} for 1-4-bit index planes, '{preset.wide_level}' for 8-bit"
-        " ones; each file keeps the smaller of coding 0 (zstd rows) and coding 1 (context model)"
+        " ones; the default file is coding 2 (fast to open) unless coding 0 (zstd rows) is smaller;"
+        " the sizes of coding 0 and coding 1 (context model, the smallest) are shown beside it"
     )
     header = (
-        f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'coding':>7}{'coding 0':>10}{'bpp':>7}"
+        f"{'image':<14}{'K':>4}{'kmq bytes':>11}{'coding':>7}{'coding 0':>10}{'coding 1':>10}"
+        f"{'coding 2':>10}{'bpp':>7}"
         f"{'PNG-24 bytes':>14}{'kmq/PNG24':>10}"
         f"{'original':>10}{'PSNR dB':>9}{'encode s':>10}{'decode s':>10}"
     )
@@ -67,14 +69,15 @@ def run(paths: list[Path], ks: list[int], out: Path) -> None:
             quantized, decoded, size = trial.quantized, trial.decoded, trial.size
             t_enc, t_dec = trial.encode_seconds, trial.decode_seconds
             png = png24_size(decoded)
-            rows_size = len(quantized.encode(coding=0))
+            by_coding = [len(quantized.encode(coding=c)) for c in (0, 1, 2)]
             coding = int(kmcodec.read(trial.path.read_bytes()).header.coding)
             if k in reported:
                 ratios.append(size / (reported[k] * 1000))
             n = original.shape[0] * original.shape[1]
             print(
-                f"{path.stem[:13]:<14}{k:>4}{size:>11}{coding:>7}{rows_size:>10}"
-                f"{8 * size / n:>7.3f}{png:>14}"
+                f"{path.stem[:13]:<14}{k:>4}{size:>11}{coding:>7}"
+                + "".join(f"{b:>10}" for b in by_coding)
+                + f"{8 * size / n:>7.3f}{png:>14}"
                 f"{size / png:>10.3f}{path.stat().st_size:>10}"
                 f"{kmcodec.psnr(original, decoded):>9.2f}{t_enc:>10.3f}{t_dec:>10.4f}"
                 + (

@@ -50,6 +50,8 @@ DEFAULT_COLORS = (2, 5, 10, 15, 20)
 FORMATS = {
     "kmq": ".kmq",
     "kmq0": ".rows.kmq",
+    "kmq1": ".context.kmq",
+    "kmq2": ".fast.kmq",
     "png24": ".png",
     "png8": ".png8.png",
     "gif": ".gif",
@@ -60,6 +62,8 @@ FORMATS = {
 SHORT_NAMES = {
     "kmq": ".kmq",
     "kmq0": ".kmq c0",
+    "kmq1": ".kmq c1",
+    "kmq2": ".kmq c2",
     "png24": "PNG-24",
     "png8": "PNG-8",
     "gif": "GIF",
@@ -202,8 +206,8 @@ class Comparison:
 def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int = 0) -> None:
     from PIL import Image
 
-    if name == "kmq0":
-        write_atomic(path, q.encode(coding=0))
+    if name in ("kmq0", "kmq1", "kmq2"):
+        write_atomic(path, q.encode(coding=int(name[-1])))
     elif name == "png24":
         Image.fromarray(pixels).save(path, format="PNG")
     elif name in ("png8", "gif"):

@@ -20,6 +20,8 @@ __all__ = ["FORMAT_LABELS", "write_report"]
 FORMAT_LABELS = {
     "kmq": ".kmq",
     "kmq0": ".kmq coding 0 (zstd rows)",
+    "kmq1": ".kmq coding 1 (smallest)",
+    "kmq2": ".kmq coding 2 (fast)",
     "png24": "PNG-24",
     "png8": "PNG-8",
     "gif": "GIF",
@@ -29,6 +31,8 @@ FORMAT_LABELS = {
 _STYLE = {
     "kmq": dict(color="#d62728", marker="o", linewidth=2.2),
     "kmq0": dict(color="#d62728", marker=".", linestyle=":"),
+    "kmq1": dict(color="#8c564b", marker=".", linestyle="--"),
+    "kmq2": dict(color="#e377c2", marker=".", linestyle="-."),
     "png24": dict(color="#7f7f7f", marker="s"),
     "png8": dict(color="#1f77b4", marker="^"),
     "gif": dict(color="#9467bd", marker="v"),
@@ -120,7 +124,8 @@ def _size_by_k(ax: Any, series: dict[str, list[tuple[int, float]]], ylabel: str)
 def _contact_sheet(plt: Any, ic: ImageComparison, files: list[Path], path: Path) -> None:
     by_k = {}
     for f in files:
-        if f.name.endswith(".kmq") and not f.name.endswith(FORMATS["kmq0"]):
+        others = tuple(FORMATS[c] for c in ("kmq0", "kmq1", "kmq2"))
+        if f.name.endswith(".kmq") and not f.name.endswith(others):
             by_k[int(f.stem.rsplit("-k", 1)[1])] = f
     ks = [m.k for m in ic.measurements if m.k in by_k]
     if not ks:
