@@ -523,40 +523,70 @@ typedef struct {
      * span. [0..5] cumulative frequencies, [6] = 1 if the table holds a symbol. */
     uint16_t cum[1024 + 64][8];
     uint32_t lut_at[SPAN_TABLES + 256]; /* entry offset in lut[], or UINT32_MAX if empty */
-    uint32_t nluts;
-    uint32_t lut[]; /* (sym << 20) | ((freq - 1) << 10) | (slot - start) */
+    uint32_t nluts, nlits; /* non-empty span tables, non-empty literal tables */
+    uint32_t lut[]; /* span tables: (sym << 20) | ((freq - 1) << 10) | (slot - start) */
+    /* after the nluts span tables of lut[] (1024 entries each; lut_at = table * 1024): the
+     * literal tables, as nlits x 1024 symbols (uint8; lut_at = table * 1024, entry i of table
+     * at lut_at + i), then nlits x 256 (freq << 16 | start) (uint32, at lut_at / 4) */
 } dec_tables;
+
+/* the blob's bytes of a span table, and of a literal table */
+#define SPAN_LUT_BYTES ((1u << LUT_BITS) * 4)
+#define LIT_LUT_BYTES ((1u << LUT_BITS) + 256 * 4)
+
+static inline uint8_t *lut_symbols(const dec_tables *dt) {
+    return (uint8_t *)(dt->lut + (size_t)dt->nluts * (1u << LUT_BITS));
+}
+
+static inline uint32_t *lut_starts(const dec_tables *dt) {
+    return (uint32_t *)(lut_symbols(dt) + (size_t)dt->nlits * (1u << LUT_BITS));
+}
 
 typedef struct {
     const uint8_t *p;
     size_t len, pos; /* pos in bits */
 } bitreader;
 
-static inline int br_bit(bitreader *r, int *err) {
-    if (r->pos >= 8 * r->len) {
+/* the next 57 bits or more from pos (LSB first), zeros past the end */
+static inline uint64_t br_peek(const bitreader *r) {
+    size_t at = r->pos >> 3;
+    uint64_t v = 0;
+    if (at + 8 <= r->len) {
+        uint8_t b[8];
+        memcpy(b, r->p + at, 8);
+        for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
+    } else {
+        for (size_t i = 0; at + i < r->len; i++) v |= (uint64_t)r->p[at + i] << (8 * i);
+    }
+    return v >> (r->pos & 7);
+}
+
+/* n <= 32 bits; reading past the end is ERR_TABLE */
+static inline uint32_t br_bits(bitreader *r, int n, int *err) {
+    if (*err) return 0;
+    if (r->pos + (size_t)n > 8 * r->len) {
         *err = ERR_TABLE;
         return 0;
     }
-    int b = (r->p[r->pos >> 3] >> (r->pos & 7)) & 1;
-    r->pos++;
-    return b;
-}
-
-static uint32_t br_bits(bitreader *r, int n, int *err) {
-    uint32_t v = 0;
-    for (int i = 0; i < n && !*err; i++) v |= (uint32_t)br_bit(r, err) << i;
+    uint32_t v = n ? (uint32_t)(br_peek(r) & ((~0ull) >> (64 - n))) : 0;
+    r->pos += (size_t)n;
     return v;
 }
 
+static inline int br_bit(bitreader *r, int *err) { return (int)br_bits(r, 1, err); }
+
+/* Exp-Golomb of order k: z zero bits, a one, then z + k bits (more than EG_MAX_ZEROS zeros, or
+ * the end inside the code, is ERR_TABLE) */
 static uint32_t br_eg(bitreader *r, int k, int *err) {
-    int z = 0;
-    while (!*err && !br_bit(r, err)) {
-        if (++z > EG_MAX_ZEROS) {
-            *err = ERR_TABLE;
-            return 0;
-        }
-    }
     if (*err) return 0;
+    uint64_t w = br_peek(r);
+    int z = 0;
+    while (z <= EG_MAX_ZEROS && !((w >> z) & 1)) z++;
+    if (z > EG_MAX_ZEROS || r->pos + (size_t)z + 1 > 8 * r->len) {
+        *err = ERR_TABLE;
+        return 0;
+    }
+    r->pos += (size_t)z + 1;
     uint32_t m = br_bits(r, z + k, err);
     return (uint32_t)(((1ull << (z + k)) | m) - (1ull << k));
 }
@@ -620,13 +650,16 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
         return PyErr_NoMemory();
     }
     int rc = 0;
-    uint32_t nluts = 0;
+    uint32_t nluts = 0, nlits = 0;
     for (int id = 0; id < ntables && !rc; id++) {
         int nz = read_table(&r, table_alphabet(id), table_bits(id), freqs + (size_t)id * 256);
         if (nz < 0) rc = nz;
         else {
             nzs[id] = nz;
-            if (id >= SPAN_BASE && nz) nluts++;
+            if (id >= SPAN_BASE && nz) {
+                if (id < LIT_BASE) nluts++;
+                else nlits++;
+            }
         }
     }
     /* what follows the last table: zero bits to the byte's end, and nothing more */
@@ -642,7 +675,7 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
         free(nzs);
         return PyLong_FromLong(rc);
     }
-    size_t size = sizeof(dec_tables) + (size_t)nluts * (1u << LUT_BITS) * sizeof(uint32_t);
+    size_t size = sizeof(dec_tables) + (size_t)nluts * SPAN_LUT_BYTES + (size_t)nlits * LIT_LUT_BYTES;
     PyObject *blob = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     if (!blob) {
         free(freqs);
@@ -652,7 +685,8 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
     dec_tables *dt = (dec_tables *)PyBytes_AS_STRING(blob);
     memset(dt, 0, sizeof(dec_tables));
     dt->nluts = nluts;
-    uint32_t at = 0;
+    dt->nlits = nlits;
+    uint32_t span_at = 0, lit_at = 0;
     for (int id = 0; id < TOKEN_TABLES + SPAN_TABLES + 256; id++) {
         const uint32_t *f = id < ntables ? freqs + (size_t)id * 256 : NULL;
         if (id < TOKEN_TABLES) {
@@ -681,15 +715,29 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
             dt->lut_at[li] = UINT32_MAX;
             continue;
         }
+        uint32_t at = id < LIT_BASE ? span_at : lit_at;
         dt->lut_at[li] = at;
-        uint32_t *lut = dt->lut + at;
         uint32_t start = 0;
-        for (int sym = 0; sym < 256; sym++) {
-            for (uint32_t j = 0; j < f[sym]; j++)
-                lut[start + j] = ((uint32_t)sym << 20) | ((f[sym] - 1) << 10) | j;
-            start += f[sym];
+        if (id < LIT_BASE) { /* a span table: full entries */
+            span_at += 1u << LUT_BITS;
+            uint32_t *lut = dt->lut + at;
+            for (int sym = 0; sym < SPAN_ALPHABET; sym++) {
+                for (uint32_t j = 0; j < f[sym]; j++)
+                    lut[start + j] = ((uint32_t)sym << 20) | ((f[sym] - 1) << 10) | j;
+                start += f[sym];
+            }
+        } else { /* a literal table: its symbols and (freq, start) */
+            lit_at += 1u << LUT_BITS;
+            uint8_t *sym8 = lut_symbols(dt) + at;
+            uint32_t *fc = lut_starts(dt) + at / 4;
+            for (int sym = 0; sym < 256; sym++) {
+                if (f[sym] >= 16) memset(sym8 + start, sym, f[sym]);
+                else
+                    for (uint32_t j = 0; j < f[sym]; j++) sym8[start + j] = (uint8_t)sym;
+                fc[sym] = (f[sym] << 16) | start;
+                start += f[sym];
+            }
         }
-        at += 1u << LUT_BITS;
     }
     free(freqs);
     free(nzs);
@@ -700,23 +748,25 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
  * The decoder of one part.
  * ==================================================================================== */
 
-/* One rANS state and its input. The part's bytes are copied into a buffer with PAD zero bytes
- * after them, so that the renormalisation can read a 16-bit word without a branch on the (hard
- * to predict) condition; the decoder checks after every pixel that it has not gone past the
- * part's end (a pixel reads at most 5 words), so it never reads past the padding. */
+/* One rANS state and its input. The part's bytes are copied into a buffer with pad_for(width)
+ * zero bytes after them, so that the renormalisation can read a 16-bit word without a branch
+ * on the (hard to predict) condition; a pixel reads at most 5 words, so a row at most 10 *
+ * width bytes, and the decoder checks after every row that it has not gone past the part's
+ * end, so it never reads past the padding. */
 typedef struct {
     uint32_t x;
     const uint8_t *p, *end;
 } rans_in;
 
-#define PAD 32
+static size_t pad_for(int width) { return 10 * (size_t)width + 32; }
 
 #define RENORM(d)                                                                           \
     do {                                                                                    \
         uint32_t need_ = (d).x < RANS_L;                                                    \
+        uint32_t keep_ = need_ - 1u; /* all ones when no word is read */                    \
         uint32_t w_ = (uint32_t)(d).p[0] | ((uint32_t)(d).p[1] << 8);                       \
         uint32_t y_ = ((d).x << 16) | w_;                                                   \
-        (d).x = need_ ? y_ : (d).x;                                                         \
+        (d).x = (y_ & ~keep_) | ((d).x & keep_);                                            \
         (d).p += 2 * need_;                                                                 \
     } while (0)
 
@@ -727,6 +777,18 @@ typedef struct {
         (d).x = (((e_ >> 10) & 1023) + 1) * ((d).x >> LUT_BITS) + (e_ & 1023);              \
         RENORM(d);                                                                          \
         (sym) = (int)(e_ >> 20);                                                            \
+    } while (0)
+
+/* decode a literal of the table at `at`: by its byte table of symbols (a quarter of the cache
+ * lines of full entries: at K = 256 the literal tables are what the decoder's cache holds) and
+ * the symbol's (frequency, start) */
+#define LIT_DECODE(d, at, sym)                                                              \
+    do {                                                                                    \
+        uint32_t slot_ = (d).x & ((1u << LUT_BITS) - 1);                                    \
+        (sym) = symbols[(at) + slot_];                                                      \
+        uint32_t fs_ = starts[(at) / 4 + (sym)];                                            \
+        (d).x = (fs_ >> 16) * ((d).x >> LUT_BITS) + slot_ - (fs_ & 0xffff);                 \
+        RENORM(d);                                                                          \
     } while (0)
 
 /* decode a token of the table `cum`: t */
@@ -756,8 +818,8 @@ static void init_decoder_tables(void) {
 #define FAIL(code) return d.p > d.end ? ERR_ENDS_EARLY : (code)
 
 static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int width, int rows,
-                       int colors, uint8_t *out, uint8_t *how) {
-    /* src has PAD zero bytes after its len bytes */
+                       int colors, uint8_t *out, uint8_t *how, uint8_t *scratch) {
+    /* src has pad_for(width) zero bytes after its len bytes; scratch has 2 * width + 2 */
     if (len < 4) return ERR_ENDS_EARLY;
     rans_in d;
     d.x = (uint32_t)src[0] | ((uint32_t)src[1] << 8) | ((uint32_t)src[2] << 16) |
@@ -765,11 +827,11 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
     d.p = src + 4;
     d.end = src + len;
     if (d.x < RANS_L) return ERR_STATE;
-    const uint32_t *lit_lut[256];
-    for (int v = 0; v < 256; v++) {
-        uint32_t at = v < colors ? dt->lut_at[SPAN_TABLES + v] : UINT32_MAX;
-        lit_lut[v] = at == UINT32_MAX ? NULL : dt->lut + at;
-    }
+    /* the literal table after w: its offset in lut_symbols (in lut_starts, a quarter of it) */
+    uint32_t lit_at[256];
+    for (int v = 0; v < 256; v++) lit_at[v] = v < colors ? dt->lut_at[SPAN_TABLES + v] : UINT32_MAX;
+    const uint8_t *symbols = lut_symbols(dt);
+    const uint32_t *starts = lut_starts(dt);
     /* row 0 of the part: no row above, so every neighbour is w and the pattern is q = 0 */
     {
         uint8_t *row = out;
@@ -780,33 +842,45 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
             int t;
             TOKEN_DECODE(d, cum, t);
             if (t) {
-                const uint32_t *lut = lit_lut[w];
-                if (!lut) FAIL(ERR_EMPTY);
-                LUT_DECODE(d, lut, w);
-                if (w >= colors) FAIL(ERR_INDEX);
+                uint32_t at = lit_at[w];
+                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
+                uint32_t v;
+                LIT_DECODE(d, at, v);
+                if (v >= (uint32_t)colors) FAIL(ERR_INDEX);
+                w = (int)v;
                 hw = 2;
             } else {
                 hw = 0;
             }
             row[x] = (uint8_t)w;
             how[x] = (uint8_t)hw;
-            if (d.p > d.end) return ERR_ENDS_EARLY;
         }
+        if (d.p > d.end) return ERR_ENDS_EARLY;
     }
+    /* rows 1..: U is the row above with its edges repeated (U[0] = up[0], U[1 + x] = up[x],
+     * U[width + 1] = up[width - 1]), so that NW and NE need no test at the image's edges, and
+     * A[x] holds the three equalities among N, NE and NW (mask bits 2, 4, 5), computed for the
+     * whole row at once; a pixel then compares W with its three upper neighbours only. */
+    uint8_t *U = scratch, *A = scratch + width + 2;
     for (int y = 1; y < rows; y++) {
         uint8_t *row = out + (size_t)y * width;
         const uint8_t *up = row - width;
         uint8_t *hrow = how + (size_t)(y & 1) * width;
         const uint8_t *hup = how + (size_t)((y & 1) ^ 1) * width;
+        memcpy(U + 1, up, (size_t)width);
+        U[0] = up[0];
+        U[width + 1] = up[width - 1];
+        for (int i = 0; i < width; i++) {
+            A[i] = (uint8_t)(((U[i + 1] == U[i + 2]) << 2) | ((U[i] == U[i + 1]) << 4) |
+                             ((U[i] == U[i + 2]) << 5));
+        }
         int last_end = 0;
         int x = 0;
         int hw = 0;
+        int w = up[0];
         while (x < width) {
-            int n = up[x];
-            int w = x ? row[x - 1] : n;
-            int nw = x ? up[x - 1] : n;
-            int ne = x + 1 < width ? up[x + 1] : n;
-            int m = eq_mask(w, n, ne, nw);
+            int n = U[x + 1], ne = U[x + 2], nw = U[x];
+            int m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
             const uint16_t *cum;
             if (m == 63) {
                 /* a span: the row above's run of w, from x */
@@ -820,7 +894,6 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
                 if (at == UINT32_MAX) FAIL(ERR_EMPTY);
                 int s;
                 LUT_DECODE(d, dt->lut + at, s);
-                if (d.p > d.end) return ERR_ENDS_EARLY;
                 if (s == 0) {
                     memset(row + x, w, (size_t)r);
                     memset(hrow + x, 0, (size_t)r);
@@ -852,11 +925,10 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
                 memset(row + x, w, (size_t)k);
                 memset(hrow + x, 0, (size_t)k);
                 x += k;
-                n = up[x];
-                w = x ? row[x - 1] : n;
-                nw = x ? up[x - 1] : n;
-                ne = x + 1 < width ? up[x + 1] : n;
-                m = eq_mask(w, n, ne, nw);
+                n = U[x + 1];
+                ne = U[x + 2];
+                nw = U[x];
+                m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
                 cum = dt->cum[1024 + m];
             } else {
                 cum = dt->cum[(m << 4) | (hw << 2) | hup[x]];
@@ -864,24 +936,27 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
             if (!cum[6]) FAIL(ERR_EMPTY);
             int t;
             TOKEN_DECODE(d, cum, t);
-            int v;
+            uint32_t v;
             if (t < D_OF[m]) {
                 uint32_t nbv = (uint32_t)w | ((uint32_t)n << 8) | ((uint32_t)ne << 16) |
                                ((uint32_t)nw << 24);
-                v = (int)((nbv >> (8 * ((SRC4[m] >> (2 * t)) & 3))) & 0xff);
+                v = (nbv >> (8 * ((SRC4[m] >> (2 * t)) & 3))) & 0xff;
                 hw = t ? 1 : 0;
             } else {
-                const uint32_t *lut = lit_lut[w];
-                if (!lut) FAIL(ERR_EMPTY);
-                LUT_DECODE(d, lut, v);
-                if (v >= colors) FAIL(ERR_INDEX);
+                uint32_t at = lit_at[w];
+                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
+                LIT_DECODE(d, at, v);
+                if (v >= (uint32_t)colors) FAIL(ERR_INDEX);
                 hw = 2;
             }
             row[x] = (uint8_t)v;
             hrow[x] = (uint8_t)hw;
+            w = v;
             x++;
-            if (d.p > d.end) return ERR_ENDS_EARLY;
         }
+        /* a pixel reads at most 5 words: the padding holds a row's reads, so the end is
+         * checked once a row (an error found inside the padding is reported by FAIL) */
+        if (d.p > d.end) return ERR_ENDS_EARLY;
     }
     if (d.p != d.end) return ERR_LEFT_OVER;
     if (d.x != RANS_L) return ERR_LEFT_OVER;
@@ -903,7 +978,8 @@ static PyObject *py_decode_part(PyObject *self, PyObject *args) {
         return NULL;
     }
     const dec_tables *dt = (const dec_tables *)tb.buf;
-    if ((size_t)tb.len != sizeof(dec_tables) + (size_t)dt->nluts * (1u << LUT_BITS) * 4) {
+    if ((size_t)tb.len != sizeof(dec_tables) + (size_t)dt->nluts * SPAN_LUT_BYTES +
+                              (size_t)dt->nlits * LIT_LUT_BYTES) {
         PyBuffer_Release(&tb);
         PyBuffer_Release(&in);
         PyBuffer_Release(&out);
@@ -912,14 +988,15 @@ static PyObject *py_decode_part(PyObject *self, PyObject *args) {
     }
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    uint8_t *how = (uint8_t *)malloc(2 * (size_t)width);
-    uint8_t *src = (uint8_t *)malloc((size_t)in.len + PAD);
+    uint8_t *how = (uint8_t *)malloc(4 * (size_t)width + 2);
+    uint8_t *src = (uint8_t *)malloc((size_t)in.len + pad_for(width));
     if (!how || !src) {
         rc = ERR_NOMEM;
     } else {
         memcpy(src, in.buf, (size_t)in.len);
-        memset(src + in.len, 0, PAD);
-        rc = decode_rows(dt, src, (size_t)in.len, width, rows, colors, (uint8_t *)out.buf, how);
+        memset(src + in.len, 0, pad_for(width));
+        rc = decode_rows(dt, src, (size_t)in.len, width, rows, colors, (uint8_t *)out.buf, how,
+                         how + 2 * (size_t)width);
     }
     free(how);
     free(src);
