@@ -7,12 +7,16 @@ Usage::
 Each input is a conformance file with a few mutations: bits flipped, bytes set to edge values,
 cut or extended, a chunk inserted, and header fields (width, height, colors, index_bits,
 coding, stream_size, chunk_count) overwritten with edge values -- half the time with the
-header CRC recomputed, so that the mutation reaches the checks after it. Inputs run in a
+header CRC recomputed, and half the time, in coding 2 files, the CRC-32s of the tables and
+parts, so that the mutation reaches the checks after them. Inputs run in a
 worker process, in batches; a batch that takes longer than ``--timeout`` seconds an input is
 re-run one input at a time to find the input that hangs. Per input the worker measures its peak
 memory (Linux VmHWM, reset before each input) and compares it with what the header declares
 (width x height x 4 bytes, plus Pillow's 8-byte pointer per row for the Pillow entry point)
 plus 64 MB.
+
+Each finding's whole input is saved in ``--save`` (default ``fuzz-findings/``), to be kept as
+a named regression file in ``tests/regressions/``.
 
 Entry points: ``decode`` (kmcodec.decode; documented errors: KmqError), ``pillow``
 (``Image.open(f).load()``; UnidentifiedImageError, OSError, Pillow's decompression-bomb errors)
@@ -66,6 +70,36 @@ def _fix_header_crc(data: bytearray) -> None:
         struct.pack_into("<I", data, end, zlib.crc32(bytes(data[:end])))
 
 
+def _fix_fast_crcs(data: bytearray) -> None:
+    """Recompute the CRC-32s of a coding 2 stream's tables and parts (spec 2.7.1), where the
+    layout can still be followed, so that a mutation inside them reaches the rANS decoder."""
+    if len(data) < HEADER_SIZE or data[10] != 2:
+        return
+    colors, chunks = struct.unpack_from("<HH", data, 20)
+    pos = HEADER_SIZE + colors * (4 if data[9] & 1 else 3) + 4
+    for _ in range(chunks):
+        if pos + 8 > len(data):
+            return
+        pos += 12 + struct.unpack_from("<I", data, pos + 4)[0]
+    if pos + 8 > len(data):
+        return
+    height = struct.unpack_from("<I", data, 16)[0]
+    part_rows, table_size = struct.unpack_from("<II", data, pos)
+    pos += 8
+    if not part_rows or pos + table_size + 4 > len(data):
+        return
+    struct.pack_into("<I", data, pos + table_size, zlib.crc32(bytes(data[pos : pos + table_size])))
+    pos += table_size + 4
+    for _ in range(min(-(-height // part_rows), 1 << 16)):
+        if pos + 8 > len(data):
+            return
+        size = struct.unpack_from("<I", data, pos)[0]
+        if pos + 8 + size > len(data):
+            return
+        struct.pack_into("<I", data, pos + 4, zlib.crc32(bytes(data[pos + 8 : pos + 8 + size])))
+        pos += 8 + size
+
+
 def mutate(data: bytes, rng: random.Random) -> bytes:
     out = bytearray(data)
     for _ in range(rng.choice((1, 1, 2, 3, 5))):
@@ -94,6 +128,8 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
             out[i:i] = out[i:j]
         elif kind == 7 and len(out) > HEADER_SIZE:  # header CRC recomputed after any change
             _fix_header_crc(out)
+    if rng.random() < 0.5:  # coding 2: its CRC-32s recomputed, so the coder sees the change
+        _fix_fast_crcs(out)
     return bytes(out)
 
 
@@ -216,6 +252,7 @@ def fuzz(entry: str, inputs: int, seed: int, timeout: float, batch: int = 200) -
     runner = Runner(entry, scratch, timeout)
     outcomes: collections.Counter = collections.Counter()
     findings: list[str] = []
+    found: list[bytes] = []  # the inputs of the findings, whole
     hangs = 0
     memory = 0
     peak = 0
@@ -232,6 +269,7 @@ def fuzz(entry: str, inputs: int, seed: int, timeout: float, batch: int = 200) -
                     if one is None:
                         hangs += 1
                         findings.append(f"hang: {data[:64].hex()}")
+                        found.append(data)
                         results.append(("HANG", timeout, 0))
                     else:
                         results.extend(one)
@@ -241,12 +279,15 @@ def fuzz(entry: str, inputs: int, seed: int, timeout: float, batch: int = 200) -
                 ] += 1
                 if outcome.startswith("UNDOCUMENTED"):
                     findings.append(f"{outcome[:200]} ({data[:48].hex()})")
+                    found.append(data)
                 if seconds > timeout and outcome != "HANG":
                     hangs += 1
                     findings.append(f"slow: {seconds:.2f} s ({data[:48].hex()})")
+                    found.append(data)
                 if grown > _declared_output(data, entry) + MEMORY_SLACK:
                     memory += 1
                     findings.append(f"memory: {grown >> 20} MB ({data[:48].hex()})")
+                    found.append(data)
                 peak = max(peak, grown)
             done += len(datas)
     finally:
@@ -261,6 +302,7 @@ def fuzz(entry: str, inputs: int, seed: int, timeout: float, batch: int = 200) -
         memory=memory,
         peak=peak,
         findings=findings,
+        found=found,
     )
 
 
@@ -270,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--entry", default="decode,pillow,info")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds an input may take")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=Path("fuzz-findings"),
+        help="folder for the findings' whole inputs (keep them in tests/regressions/)",
+    )
     args = parser.parse_args(argv)
     bad = 0
     for entry in args.entry.split(","):
@@ -283,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         for finding in r["findings"][:20]:
             print(f"  FINDING {finding}")
+        for data in r["found"]:
+            args.save.mkdir(parents=True, exist_ok=True)
+            path = args.save / f"{entry}-{zlib.crc32(data):08x}.kmq"
+            path.write_bytes(data)
+            print(f"  saved {path}")
         bad += len(r["findings"])
     print("no findings" if not bad else f"{bad} findings")
     return 1 if bad else 0

@@ -666,7 +666,7 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
     if (!rc) {
         if ((r.pos + 7) / 8 != (size_t)buf.len) rc = ERR_TABLE;
         else
-            while (r.pos < 8 * (size_t)buf.len)
+            while (!rc && r.pos < 8 * (size_t)buf.len)
                 if (br_bit(&r, &rc)) rc = ERR_TABLE;
     }
     PyBuffer_Release(&buf);
