@@ -1,7 +1,8 @@
-"""Fuzz findings, kept as named files (tests/regressions/): each gives its documented error."""
+"""Fuzz findings, kept as tests/data/crash-<sha1>.kmq: each gives its documented error."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent / "regressions"
+HERE = Path(__file__).resolve().parent / "data"
 EXPECTED = json.loads((HERE / "expected.json").read_text())
 
 SCRIPT = """
@@ -24,8 +25,10 @@ else:
 """
 
 
-def test_every_finding_is_listed() -> None:
-    assert sorted(EXPECTED) == sorted(p.name for p in HERE.glob("*.kmq"))
+def test_every_finding_is_listed_and_named_by_its_sha1() -> None:
+    assert sorted(EXPECTED) == sorted(p.name for p in HERE.glob("crash-*.kmq"))
+    for name in EXPECTED:
+        assert name == f"crash-{hashlib.sha1((HERE / name).read_bytes()).hexdigest()}.kmq"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

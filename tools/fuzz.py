@@ -15,8 +15,8 @@ memory (Linux VmHWM, reset before each input) and compares it with what the head
 (width x height x 4 bytes, plus Pillow's 8-byte pointer per row for the Pillow entry point)
 plus 64 MB.
 
-Each finding's whole input is saved in ``--save`` (default ``fuzz-findings/``), to be kept as
-a named regression file in ``tests/regressions/``.
+Each finding's whole input is saved in ``--save`` (default ``fuzz-findings/``), to be kept in
+``tests/data/`` (with its expected error in ``tests/data/expected.json``).
 
 Entry points: ``decode`` (kmcodec.decode; documented errors: KmqError), ``pillow``
 (``Image.open(f).load()``; UnidentifiedImageError, OSError, Pillow's decompression-bomb errors)
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import multiprocessing as mp
 import random
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "--save",
         type=Path,
         default=Path("fuzz-findings"),
-        help="folder for the findings' whole inputs (keep them in tests/regressions/)",
+        help="folder for the findings' whole inputs (keep them in tests/data/)",
     )
     args = parser.parse_args(argv)
     bad = 0
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  FINDING {finding}")
         for data in r["found"]:
             args.save.mkdir(parents=True, exist_ok=True)
-            path = args.save / f"{entry}-{zlib.crc32(data):08x}.kmq"
+            path = args.save / f"crash-{hashlib.sha1(data).hexdigest()}.kmq"
             path.write_bytes(data)
             print(f"  saved {path}")
         bad += len(r["findings"])
