@@ -36,6 +36,7 @@ from .codec import (
     save,
 )
 from .errors import (
+    AnimatedInputError,
     ChecksumError,
     CorruptError,
     IndexRangeError,
@@ -75,6 +76,7 @@ __all__ = [
     "OPTIONS",
     "SPEEDS",
     "VERSION",
+    "AnimatedInputError",
     "ChecksumError",
     "CorruptError",
     "IndexRangeError",

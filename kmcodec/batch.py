@@ -27,7 +27,7 @@ from typing import Any
 
 from . import codec
 from . import options as _options
-from .errors import KmqError, QualityError
+from .errors import AnimatedInputError, KmqError, QualityError
 from .files import expand, open_image, write_atomic
 
 __all__ = [
@@ -61,8 +61,8 @@ class FileResult:
         "ok", "up-to-date" (skipped: the output is newer than the input), "unreadable" (the
         input is not an image), "unwritable" (the output exists and is older than the input
         without ``force``, or cannot be written), "failed" (anything else, e.g. a corrupt
-        ``.kmq`` file), "quality" (``quality``'s minimum not reached) or "larger" (skipped by
-        ``skip_if_larger``).
+        ``.kmq`` file), "quality" (``quality``'s minimum not reached), "larger" (skipped by
+        ``skip_if_larger``) or "animated" (the input has several frames and none was chosen).
     message : str
         Why, when not "ok".
     bytes_in, bytes_out, colors : int
@@ -126,6 +126,7 @@ def encode_file(
     force: bool = False,
     skip_if_larger: bool = False,
     data: bytes | None = None,
+    frame: int | None = None,
 ) -> tuple[FileResult, bytes | None]:
     """Encode one image file; the per-file function of :func:`encode`.
 
@@ -142,6 +143,9 @@ def encode_file(
         larger than the input.
     data : bytes, optional
         The input file's bytes, if it is not to be read from ``source``.
+    frame : int, optional
+        The frame to encode of an image of several frames; without it such an image is refused
+        (status "animated") rather than losing its other frames.
 
     Returns
     -------
@@ -158,7 +162,10 @@ def encode_file(
         return result, None
     try:
         result.bytes_in = len(data) if data is not None else os.path.getsize(source)
-        im = open_image(data if data is not None else source)
+        im = open_image(data if data is not None else source, frame)
+    except AnimatedInputError as exc:
+        result.status, result.message = "animated", str(exc)
+        return result, None
     except Exception as exc:
         result.status, result.message = "unreadable", f"cannot read image: {exc}"
         return result, None
@@ -303,13 +310,18 @@ def _worker_init(parent: int) -> None:
 
 def encode_files(jobs: list[tuple[str, str | None]], settings: dict[str, Any]) -> list[FileResult]:
     """Encode (source, target) pairs with ``settings`` (``options``, ``force``,
-    ``skip_if_larger``): the unit of work :func:`run` hands a worker, and what ``kmq encode``
-    runs with its own targets (``-o``, ``--ext``)."""
+    ``skip_if_larger``, optionally ``frame``): the unit of work :func:`run` hands a worker, and
+    what ``kmq encode`` runs with its own targets (``-o``, ``--ext``)."""
     opts = settings["options"]
     return [
-        encode_file(s, t, opts, force=settings["force"], skip_if_larger=settings["skip_if_larger"])[
-            0
-        ]
+        encode_file(
+            s,
+            t,
+            opts,
+            force=settings["force"],
+            skip_if_larger=settings["skip_if_larger"],
+            frame=settings.get("frame"),
+        )[0]
         for s, t in jobs
     ]
 
@@ -437,6 +449,7 @@ def encode(
     ext: str = ".kmq",
     force: bool = False,
     skip_if_larger: bool = False,
+    frame: int | None = None,
     workers: int | None = None,
     client: Any = None,
     progress: Callable[[FileResult], None] | None = None,
@@ -453,6 +466,9 @@ def encode(
         Redo outputs that are newer than their input, overwrite older ones.
     skip_if_larger : bool
         Write nothing where the ``.kmq`` file would be larger than the input.
+    frame : int, optional
+        The frame to take of inputs with several frames; without it they are refused
+        (status "animated").
     workers, client, progress
         See :func:`run`.
     **options
@@ -468,7 +484,7 @@ def encode(
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     jobs = [(s, target_for(s, out_dir, ext)) for s in sources]
-    settings = dict(options=options, force=force, skip_if_larger=skip_if_larger)
+    settings = dict(options=options, force=force, skip_if_larger=skip_if_larger, frame=frame)
     return run(encode_files, jobs, settings, workers=workers, client=client, progress=progress)
 
 

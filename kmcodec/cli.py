@@ -11,11 +11,13 @@ Exit codes
 2   bad usage (unknown option, bad value)
 3   an input could not be read (missing, unreadable, not an image)
 4   an output could not be written (exists without ``--force``, no permission, ...)
+5   an input has several frames (animated GIF, APNG or WebP, multi-page TIFF) and ``--frame``
+    did not choose one: a ``.kmq`` file holds one image, and no frame is dropped silently
 98  skipped: the ``.kmq`` file would be larger than the input (``--skip-if-larger``), as pngquant
 99  the minimum of ``--quality`` could not be reached, as pngquant
 
-With several files, every file is tried and the exit code is the first of 3, 4, 1, 99, 98 that
-any file ended with.
+With several files, every file is tried and the exit code is the first of 3, 5, 4, 1, 99, 98
+that any file ended with.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_READ = 3
 EXIT_WRITE = 4
+EXIT_ANIMATED = 5
 EXIT_LARGER = 98
 EXIT_QUALITY = 99
 #: Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
 #: Which code wins when files of a batch end differently.
-_PRIORITY = (EXIT_READ, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
+_PRIORITY = (EXIT_READ, EXIT_ANIMATED, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
 
 #: The exit code of each batch status.
@@ -56,6 +59,7 @@ _EXIT_OF = {
     "failed": EXIT_FAILED,
     "unreadable": EXIT_READ,
     "unwritable": EXIT_WRITE,
+    "animated": EXIT_ANIMATED,
     "larger": EXIT_LARGER,
     "quality": EXIT_QUALITY,
 }
@@ -141,6 +145,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
             force=args.force,
             skip_if_larger=args.skip_if_larger,
             data=data,
+            frame=args.frame,
         )
         if encoded is not None and result.target is None:
             sys.stdout.buffer.write(encoded)
@@ -148,7 +153,9 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         _report(result, args)
         return _exit_code([result])
     jobs = [(s, _target(s, args)) for s in sources]
-    settings = dict(options=given, force=args.force, skip_if_larger=args.skip_if_larger)
+    settings = dict(
+        options=given, force=args.force, skip_if_larger=args.skip_if_larger, frame=args.frame
+    )
     progress = _Progress(len(jobs), args.quiet)
 
     def each(result: FileResult) -> None:
@@ -520,6 +527,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="redo outputs newer than their input (skipped otherwise: a run resumes) and"
         " overwrite older ones",
+    )
+    enc.add_argument(
+        "--frame",
+        type=_ranged(0, 1 << 31),
+        default=None,
+        metavar="N",
+        help="of an image with several frames (animated GIF, APNG or WebP, multi-page TIFF),"
+        " encode frame N (from 0); without it such an image is refused with exit 5, since a"
+        " .kmq file holds one image",
     )
     enc.add_argument(
         "--skip-if-larger",

@@ -24,6 +24,7 @@ encode option out of its declared range or of the wrong type (:mod:`kmcodec.opti
 from __future__ import annotations
 
 __all__ = [
+    "AnimatedInputError",
     "ChecksumError",
     "CorruptError",
     "IndexRangeError",
@@ -84,6 +85,12 @@ class QualityError(KmqError, ValueError):
     def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class AnimatedInputError(ValueError):
+    """The input image has more than one frame (an animated GIF, APNG or WebP, a multi-page
+    TIFF) and no frame was chosen: a ``.kmq`` file holds one image, and kmcodec does not drop
+    frames silently. Choose one with ``frame=N`` (``kmq encode --frame N``)."""
 
 
 class OptionError(ValueError, TypeError):

@@ -59,22 +59,42 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return files
 
 
-def open_image(source: str | os.PathLike[str] | bytes) -> Any:
+def open_image(source: str | os.PathLike[str] | bytes, frame: int | None = None) -> Any:
     """Open and load an image as pngquant would take it: anything Pillow reads (a path, or the
-    file's bytes), converted by :func:`to_encodable` to a mode kmcodec encodes."""
+    file's bytes), converted by :func:`to_encodable` to a mode kmcodec encodes.
+
+    An image of several frames (animated GIF, APNG or WebP, multi-page TIFF) is refused with
+    :class:`~kmcodec.AnimatedInputError` unless ``frame`` (counted from 0) says which to take;
+    ``frame`` out of range is an ``AnimatedInputError`` too.
+    """
     from PIL import Image
 
+    from .errors import AnimatedInputError
+
     im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    frames = getattr(im, "n_frames", 1)
+    if frame is None and frames > 1:
+        msg = (
+            f"the image has {frames} frames and a .kmq file holds one; choose one with"
+            f" --frame N (frame=N), 0 to {frames - 1}"
+        )
+        raise AnimatedInputError(msg)
+    if frame is not None:
+        if not 0 <= frame < frames:
+            msg = f"no frame {frame}: the image has {frames} (0 to {frames - 1})"
+            raise AnimatedInputError(msg)
+        im.seek(frame)
     im.load()
     return to_encodable(im)
 
 
-def read_pixels(source: str | os.PathLike[str] | bytes) -> Any:
+def read_pixels(source: str | os.PathLike[str] | bytes, frame: int | None = None) -> Any:
     """An image file's pixels as kmcodec quantises them: a (height, width, 3) uint8 array, or
-    (height, width, 4) if it has transparency (see :func:`open_image`)."""
+    (height, width, 4) if it has transparency (see :func:`open_image`, which refuses an image of
+    several frames unless ``frame`` is given)."""
     from .quantization.pixels import as_pixels, drop_opaque_alpha
 
-    return drop_opaque_alpha(as_pixels(open_image(source)))
+    return drop_opaque_alpha(as_pixels(open_image(source, frame)))
 
 
 def to_encodable(im: Any) -> Any:

@@ -210,6 +210,19 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     fp.write(encode(im, **options))
 
 
+def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    """``save_all=True``: a ``.kmq`` file holds one image, so more than one frame (the image's
+    own or ``append_images``) is refused, instead of keeping the first and dropping the rest."""
+    frames = getattr(im, "n_frames", 1) + len(im.encoderinfo.get("append_images") or ())
+    if frames > 1:
+        msg = (
+            f"KMQ holds one image, not {frames} frames: save one frame (im.seek(n); im.save(...))"
+            " or choose a format for animations (GIF, WebP, PNG)"
+        )
+        raise ValueError(msg)
+    _save(im, fp, filename)
+
+
 def register() -> None:
     """Register the KMQ format with Pillow (open, save, extension and MIME type).
 
@@ -218,5 +231,6 @@ def register() -> None:
     Image.register_open(FORMAT, KmqImageFile, _accept)
     Image.register_decoder("kmq", KmqDecoder)
     Image.register_save(FORMAT, _save)
+    Image.register_save_all(FORMAT, _save_all)
     Image.register_extension(FORMAT, layout.EXTENSION)
     Image.register_mime(FORMAT, layout.MIME_TYPE)

@@ -343,3 +343,48 @@ def test_ctrl_c_stops_the_batch_without_tracebacks(busy_folder) -> None:
         time.sleep(0.1)
     assert not any(_alive(w) for w in workers)
     assert not list(busy_folder.glob(".*kmq-partial"))
+
+
+def _animation(path: Path, frames: int = 3) -> list[np.ndarray]:
+    """An animated GIF of ``frames`` different palette frames; returns each frame's RGB."""
+    rng = np.random.default_rng(7)
+    images = [
+        Image.fromarray(rng.integers(0, 4, (12, 16), dtype=np.uint8) * 60) for _ in range(frames)
+    ]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB")))
+    return out
+
+
+def test_an_animated_input_is_refused_with_exit_5_and_nothing_written(tmp_path) -> None:
+    gif = tmp_path / "anim.gif"
+    _animation(gif)
+    result = kmq("encode", str(gif))
+    assert result.returncode == 5
+    assert b"3 frames" in result.stderr and b"--frame" in result.stderr
+    assert not (tmp_path / "anim.kmq").exists()
+
+
+def test_an_animated_input_in_a_folder_sets_exit_5_and_the_still_images_are_converted(
+    tmp_path, photo
+) -> None:
+    _animation(tmp_path / "anim.gif")
+    Image.fromarray(photo).save(tmp_path / "still.png")
+    result = kmq("encode", str(tmp_path))
+    assert result.returncode == 5
+    assert (tmp_path / "still.kmq").exists() and not (tmp_path / "anim.kmq").exists()
+
+
+def test_frame_chooses_the_frame_to_encode(tmp_path) -> None:
+    gif = tmp_path / "anim.gif"
+    frames = _animation(gif)
+    result = kmq("encode", "--frame", "2", "--colors", "256", "--nofs", str(gif))
+    assert result.returncode == 0, result.stderr
+    decoded = kmcodec.decode((tmp_path / "anim.kmq").read_bytes())
+    assert (decoded[..., :3] == frames[2]).all()
+    result = kmq("encode", "--frame", "3", "-f", str(gif))
+    assert result.returncode == 5 and b"no frame 3" in result.stderr

@@ -317,3 +317,16 @@ def test_one_byte_planes_load_without_a_second_copy(tmp_path, photo, coding, col
     kmcodec.save(path, rgba, 8, coding=1)
     with Image.open(path) as im:
         np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), kmcodec.load(path))
+
+
+def test_save_all_of_several_frames_raises_a_clear_value_error(tmp_path) -> None:
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    with pytest.raises(ValueError, match="one image, not 2 frames"):
+        frames[0].save(tmp_path / "a.kmq", save_all=True, append_images=frames[1:])
+    assert not (tmp_path / "a.kmq").exists()
+
+
+def test_save_all_of_one_frame_saves_it(tmp_path) -> None:
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "a.kmq", save_all=True)
+    with Image.open(tmp_path / "a.kmq") as im:
+        assert im.convert("RGB").getpixel((0, 0)) == (255, 0, 0)
