@@ -457,7 +457,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         try:
             files = write_report(result, args.out)
         except ImportError as exc:
-            print(f"kmq: no plots: {exc}", file=sys.stderr)
+            # asked for (the default), not made: say so and fail, as for --html
+            print(
+                f"kmq: no plots or report.md: {exc} (pip install matplotlib, or --no-plots)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         else:
             if not args.quiet:
                 print(f"report and {len(files) - 1} plots written to {args.out}/ (report.md)")

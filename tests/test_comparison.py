@@ -205,3 +205,32 @@ def test_size_plot_draws_the_original_file_at_its_size_and_the_legend_beside_the
     legend = ax.get_legend().get_window_extent()
     assert legend.x0 >= ax.get_window_extent().x1  # right of the axes: covers no data
     plt.close(fig)
+
+
+def test_plots_that_cannot_be_made_fail_the_command(folder, tmp_path, monkeypatch, capsys) -> None:
+    from kmcodec import cli
+    from kmcodec.comparison import report
+
+    def no_matplotlib(*args: object, **kwargs: object) -> None:
+        raise ImportError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(report, "write_report", no_matplotlib)
+    args = ["compare", str(folder / "a.png"), "--colors", "2", "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 1
+    assert "--no-plots" in capsys.readouterr().err
+    assert cli.main([*args, "--no-plots"]) == 0
+
+
+def test_an_html_report_that_cannot_be_made_fails_the_command(
+    folder, tmp_path, monkeypatch, capsys
+) -> None:
+    from kmcodec import cli
+    from kmcodec.comparison import html
+
+    def no_js(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError("the JavaScript decoder is not here")
+
+    monkeypatch.setattr(html, "write_html", no_js)
+    args = ["compare", str(folder / "a.png"), "--colors", "2", "--no-plots", "--html"]
+    assert cli.main([*args, "--out", str(tmp_path / "o")]) == 1
+    assert "no HTML report" in capsys.readouterr().err
