@@ -32,15 +32,21 @@ from .files import expand, open_image, write_atomic
 
 __all__ = [
     "FileResult",
+    "check_kmq_suffix",
     "decode",
     "decode_file",
     "decode_files",
+    "decoded_name",
     "encode",
     "encode_file",
     "encode_files",
+    "expand_kmq",
     "failure_report",
+    "find_clashes",
     "local_cluster",
+    "output_format",
     "run",
+    "run_checked",
     "target_for",
 ]
 
@@ -59,8 +65,10 @@ class FileResult:
         ``target`` is None when the output went to memory (standard output).
     status : str
         "ok", "up-to-date" (skipped: the output is newer than the input), "unreadable" (the
-        input is not an image), "unwritable" (the output exists and is older than the input
-        without ``force``, or cannot be written), "failed" (anything else, e.g. a corrupt
+        input is not an image), "exists" (the output exists and is older than the input, and
+        ``force`` was not given), "unwritable" (the output cannot be written), "clash" (the
+        output is the input itself, another input, or the output of another input of the same
+        batch: nothing is written for any of them), "failed" (anything else, e.g. a corrupt
         ``.kmq`` file), "quality" (``quality``'s minimum not reached), "larger" (skipped by
         ``skip_if_larger``) or "animated" (the input has several frames and none was chosen).
     message : str
@@ -112,10 +120,123 @@ def _check_target(result: FileResult, force: bool) -> bool:
         result.status, result.message = "up-to-date", f"{result.target} is newer than the input"
         return False
     if newer is False:
-        result.status = "unwritable"
+        result.status = "exists"
         result.message = f"{result.target} exists (older than the input); use --force to overwrite"
         return False
     return True
+
+
+def _key(path: str) -> str:
+    """One spelling per file: the absolute path with symbolic links resolved (and the case folded
+    where the platform folds it), so that ``a.png``, ``./a.png`` and a link to it are one file."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # hard links too
+    except OSError:
+        return False
+
+
+def find_clashes(jobs: Sequence[tuple[str, str | None]]) -> dict[int, str]:
+    """The jobs of a batch that must not run because of where they would write.
+
+    A (source, target) job clashes when its target is its own source, when it is another job's
+    source (one input would replace another), or when several jobs have the same target (one
+    result would silently replace the other). Found before anything is written, so that
+    nothing is lost whichever order the workers finish in; ``force`` does not lift it.
+
+    Parameters
+    ----------
+    jobs : sequence of (str, str or None)
+        Source and target paths; a None target (standard output) never clashes.
+
+    Returns
+    -------
+    dict of int to str
+        The index of each clashing job and why, naming the other files.
+    """
+    sources: dict[str, list[int]] = {}
+    targets: dict[str, list[int]] = {}
+    for i, (source, target) in enumerate(jobs):
+        if source != "-":
+            sources.setdefault(_key(source), []).append(i)
+        if target is not None:
+            targets.setdefault(_key(target), []).append(i)
+    clashes: dict[int, str] = {}
+    for i, (source, target) in enumerate(jobs):
+        if target is None:
+            continue
+        key = _key(target)
+        if source != "-" and (key == _key(source) or _same_file(source, target)):
+            clashes[i] = f"the output {target} is the input itself; choose another -o or --ext"
+            continue
+        others = [jobs[j][0] for j in sources.get(key, []) if j != i]
+        if others:
+            clashes[i] = (
+                f"the output {target} is another input of this run ({others[0]});"
+                " nothing written for either"
+            )
+            continue
+        same = [jobs[j][0] for j in targets[key] if j != i]
+        if same:
+            both = "both" if len(same) == 1 else "all"
+            clashes[i] = (
+                f"{source} and {', '.join(same)} would {both} be written to {target}; nothing"
+                f" written for {'either' if len(same) == 1 else 'any'} (use -o, --ext or"
+                " out_dir to keep them apart)"
+            )
+    return clashes
+
+
+def _refuse_clashes(
+    jobs: Sequence[tuple[str, str | None]],
+) -> tuple[list[tuple[int, tuple[str, str | None]]], dict[int, FileResult]]:
+    """Split ``jobs`` into those that may run (with their index) and the results of those that
+    clash (status "clash")."""
+    clashes = find_clashes(jobs)
+    refused = {
+        i: FileResult(source=jobs[i][0], target=jobs[i][1], status="clash", message=why)
+        for i, why in clashes.items()
+    }
+    return [(i, job) for i, job in enumerate(jobs) if i not in clashes], refused
+
+
+def run_checked(
+    function: Callable[[list, dict[str, Any]], list[FileResult]],
+    jobs: Sequence[tuple[str, str | None]],
+    settings: dict[str, Any],
+    *,
+    progress: Callable[[FileResult], None] | None = None,
+    **how: Any,
+) -> list[FileResult]:
+    """:func:`run` after :func:`find_clashes`: clashing jobs are not run (their results say
+    "clash" and why); the rest run as by :func:`run`. Results are in the order of ``jobs``."""
+    runnable, refused = _refuse_clashes(jobs)
+    if progress is not None:
+        for result in refused.values():
+            progress(result)
+    results = run(function, [job for _, job in runnable], settings, progress=progress, **how)
+    out: list[FileResult | None] = [None] * len(jobs)
+    for (i, _), result in zip(runnable, results, strict=True):
+        out[i] = result
+    for i, result in refused.items():
+        out[i] = result
+    return [r for r in out if r is not None]
+
+
+def other_image_format(suffix: str) -> str | None:
+    """The image format (other than KMQ) whose files end with ``suffix``, as Pillow knows them,
+    or None: a ``.kmq`` file must not be written under a PNG's name."""
+    from PIL import Image
+
+    from .format.layout import EXTENSION
+
+    suffix = suffix.lower()
+    if suffix == EXTENSION:
+        return None
+    return Image.registered_extensions().get(suffix)
 
 
 def encode_file(
@@ -189,65 +310,145 @@ def encode_file(
         try:
             write_atomic(target, encoded)
         except OSError as exc:
-            result.status, result.message = "unwritable", f"cannot write {target}: {exc}"
+            result.status, result.message = "unwritable", f"cannot write {target}: {_reason(exc)}"
             return result, None
     result.seconds = time.perf_counter() - t0
     return result, encoded
 
 
+def _reason(exc: OSError) -> str:
+    """An OS error's reason without the path it names (the caller names the file the user
+    knows, not a temporary one)."""
+    return exc.strerror or str(exc)
+
+
 def decode_file(
     source: str,
-    target: str,
+    target: str | None,
     *,
     force: bool = False,
     max_pixels: int | str | None = codec.PILLOW_LIMIT,
     format: str | None = None,
-) -> FileResult:
-    """Decode one ``.kmq`` file to an image file (PNG unless ``format`` or ``target``'s suffix
-    says otherwise); the per-file function of :func:`decode`."""
+    data: bytes | None = None,
+) -> tuple[FileResult, bytes | None]:
+    """Decode one ``.kmq`` file to an image file; the per-file function of :func:`decode`.
+
+    Parameters
+    ----------
+    source : str
+        The ``.kmq`` file, or a name for ``data``.
+    target : str or None
+        The image file to write, in the format its suffix names (or ``format``); None returns
+        the bytes instead (PNG unless ``format`` says otherwise).
+    force : bool
+        Overwrite an output newer than the input (an older one is overwritten only with it
+        too).
+    max_pixels : int, str or None
+        As for :func:`kmcodec.read`.
+    format : str, optional
+        A Pillow format name, for a target whose suffix does not name one.
+    data : bytes, optional
+        The ``.kmq`` file's bytes, if they are not to be read from ``source``.
+
+    Returns
+    -------
+    result : FileResult
+    encoded : bytes or None
+        The image file, when ``target`` is None.
+
+    The output is lossless wherever the format allows it: palette PNG, GIF, TIFF, BMP, and
+    WebP written lossless; JPEG (never lossless) at quality 95 without chroma subsampling.
+    """
     t0 = time.perf_counter()
     result = FileResult(source=source, target=target)
-    if not _check_target(result, force):
-        return result
+    if data is None and not _check_target(result, force):
+        return result, None
     try:
-        data = Path(source).read_bytes()
+        if data is None:
+            data = Path(source).read_bytes()
         result.bytes_in = len(data)
         image = codec.read(data, max_pixels=max_pixels)
     except OSError as exc:
-        result.status, result.message = "unreadable", f"cannot read: {exc}"
-        return result
+        result.status, result.message = "unreadable", f"cannot read: {_reason(exc)}"
+        return result, None
     except KmqError as exc:
         result.status, result.message = "failed", str(exc)
-        return result
+        return result, None
+    shown = target or "standard output"
     try:
         encoded = to_image_file(image, target, format)
-        write_atomic(target, encoded)
     except (OSError, ValueError, KeyError) as exc:
-        result.status, result.message = "unwritable", f"cannot write {target}: {exc}"
-        return result
+        result.status, result.message = "failed", f"cannot make {shown}: {exc}"
+        return result, None
+    if target is not None:
+        try:
+            write_atomic(target, encoded)
+        except OSError as exc:
+            result.status, result.message = "unwritable", f"cannot write {target}: {_reason(exc)}"
+            return result, None
     result.colors, result.bytes_out = image.header.colors, len(encoded)
     result.seconds = time.perf_counter() - t0
-    return result
+    return result, encoded
 
 
 #: Formats that store a palette image as it is (with its transparency), so the decoded file
 #: stays as small as the palette allows.
 _PALETTE_FORMATS = frozenset({"PNG", "GIF", "TIFF", "BMP", "WEBP"})
+#: Save options that make each format's output lossless (or, for JPEG, as close as it goes).
+_LOSSLESS = {
+    "WEBP": {"lossless": True, "quality": 100, "method": 4},
+    "JPEG": {"quality": 95, "subsampling": 0},
+}
+
+
+def output_format(target: str | None, format: str | None = None) -> str:
+    """The Pillow format a decoded file is written in: ``format``, else the one ``target``'s
+    suffix names, else PNG for standard output.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is not a format Pillow writes, ``target``'s suffix names none (and no
+        ``format`` is given), or it names KMQ (decoding writes another format).
+    """
+    from PIL import Image
+
+    Image.init()
+    if format is not None:
+        fmt = format.upper()
+        if fmt not in Image.SAVE:
+            known = ", ".join(sorted(Image.SAVE))
+            msg = f"Pillow does not write the format {format!r} (it writes {known})"
+            raise ValueError(msg)
+    elif target in (None, "-"):
+        fmt = "PNG"
+    else:
+        suffix = Path(target).suffix.lower()  # type: ignore[arg-type]
+        found = Image.registered_extensions().get(suffix)
+        if found is None or found not in Image.SAVE:
+            msg = (
+                f"{target}: no image format Pillow writes ends with {suffix or 'no suffix'!r};"
+                " use .png, .webp, .gif, .tiff, ... or --format"
+            )
+            raise ValueError(msg)
+        fmt = found
+    if fmt == "KMQ":
+        msg = f"{target or 'the output'}: decoding writes another format (.png, .webp, ...)"
+        raise ValueError(msg)
+    return fmt
 
 
 def to_image_file(image: codec.KmqImage, target: str | None, format: str | None = None) -> bytes:
-    """A decoded file as the bytes of another image format: mode "P" with its palette (alpha as
-    tRNS) for formats that keep palettes, else RGB or RGBA; ICC profile and EXIF kept."""
+    """A decoded file as the bytes of another image format (see :func:`output_format`): mode
+    "P" with its palette (alpha as tRNS) for formats that keep palettes, else RGB or RGBA;
+    lossless where the format can be (see :func:`decode_file`); ICC profile and EXIF kept."""
     import io
 
     from PIL import Image
 
     from .format.layout import exif_from_chunk
 
-    fmt = format
-    if fmt is None and target not in (None, "-"):
-        fmt = Image.registered_extensions().get(Path(target).suffix.lower())  # type: ignore[arg-type]
-    fmt = (fmt or "PNG").upper()
+    fmt = output_format(target, format)
     if fmt in _PALETTE_FORMATS:
         im = Image.fromarray(image.indices, mode="P")
         im.putpalette(image.palette[:, :3].tobytes())
@@ -257,7 +458,7 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
         im = Image.fromarray(image.image())
         if im.mode == "RGBA" and fmt in ("JPEG", "PPM"):
             im = im.convert("RGB")  # formats without alpha: drop it, as Pillow users would
-    save: dict[str, Any] = {}
+    save: dict[str, Any] = dict(_LOSSLESS.get(fmt, {}))
     if image.icc_profile:
         save["icc_profile"] = image.icc_profile
     if image.exif:
@@ -327,8 +528,9 @@ def encode_files(jobs: list[tuple[str, str | None]], settings: dict[str, Any]) -
 
 
 def decode_files(jobs: list[tuple[str, str]], settings: dict[str, Any]) -> list[FileResult]:
-    """Decode (source, target) pairs with ``settings`` (``force``, ``max_pixels``)."""
-    return [decode_file(s, t, **settings) for s, t in jobs]
+    """Decode (source, target) pairs with ``settings`` (``force``, ``max_pixels``, optionally
+    ``format``)."""
+    return [decode_file(s, t, **settings)[0] for s, t in jobs]
 
 
 def _call(task: tuple[Callable[..., list[FileResult]], list, dict]) -> list[FileResult]:
@@ -480,12 +682,33 @@ def encode(
         One per input file, in input order.
     """
     _options.resolve(**options)  # a bad option fails here, not in every worker
+    check_kmq_suffix(ext)
     sources = expand(inputs)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     jobs = [(s, target_for(s, out_dir, ext)) for s in sources]
     settings = dict(options=options, force=force, skip_if_larger=skip_if_larger, frame=frame)
-    return run(encode_files, jobs, settings, workers=workers, client=client, progress=progress)
+    return run_checked(
+        encode_files, jobs, settings, workers=workers, client=client, progress=progress
+    )
+
+
+def check_kmq_suffix(name: str) -> None:
+    """Refuse to write ``.kmq`` bytes under a name (or ``--ext``) whose suffix names another
+    image format (``-o out.png``, ``--ext=.png``): the file would lie about what it is.
+
+    Raises
+    ------
+    ValueError
+    """
+    suffix = Path("x" + name).suffix if name.startswith(".") else Path(name).suffix
+    fmt = other_image_format(suffix)
+    if fmt is not None:
+        msg = (
+            f"{name!r} names a {fmt} file, and a .kmq file would be written under it;"
+            " use a name ending in .kmq"
+        )
+        raise ValueError(msg)
 
 
 def decode(
@@ -493,25 +716,57 @@ def decode(
     *,
     out_dir: str | os.PathLike[str] | None = None,
     ext: str = ".png",
+    format: str | None = None,
     force: bool = False,
     max_pixels: int | str | None = codec.PILLOW_LIMIT,
     workers: int | None = None,
     client: Any = None,
     progress: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Decode ``.kmq`` files (folders are expanded to their ``.kmq`` files) to ``ext`` images.
+    """Decode ``.kmq`` files (folders are expanded to their ``.kmq`` files) to image files.
 
-    The options are as for :func:`encode`; ``max_pixels`` as for :func:`kmcodec.read`.
+    Each output is the input's whole name with ``ext`` added (``photo.kmq`` ->
+    ``photo.kmq.png``), beside it or in ``out_dir``: never the name of the image the ``.kmq``
+    file was probably made from. The format is the one ``ext`` names (or ``format``),
+    lossless where it can be (:func:`decode_file`). The other options are as for
+    :func:`encode`; ``max_pixels`` as for :func:`kmcodec.read`.
+
+    Raises
+    ------
+    ValueError
+        If ``ext`` (or ``format``) names no format Pillow writes, or names KMQ.
     """
+    sources = expand_kmq(inputs)
+    output_format("x" + ext, format)  # refused here, not in every worker
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    jobs = [(s, decoded_name(s, out_dir, ext)) for s in sources]
+    settings = dict(force=force, max_pixels=max_pixels, format=format)
+    return run_checked(
+        decode_files, jobs, settings, workers=workers, client=client, progress=progress
+    )
+
+
+def expand_kmq(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Folders expanded to the ``.kmq`` files they hold (in name order); other paths kept."""
     sources: list[str] = []
     for p in inputs:
         path = Path(p)
-        sources += [str(f) for f in sorted(path.glob("*.kmq"))] if path.is_dir() else [str(path)]
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-    jobs = [(s, target_for(s, out_dir, ext)) for s in sources]
-    settings = dict(force=force, max_pixels=max_pixels)
-    return run(decode_files, jobs, settings, workers=workers, client=client, progress=progress)
+        if str(p) != "-" and path.is_dir():
+            sources += [str(f) for f in sorted(path.iterdir()) if f.suffix.lower() == ".kmq"]
+        else:
+            sources.append(str(p))
+    return sources
+
+
+def decoded_name(
+    source: str, out_dir: str | os.PathLike[str] | None = None, ext: str = ".png"
+) -> str:
+    """Where :func:`decode` writes ``source``: its whole name plus ``ext``, beside it or in
+    ``out_dir`` (``photo.kmq`` -> ``photo.kmq.png``, as pngquant writes ``photo-fs8.png``)."""
+    path = Path(source)
+    folder = Path(out_dir) if out_dir is not None else path.parent
+    return str(folder / (path.name + ext))
 
 
 def failure_report(results: Iterable[FileResult]) -> str:

@@ -10,7 +10,8 @@ Exit codes
 1   a file failed for another reason (corrupt ``.kmq`` file, out of memory, ...)
 2   bad usage (unknown option, bad value)
 3   an input could not be read (missing, unreadable, not an image)
-4   an output could not be written (exists without ``--force``, no permission, ...)
+4   an output could not be written (exists without ``--force``, no permission, ...) or clashes
+    (two inputs with one output name, an output that is an input): nothing is written for it
 5   an input has several frames (animated GIF, APNG or WebP, multi-page TIFF) and ``--frame``
     did not choose one: a ``.kmq`` file holds one image, and no frame is dropped silently
 98  skipped: the ``.kmq`` file would be larger than the input (``--skip-if-larger``), as pngquant
@@ -33,7 +34,7 @@ from typing import Any
 from . import __version__, batch, codec, options
 from .batch import FileResult
 from .errors import KmqError
-from .files import expand, write_atomic
+from .files import expand
 from .format import layout
 
 __all__ = ["main"]
@@ -59,6 +60,8 @@ _EXIT_OF = {
     "failed": EXIT_FAILED,
     "unreadable": EXIT_READ,
     "unwritable": EXIT_WRITE,
+    "exists": EXIT_WRITE,
+    "clash": EXIT_WRITE,
     "animated": EXIT_ANIMATED,
     "larger": EXIT_LARGER,
     "quality": EXIT_QUALITY,
@@ -125,6 +128,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         print("kmq: -o/--output takes one input file (use --ext for many)", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.output != "-":
+            batch.check_kmq_suffix(args.output or args.ext)
         given = options.given_arguments(args)
         if args.nofs and "dither" in given:
             raise ValueError("give --dither or --nofs, not both")
@@ -156,6 +161,19 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     settings = dict(
         options=given, force=args.force, skip_if_larger=args.skip_if_larger, frame=args.frame
     )
+    return _run_batch(batch.encode_files, jobs, settings, args, "converted", t0)
+
+
+def _run_batch(
+    function: Any,
+    jobs: list[tuple[str, str | None]],
+    settings: dict[str, Any],
+    args: argparse.Namespace,
+    done_word: str,
+    t0: float,
+) -> int:
+    """Run a batch of ``kmq encode`` or ``kmq decode`` (locally or on Dask) with a progress
+    line and a summary; outputs that clash are refused by name before anything is written."""
     progress = _Progress(len(jobs), args.quiet)
 
     def each(result: FileResult) -> None:
@@ -165,8 +183,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     client = None
     try:
         client = _client(args)
-        results = batch.run(
-            batch.encode_files, jobs, settings, workers=args.jobs, client=client, progress=each
+        results = batch.run_checked(
+            function, jobs, settings, workers=args.jobs, client=client, progress=each
         )
     except KeyboardInterrupt:
         progress.close()
@@ -184,22 +202,35 @@ def _cmd_encode(args: argparse.Namespace) -> int:
             if args.dask == "local" and cluster is not None:
                 cluster.close()  # the LocalCluster this command started
     if not args.quiet and len(results) > 1:
-        done = [r for r in results if r.status == "ok"]
-        current = sum(r.status == "up-to-date" for r in results)
-        bytes_in = sum(r.bytes_in for r in done)
-        bytes_out = sum(r.bytes_out for r in done)
-        ratio = bytes_in / bytes_out if bytes_out else 0.0
-        print(
-            f"kmq: {len(done)} of {len(results)} files converted"
-            + (f", {current} up to date" if current else "")
-            + f", {bytes_in} bytes in, {bytes_out} bytes out, ratio {ratio:.2f},"
-            f" {time.perf_counter() - t0:.2f} s",
-            file=sys.stderr,
-        )
-        failed = batch.failure_report(r for r in results if r.status != "up-to-date")
-        if failed and len(results) > 1:
-            print(f"kmq: failed:\n{failed}", file=sys.stderr)
+        _summarise(results, done_word, time.perf_counter() - t0)
     return _exit_code(results)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _summarise(results: list[FileResult], done_word: str, seconds: float) -> None:
+    """The last lines of a batch: how many files were done, the bytes, then the files that
+    were skipped (by --skip-if-larger) and those that failed, each under its own heading."""
+    done = [r for r in results if r.status == "ok"]
+    current = sum(r.status == "up-to-date" for r in results)
+    bytes_in = sum(r.bytes_in for r in done)
+    bytes_out = sum(r.bytes_out for r in done)
+    line = f"kmq: {len(done)} of {_plural(len(results), 'file')} {done_word}"
+    if current:
+        line += f", {current} up to date"
+    if done:
+        line += f", {bytes_in} bytes in, {bytes_out} bytes out"
+        if bytes_in and bytes_out:
+            line += f" ({bytes_out / bytes_in:.1%} of the input)"
+    print(f"{line}, {seconds:.2f} s", file=sys.stderr)
+    skipped = batch.failure_report(r for r in results if r.status == "larger")
+    if skipped:
+        print(f"kmq: skipped (larger than the input):\n{skipped}", file=sys.stderr)
+    failed = batch.failure_report(r for r in results if r.status not in ("up-to-date", "larger"))
+    if failed:
+        print(f"kmq: not written:\n{failed}", file=sys.stderr)
 
 
 def _report(result: FileResult, args: argparse.Namespace) -> None:
@@ -209,10 +240,16 @@ def _report(result: FileResult, args: argparse.Namespace) -> None:
     elif args.verbose and result.status == "up-to-date":
         print(f"{result.source}: up to date ({result.target})", file=sys.stderr)
     elif args.verbose:
+        quality = ""
+        if result.psnr:
+            quality = (
+                ", exact (no colour changed)"
+                if result.psnr == float("inf")
+                else f", PSNR {result.psnr:.2f} dB"
+            )
         print(
-            f"{result.source} -> {result.target or 'stdout'}: {result.colors} colours,"
-            f" PSNR {result.psnr:.2f} dB, {result.bytes_in} -> {result.bytes_out} bytes,"
-            f" {result.seconds:.2f} s",
+            f"{result.source} -> {result.target or 'stdout'}: {_plural(result.colors, 'colour')}"
+            f"{quality}, {result.bytes_in} -> {result.bytes_out} bytes, {result.seconds:.2f} s",
             file=sys.stderr,
         )
 
@@ -231,36 +268,43 @@ def _max_pixels(value: int | None) -> int | str | None:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    source = args.input
-    try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    except OSError as exc:
-        print(f"kmq: {source}: cannot read: {exc}", file=sys.stderr)
+    sources = batch.expand_kmq(args.inputs)
+    if not sources:
+        print("kmq: no .kmq files found", file=sys.stderr)
         return EXIT_READ
-    try:
-        image = codec.read(data, max_pixels=_max_pixels(args.max_pixels))
-    except KmqError as exc:
-        print(f"kmq: {source}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    target = args.output or ("-" if source == "-" else str(Path(source).with_suffix(".png")))
-    try:
-        encoded = batch.to_image_file(image, target, args.format)
-    except (ValueError, OSError, KeyError) as exc:
-        print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
-        return EXIT_WRITE
-    if target == "-":
-        sys.stdout.buffer.write(encoded)
-        sys.stdout.buffer.flush()
-        return EXIT_OK
-    if os.path.exists(target) and not args.force:
-        print(f"kmq: {target} exists; use --force to overwrite", file=sys.stderr)
-        return EXIT_WRITE
-    try:
-        write_atomic(target, encoded)
-    except OSError as exc:
-        print(f"kmq: cannot write {target}: {exc}", file=sys.stderr)
-        return EXIT_WRITE
-    return EXIT_OK
+    if args.output and len(sources) > 1:
+        print("kmq: -o/--output takes one input file (use --ext for many)", file=sys.stderr)
+        return EXIT_USAGE
+    try:  # an output format that cannot be written is bad usage, found before any work
+        batch.output_format(args.output or "x" + args.ext, args.format)
+    except ValueError as exc:
+        print(f"kmq: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    max_pixels = _max_pixels(args.max_pixels)
+    t0 = time.perf_counter()
+    to_stdout = args.output == "-" or (sources == ["-"] and not args.output)
+    if sources == ["-"] or to_stdout:
+        # One file, from standard input or to standard output.
+        data = None
+        if sources == ["-"]:
+            data = sys.stdin.buffer.read()
+        target = None if to_stdout else args.output
+        result, encoded = batch.decode_file(
+            sources[0],
+            target,
+            force=args.force,
+            max_pixels=max_pixels,
+            format=args.format,
+            data=data,
+        )
+        if encoded is not None and target is None:
+            sys.stdout.buffer.write(encoded)
+            sys.stdout.buffer.flush()
+        _report(result, args)
+        return _exit_code([result])
+    jobs = [(s, args.output or batch.decoded_name(s, None, args.ext)) for s in sources]
+    settings = dict(force=args.force, max_pixels=max_pixels, format=args.format)
+    return _run_batch(batch.decode_files, jobs, settings, args, "decoded", t0)
 
 
 def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[str, Any]:
@@ -497,8 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kmq",
         description="Encode images as .kmq palette images, decode and inspect them.",
-        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreadable input, 4 cannot write, "
-        "98 skipped because larger, 99 quality not reached.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreadable input, 4 output not"
+        " written (exists, no permission, clashes with another file), 5 several frames,"
+        " 98 skipped because larger, 99 quality not reached, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"kmq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -547,38 +592,47 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing if the .kmq file is larger than the input (exit 98)",
     )
-    enc.add_argument(
-        "-j",
-        "--jobs",
-        type=_ranged(1, 1024),
-        default=None,
-        metavar="N",
-        help="parallel processes (default: number of cores)",
-    )
-    enc.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="run on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a"
-        " LocalCluster of -j processes (default one per core); the workers read and write the files"
-        " (pip install 'kmcodec[dask]')",
-    )
-    enc.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    enc.add_argument("-v", "--verbose", action="store_true", help="print a line per file")
+    _add_batch_arguments(enc)
     enc.set_defaults(func=_cmd_encode)
 
-    dec = sub.add_parser("decode", help="decode a .kmq file to PNG (or any format Pillow writes)")
-    dec.add_argument("input", metavar="IN.kmq", help="- reads standard input")
+    dec = sub.add_parser(
+        "decode",
+        help="decode .kmq files to PNG (or any format Pillow writes), lossless",
+        description="Decode .kmq files (or the .kmq files of folders) to images. Each output is"
+        " the input's name plus --ext (photo.kmq -> photo.kmq.png), so that the image the .kmq"
+        " file was made from is never overwritten. Output is lossless where the format can be:"
+        " palette PNG, GIF, TIFF, BMP, lossless WebP; JPEG at quality 95.",
+    )
     dec.add_argument(
+        "inputs", nargs="+", metavar="IN.kmq", help=".kmq files or folders; - reads standard input"
+    )
+    dout = dec.add_mutually_exclusive_group()
+    dout.add_argument(
         "-o",
         "--output",
         metavar="OUT",
-        help="output image, format from its extension; - writes standard output (PNG)",
+        help="output image, one input only, format from its extension; - writes standard"
+        " output (PNG unless --format)",
+    )
+    dout.add_argument(
+        "--ext",
+        default=".png",
+        help="suffix added to each input's name, naming the format (default .png:"
+        " photo.kmq -> photo.kmq.png)",
     )
     dec.add_argument(
-        "--format", help="output format name for Pillow (default: from the extension, else PNG)"
+        "--format",
+        help="output format by Pillow's name (PNG, WEBP, GIF, TIFF, ...) when the name's"
+        " extension does not say",
     )
-    dec.add_argument("-f", "--force", action="store_true", help="overwrite an existing file")
+    dec.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="redo outputs newer than their input (skipped otherwise) and overwrite older ones",
+    )
     _add_max_pixels(dec)
+    _add_batch_arguments(dec)
     dec.set_defaults(func=_cmd_decode)
 
     cmp = sub.add_parser(
@@ -635,6 +689,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_pixels(info)
     info.set_defaults(func=_cmd_info)
     return parser
+
+
+def _add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_ranged(1, 1024),
+        default=None,
+        metavar="N",
+        help="parallel processes (default: number of cores)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' for a"
+        " LocalCluster of -j processes (default one per core); the workers read and write the files"
+        " (pip install 'kmcodec[dask]')",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print a line per file")
 
 
 def _add_max_pixels(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ LocalCluster (two worker processes on loopback), resumable, with a failure repor
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_a_second_run_resumes_and_force_redoes(folder, tmp_path) -> None:
     target = out / "p0.kmq"
     os.utime(target, ns=(stale.stat().st_atime_ns, stale.stat().st_mtime_ns - 10**9))
     result = batch.encode([stale], out_dir=out, colors=16, workers=1)[0]
-    assert result.status == "unwritable" and "--force" in result.message
+    assert result.status == "exists" and "--force" in result.message
     assert batch.encode([stale], out_dir=out, colors=16, force=True)[0].status == "ok"
 
 
@@ -178,3 +179,24 @@ def test_a_worker_stopped_mid_write_removes_its_temporary_file(tmp_path) -> None
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == 128 + 15, proc.stderr
     assert list(tmp_path.iterdir()) == []  # neither the target nor a .kmq-partial
+
+
+def test_batch_refuses_clashing_outputs_and_other_formats_names(folder, tmp_path) -> None:
+    with pytest.raises(ValueError, match="names a PNG file"):
+        batch.encode([folder], out_dir=tmp_path / "o", ext=".png", workers=1)
+    with pytest.raises(ValueError, match="no image format"):
+        batch.decode([folder], ext=".xyz", workers=1)
+    first = next(folder.glob("*.png"))
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(first, twin / first.name)
+    results = batch.encode([first, twin / first.name], out_dir=tmp_path / "one", workers=1)
+    assert [r.status for r in results] == ["clash", "clash"]
+    assert not list((tmp_path / "one").iterdir())
+
+
+def test_batch_decode_names_outputs_after_the_kmq_file(folder, tmp_path) -> None:
+    kmqs = tmp_path / "k"
+    batch.encode([folder], out_dir=kmqs, colors=8, workers=1)
+    results = batch.decode([kmqs], workers=1)
+    assert all(r.ok and r.target == r.source + ".png" for r in results)

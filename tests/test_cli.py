@@ -123,7 +123,7 @@ def test_stdin_to_stdout(png) -> None:
 
 def test_decode_to_other_formats(png, tmp_path) -> None:
     assert kmq("encode", str(png), "--colors", "6").returncode == 0
-    for name in ("out.webp", "out.bmp", "out.tiff"):
+    for name in ("out.webp", "out.bmp", "out.tiff", "out.jpg"):
         target = tmp_path / name
         assert kmq("decode", str(png.with_suffix(".kmq")), "-o", str(target)).returncode == 0
         assert Image.open(target).size == Image.open(png).size
@@ -388,3 +388,141 @@ def test_frame_chooses_the_frame_to_encode(tmp_path) -> None:
     assert (decoded[..., :3] == frames[2]).all()
     result = kmq("encode", "--frame", "3", "-f", str(gif))
     assert result.returncode == 5 and b"no frame 3" in result.stderr
+
+
+# --- nothing of the user's is lost: outputs that clash, the input as output, decode's names ---
+
+
+def _two_inputs_one_name(folder: Path, photo: np.ndarray) -> tuple[Path, Path]:
+    folder.mkdir(exist_ok=True)
+    png, jpg = folder / "same.png", folder / "same.jpg"
+    Image.fromarray(photo).save(png)
+    Image.fromarray(photo[::-1]).save(jpg)
+    return png, jpg
+
+
+def test_two_inputs_with_one_output_name_are_both_refused_by_name(tmp_path, photo) -> None:
+    png, jpg = _two_inputs_one_name(tmp_path / "in", photo)
+    Image.fromarray(photo).save(tmp_path / "in" / "alone.png")
+    result = kmq("encode", str(tmp_path / "in"), "--colors", "8")
+    assert result.returncode == 4
+    assert b"same.png" in result.stderr and b"same.jpg" in result.stderr
+    assert b"1 of 3 files converted" in result.stderr
+    assert not (tmp_path / "in" / "same.kmq").exists()  # neither result replaced the other
+    assert (tmp_path / "in" / "alone.kmq").exists()
+    # --force does not make two results fit in one file
+    assert kmq("encode", "-f", str(png), str(jpg)).returncode == 4
+    assert not (tmp_path / "in" / "same.kmq").exists()
+
+
+def test_an_input_that_is_another_inputs_output_is_refused(tmp_path, photo) -> None:
+    Image.fromarray(photo).save(tmp_path / "b.png")
+    kmcodec.save(tmp_path / "b.kmq", photo, colors=4)  # a .kmq file is an image Pillow opens
+    before = (tmp_path / "b.kmq").read_bytes()
+    result = kmq("encode", "-f", "--colors", "8", str(tmp_path / "b.png"), str(tmp_path / "b.kmq"))
+    assert result.returncode == 4
+    assert b"is another input of this run" in result.stderr
+    assert (tmp_path / "b.kmq").read_bytes() == before  # b.png's result did not replace it
+
+
+def test_find_clashes_sees_one_file_under_different_spellings(tmp_path) -> None:
+    from kmcodec.batch import find_clashes
+
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "link.png").symlink_to(tmp_path / "a.png")
+    jobs = [
+        (str(tmp_path / "a.png"), str(tmp_path / "x.kmq")),
+        (str(tmp_path / "." / "c.png"), str(tmp_path / "sub" / ".." / "x.kmq")),
+        (str(tmp_path / "d.png"), str(tmp_path / "link.png")),
+        (str(tmp_path / "e.png"), str(tmp_path / "e.kmq")),
+        ("-", None),
+    ]
+    (tmp_path / "sub").mkdir()
+    clashes = find_clashes(jobs)
+    assert sorted(clashes) == [0, 1, 2]
+    assert "another input" in clashes[2]
+
+
+def test_the_input_is_never_its_own_output(tmp_path, photo) -> None:
+    kmq_file = tmp_path / "photo.kmq"
+    kmcodec.save(kmq_file, photo, colors=4)
+    before = kmq_file.read_bytes()
+    result = kmq("encode", "-f", "--colors", "16", str(kmq_file))  # a .kmq file is an image too
+    assert result.returncode == 4 and b"is the input itself" in result.stderr
+    assert kmq_file.read_bytes() == before
+    result = kmq("encode", "-f", str(kmq_file), "-o", str(tmp_path / "." / "photo.kmq"))
+    assert result.returncode == 4 and kmq_file.read_bytes() == before
+
+
+def test_kmq_bytes_are_never_written_under_another_formats_name(png, tmp_path) -> None:
+    original = png.read_bytes()
+    for args in (
+        ["--ext=.png", str(png)],
+        ["-f", "--ext=.png", str(png)],
+        [str(png), "-o", "o.png"],
+    ):
+        result = kmq("encode", *args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert b"names a PNG file" in result.stderr
+    assert png.read_bytes() == original
+    assert not (tmp_path / "o.png").exists()
+    # a suffix of our own is fine
+    assert kmq("encode", str(png), "--ext=-small.kmq").returncode == 0
+
+
+def test_decode_keeps_the_original_photo_and_names_its_output_after_the_kmq_file(png) -> None:
+    original = png.read_bytes()
+    assert kmq("encode", str(png), "--colors", "8").returncode == 0
+    result = kmq("decode", str(png.with_suffix(".kmq")))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes() == original  # photo.png is the photo, not the quantised copy
+    decoded = png.parent / "photo.kmq.png"
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(decoded).convert("RGB")), kmcodec.load(png.with_suffix(".kmq"))
+    )
+    # a second run finds it up to date; -f redoes it
+    assert kmq("decode", str(png.with_suffix(".kmq"))).returncode == 0
+    assert kmq("decode", "-f", str(png.with_suffix(".kmq"))).returncode == 0
+
+
+def test_decode_takes_many_files_and_folders_in_parallel(tmp_path, photo) -> None:
+    folder = shifted_copies(photo, tmp_path / "in", 4, 7, "img{}.png")
+    assert kmq("encode", str(folder), "--colors", "6").returncode == 0
+    (folder / "broken.kmq").write_bytes(b"\x89KMQ\r\n\x1a\nxx")
+    result = kmq("decode", str(folder), "-j", "2", "--ext", ".webp")
+    assert result.returncode == 1 and b"broken.kmq" in result.stderr
+    assert b"4 of 5 files decoded" in result.stderr
+    for i in range(4):
+        with Image.open(folder / f"img{i}.kmq.webp") as im:
+            assert im.format == "WEBP"
+            rgb = np.asarray(im.convert("RGB"))
+        np.testing.assert_array_equal(rgb, kmcodec.load(folder / f"img{i}.kmq"))
+    names = [str(folder / "img0.kmq"), str(folder / "img1.kmq")]
+    assert kmq("decode", *names, "--ext", ".gif").returncode == 0
+    assert (folder / "img1.kmq.gif").exists()
+
+
+def test_decode_to_webp_is_lossless(png, tmp_path) -> None:
+    assert kmq("encode", str(png), "--colors", "256").returncode == 0
+    target = tmp_path / "out.webp"
+    assert kmq("decode", str(png.with_suffix(".kmq")), "-o", str(target)).returncode == 0
+    with Image.open(target) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    np.testing.assert_array_equal(rgb, kmcodec.load(png.with_suffix(".kmq")))
+
+
+def test_decode_refuses_an_extension_that_names_no_format(png, tmp_path) -> None:
+    assert kmq("encode", str(png)).returncode == 0
+    source = str(png.with_suffix(".kmq"))
+    for args in (
+        ["-o", str(tmp_path / "a.xyz")],
+        ["--ext", ".xyz"],
+        ["-o", str(tmp_path / "b.kmq")],
+    ):
+        result = kmq("decode", source, *args)
+        assert result.returncode == 2, (args, result.stderr)
+    assert not list(tmp_path.glob("a.xyz")) and not (tmp_path / "b.kmq").exists()
+    assert not list(tmp_path.glob("*.xyz"))
+    # a name without a known suffix is fine with --format
+    result = kmq("decode", source, "-o", str(tmp_path / "a.xyz"), "--format", "png")
+    assert result.returncode == 0 and (tmp_path / "a.xyz").read_bytes().startswith(b"\x89PNG")
