@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Iterable
@@ -137,12 +139,44 @@ def to_encodable(im: Any) -> Any:
     return out
 
 
-#: Temporary files of :func:`write_atomic` end with this, after the writer's process ID.
+#: Temporary files of :func:`write_atomic` end with this, after the writer's host and process ID.
 TEMP_SUFFIX = ".kmq-partial"
-#: A temporary file older than this is stale even if its process ID is in use again.
+#: A temporary file older than this is stale even if its process ID is in use again, and a
+#: temporary file of another host (a shared folder: NFS, a Dask cluster) is stale only then:
+#: its process cannot be seen from here.
 _STALE_SECONDS = 24 * 3600
 #: The temporary files this process is writing now (see :func:`remove_unfinished`).
 _WRITING: set[str] = set()
+
+
+def _host_name() -> str:
+    """This machine's name as it goes into temporary names: letters, digits and ``-`` only
+    (no dots, which separate the name's fields)."""
+    name = socket.gethostname() or "host"
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)[:64] or "host"
+
+
+#: This host, in temporary names (read once; tests patch it to play two hosts).
+_HOST = _host_name()
+
+
+def _read_umask() -> int:
+    """The process's umask, read once at import, while no other thread can be writing files:
+    ``os.umask`` can only be read by setting it, which races other threads' file creation.
+    Linux reports it in /proc without setting it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def remove_unfinished() -> None:
@@ -162,9 +196,21 @@ def remove_unfinished() -> None:
 _CLEANED_FOLDERS: set[str] = set()
 
 
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # someone else's process, still running
+    return False
+
+
 def _remove_stale_temporaries(folder: Path) -> None:
-    """Remove ``.NAME.PID.XXXX.kmq-partial`` files in ``folder`` left by a writer that was
-    killed (its process is gone, or the file is a day old). Done once per folder per process."""
+    """Remove ``.NAME.HOST.PID.XXXX.kmq-partial`` files in ``folder`` left by a writer that was
+    killed: of this host, when its process is gone or the file is a day old; of another host
+    (or of an older name without the host), only when the file is a day old, since another
+    machine's processes cannot be seen from here. Done once per folder per process."""
     key = os.path.abspath(folder)
     if key in _CLEANED_FOLDERS:
         return
@@ -178,34 +224,62 @@ def _remove_stale_temporaries(folder: Path) -> None:
         name = entry.name
         if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
             continue
-        # .NAME.PID.XXXX.kmq-partial: NAME may hold dots, so the PID is the third field from
-        # the end.
+        # NAME may hold dots, so the host and PID are the third and second fields from the end.
         fields = name[: -len(TEMP_SUFFIX)].split(".")
         try:
-            pid = int(fields[-2])
+            host, pid = fields[-3], int(fields[-2])
             age = now - entry.stat().st_mtime
         except (ValueError, IndexError, OSError):
             continue
-        if pid == os.getpid() and age < _STALE_SECONDS:
-            continue
-        alive = True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            alive = False
-        except OSError:
-            pass  # someone else's process, still running
-        if not alive or age > _STALE_SECONDS:
+        if age > _STALE_SECONDS:
+            stale = True
+        elif host != _HOST or pid == os.getpid():
+            stale = False
+        else:
+            stale = _pid_gone(pid)
+        if stale:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a power cut after it keeps the new file): fsync the
+    folder where the platform allows it (POSIX; Windows cannot open a folder for it)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the file itself was synced
+    finally:
+        os.close(fd)
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """``exc`` about ``target``, the file the user named, rather than the temporary file."""
+    if exc.errno is None or exc.strerror is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(target))
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
-    A reader never sees a half-written file, and a failure leaves no partial file behind. The
-    temporary file is ``.NAME.PID.XXXX.kmq-partial``; those left in the folder by a writer
-    that was killed (``kill -9``, a power cut) are removed by the next process that writes there.
+    A reader never sees a half-written file, a failure leaves no partial file behind, and the
+    file and the folder are synced so that a completed file survives a power cut. The file gets
+    the permissions a new file would (0o666 less the umask). The temporary file is
+    ``.NAME.HOST.PID.XXXX.kmq-partial``; those left in the folder by a writer that was killed
+    (``kill -9``, a power cut) are removed by the next process that writes there (see
+    :func:`_remove_stale_temporaries` for the rule on shared folders).
+
+    Raises
+    ------
+    OSError
+        Naming ``path`` (not the temporary file) when the file cannot be written.
     """
     target = Path(path)
     _remove_stale_temporaries(target.parent)
@@ -217,9 +291,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         mask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
+            prefix=f".{target.name}.{_HOST}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
         )
         _WRITING.add(tmp)
+    except OSError as exc:
+        raise _naming(exc, target) from None
     finally:
         if mask:
             mask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -228,12 +304,14 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _naming(exc, target) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     finally:
         _WRITING.discard(tmp)
+    _sync_folder(target.parent)

@@ -108,6 +108,65 @@ def test_max_pixels_refuses_large_images_before_decoding() -> None:
         Image.MAX_IMAGE_PIXELS = old
 
 
+def test_two_hosts_writing_into_one_folder_keep_each_others_live_temporaries(
+    tmp_path, monkeypatch
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    files = kmcodec.files
+    # A PID that is not alive on this machine: a process that has ended.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = child.pid
+
+    def temporary(host: str, pid: int, age: float = 0.0) -> os.PathLike:
+        path = tmp_path / f".photo.kmq.{host}.{pid}.a{int(age)}{files.TEMP_SUFFIX}"
+        path.write_bytes(b"half")
+        then = time.time() - age
+        os.utime(path, (then, then))
+        return path
+
+    monkeypatch.setattr(files, "_HOST", "host-b")
+    files.write_atomic(tmp_path / "from-b.kmq", b"b")  # host b writes first
+    files._CLEANED_FOLDERS.clear()
+    live_on_b = temporary("host-b", dead)  # b's writer, running there (its PID means nothing here)
+    old_on_b = temporary("host-b", dead, age=2 * 24 * 3600)  # a day old: stale anywhere
+    dead_on_a = temporary("host-a", dead)  # host a's own writer, gone
+    monkeypatch.setattr(files, "_HOST", "host-a")
+    files.write_atomic(tmp_path / "from-a.kmq", b"a")  # host a's first write into the folder
+    assert live_on_b.exists()
+    assert not old_on_b.exists() and not dead_on_a.exists()
+    assert (tmp_path / "from-a.kmq").read_bytes() == b"a"
+    assert (tmp_path / "from-b.kmq").read_bytes() == b"b"
+
+
+def test_write_atomic_gives_new_file_permissions_and_names_the_target_in_errors(
+    tmp_path, monkeypatch
+) -> None:
+    import stat
+
+    kmcodec.files.write_atomic(tmp_path / "a.kmq", b"x")
+    mode = stat.S_IMODE((tmp_path / "a.kmq").stat().st_mode)
+    assert mode == 0o666 & ~kmcodec.files._UMASK
+    umask_calls = []
+    monkeypatch.setattr(os, "umask", lambda m: umask_calls.append(m) or 0)
+    kmcodec.files.write_atomic(tmp_path / "b.kmq", b"x")
+    assert umask_calls == []  # no process-wide umask toggle while threads may write
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: synced.append(os.fstat(fd).st_mode) or real_fsync(fd)
+    )
+    kmcodec.files.write_atomic(tmp_path / "c.kmq", b"x")
+    if os.name != "nt":
+        assert any(stat.S_ISDIR(m) for m in synced)  # the folder, after the rename
+    with pytest.raises(OSError) as info:
+        kmcodec.files.write_atomic(tmp_path / "missing" / "d.kmq", b"x")
+    assert "kmq-partial" not in str(info.value) and "d.kmq" in str(info.value)
+
+
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, photo) -> None:
     import subprocess
     import sys
@@ -117,13 +176,14 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, 
     child = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.DEVNULL
     )
-    stale = tmp_path / f".a.kmq.{child.pid}.abcd1234{kmcodec.files.TEMP_SUFFIX}"
+    host = kmcodec.files._HOST
+    stale = tmp_path / f".a.kmq.{host}.{child.pid}.abcd1234{kmcodec.files.TEMP_SUFFIX}"
     stale.write_bytes(b"half a file")
-    stale_other = tmp_path / f".b.v2.kmq.{child.pid}.x{kmcodec.files.TEMP_SUFFIX}"
+    stale_other = tmp_path / f".b.v2.kmq.{host}.{child.pid}.x{kmcodec.files.TEMP_SUFFIX}"
     stale_other.write_bytes(b"")  # another file's, with dots in its name: stale too
     child.kill()
     child.wait()
-    alive = tmp_path / f".a.kmq.{os.getpid()}.live{kmcodec.files.TEMP_SUFFIX}"
+    alive = tmp_path / f".a.kmq.{host}.{os.getpid()}.live{kmcodec.files.TEMP_SUFFIX}"
     alive.write_bytes(b"")  # a writer that is still running (this process)
     unrelated = tmp_path / ".notes.txt"
     unrelated.write_bytes(b"")
