@@ -490,6 +490,47 @@ EncodeOptions = make_dataclass(
 EncodeOptions.__module__ = __name__
 
 
+#: Names other libraries (and English) give our options; :func:`near_miss` also catches typos.
+_ALIASES = {
+    "colours": "colors",
+    "colour": "colors",
+    "color": "colors",
+    "ncolors": "colors",
+    "ncolours": "colors",
+    "n_colors": "colors",
+    "n_colours": "colors",
+    "num_colors": "colors",
+    "max_colors": "colors",
+    "palette_size": "colors",
+    "colorspace": "color_space",
+    "colourspace": "color_space",
+    "colour_space": "color_space",
+    "psnr": "target_psnr",
+    "dithering": "dither",
+    "compression_level": "compress_level",
+    "compresslevel": "compress_level",
+    "icc": "icc_profile",
+    "seed": "random_state",
+    "iterations": "max_iter",
+}
+
+
+def near_miss(name: str) -> str | None:
+    """The option ``name`` was probably meant as (``colours`` -> ``colors``, ``speed_`` ->
+    ``speed``, ``target_PSNR`` -> ``target_psnr``), or None if it is no near miss of ours."""
+    import difflib
+
+    if name in _BY_NAME:
+        return None
+    plain = name.strip("_- ").lower().replace("-", "_")
+    if plain in _BY_NAME:
+        return plain
+    if plain in _ALIASES:
+        return _ALIASES[plain]
+    close = difflib.get_close_matches(plain, list(_BY_NAME), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def resolve(**given: Any) -> Any:
     """Check encode options and fill in the defaults of those not given.
 
@@ -512,7 +553,9 @@ def resolve(**given: Any) -> Any:
     """
     unknown = sorted(set(given) - set(_BY_NAME))
     if unknown:
-        msg = f"unknown option {unknown[0]!r}; the options are {', '.join(_BY_NAME)}"
+        meant = near_miss(unknown[0])
+        hint = f"did you mean {meant!r}? " if meant else ""
+        msg = f"unknown option {unknown[0]!r}; {hint}the options are {', '.join(_BY_NAME)}"
         raise OptionError(msg)
     values = {name: _BY_NAME[name].check(value) for name, value in given.items()}
     if values.get("quality") is not None and values.get("target_psnr") is not None:

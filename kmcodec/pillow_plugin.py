@@ -184,6 +184,59 @@ def _palette_of(im: Image.Image) -> np.ndarray:
     return np.concatenate([rgb, alpha[:, None]], axis=1)
 
 
+#: Keys in ``encoderinfo`` that are not options of ours and are taken without a word: what
+#: Pillow itself puts there (``append_images`` is read by ``_save_all``; ``save_all``,
+#: ``append`` and ``format`` steer Pillow's own ``save``).
+_PILLOW_KEYS = frozenset({"append_images", "save_all", "append", "format"})
+
+
+def _check_save_options(encoderinfo: dict[str, Any]) -> None:
+    """Save options of ours spelt nearly right (``colours=16``, ``color=16``, ``speed_=3``)
+    raise ``ValueError`` naming the right one; any other option KMQ does not take (``optimize``,
+    ``lossless``, ... of other formats) is ignored with one ``UserWarning``, so that generic
+    code passing another format's options keeps working and nobody is left guessing.
+
+    Raises
+    ------
+    OptionError
+        A ``ValueError`` (and ``TypeError``), as for a bad value.
+    """
+    from .errors import OptionError
+    from .options import near_miss
+
+    unknown = sorted(k for k in encoderinfo if k not in SAVE_OPTIONS and k not in _PILLOW_KEYS)
+    for key in unknown:
+        meant = near_miss(key)
+        if meant is not None:
+            msg = f"KMQ has no save option {key!r}: did you mean {meant}=...?"
+            raise OptionError(msg)
+    if unknown:
+        import warnings
+
+        names = ", ".join(unknown)
+        warnings.warn(
+            f"KMQ ignores the save option{'s' if len(unknown) > 1 else ''} {names} (its options:"
+            f" {', '.join(SAVE_OPTIONS)})",
+            UserWarning,
+            stacklevel=_caller_level(),
+        )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the code that called ``im.save``: the first
+    frame outside Pillow and kmcodec."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "PIL",
+        "kmcodec",
+    ):
+        level += 1
+        frame = frame.f_back
+    return level
+
+
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     if im.mode not in SAVE_MODES:
         msg = (
@@ -191,8 +244,8 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             f" (KMQ saves modes {', '.join(SAVE_MODES)})"
         )
         raise ValueError(msg)
-    # Pillow's save() puts its own keys in encoderinfo too; None means "not given", as for
-    # Pillow's own plugins.
+    _check_save_options(im.encoderinfo)
+    # None means "not given", as for Pillow's own plugins.
     options = {k: v for k, v in im.encoderinfo.items() if k in SAVE_OPTIONS and v is not None}
     for key in ("icc_profile", "exif"):
         options.setdefault(key, im.info.get(key))

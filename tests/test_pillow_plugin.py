@@ -330,3 +330,50 @@ def test_save_all_of_one_frame_saves_it(tmp_path) -> None:
     Image.new("RGB", (8, 8), "red").save(tmp_path / "a.kmq", save_all=True)
     with Image.open(tmp_path / "a.kmq") as im:
         assert im.convert("RGB").getpixel((0, 0)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("colours", "colors"),
+        ("color", "colors"),
+        ("ncolors", "colors"),
+        ("n_colors", "colors"),
+        ("speed_", "speed"),
+        ("target_PSNR", "target_psnr"),
+        ("dithering", "dither"),
+    ],
+)
+def test_a_near_miss_of_a_save_option_is_refused_naming_the_option(
+    tmp_path, photo, given, meant
+) -> None:
+    with pytest.raises(ValueError, match=rf"'{given}'.*did you mean {meant}="):
+        Image.fromarray(photo).save(tmp_path / "x.kmq", **{given: 16})
+
+
+@pytest.mark.parametrize("options", [{"lossless": True}, {"optimize": True, "dpi": (72, 72)}])
+def test_other_formats_options_warn_once_and_the_file_is_saved(tmp_path, photo, options) -> None:
+    with pytest.warns(UserWarning) as caught:
+        Image.fromarray(photo).save(tmp_path / "x.kmq", colors=4, **options)
+    ours = [w for w in caught if "KMQ ignores" in str(w.message)]
+    assert len(ours) == 1
+    for key in options:
+        assert key in str(ours[0].message)
+    assert ours[0].filename == __file__  # pointed at the caller, not at Pillow
+    assert kmcodec.read((tmp_path / "x.kmq").read_bytes()).header.colors == 4
+
+
+def test_pillows_own_save_keys_pass_without_a_word(tmp_path, photo) -> None:
+    im = Image.fromarray(photo)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        im.save(tmp_path / "a.kmq", colors=4)
+        im.save(tmp_path / "b.kmq", save_all=True, append_images=[], colors=4)
+        im.save(tmp_path / "c.kmq", format="KMQ", colors=4)
+    for name in "abc":
+        assert (tmp_path / f"{name}.kmq").exists()
+
+
+def test_kmcodec_encode_suggests_the_option_meant() -> None:
+    with pytest.raises(kmcodec.OptionError, match="did you mean 'colors'"):
+        kmcodec.encode(np.zeros((4, 4, 3), np.uint8), colours=16)
