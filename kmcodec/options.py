@@ -142,7 +142,8 @@ def _number(name: str, value: object, low: float, high: float = math.inf) -> flo
 
 def _choice(name: str, value: object, choices: tuple[Any, ...]) -> Any:
     if isinstance(value, bool) or value not in choices:
-        msg = f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+        shown = ", ".join(str(int(c)) if isinstance(c, int) else repr(c) for c in choices)
+        msg = f"{name} must be one of {shown}, got {value!r}"
         raise OptionError(msg)
     return value
 
@@ -245,13 +246,20 @@ def _float_text(text: str) -> float:
 
 
 def _dither_text(text: str) -> object:
+    word = text.strip().lower()
+    if word in ("off", "none", "no", "false"):
+        return False
+    if word in ("on", "yes", "true"):
+        return True
     try:
         return float(text)
     except ValueError:
         return text
 
 
-def _level_text(text: str) -> int | str:
+def _level_text(text: str) -> int | str | None:
+    if text.lower() in ("auto", "none"):
+        return None
     return text if text == FAST_OPTIMAL else int(text)
 
 
@@ -282,6 +290,10 @@ class Option:
     metavar : str or None
     flag_const : object
         The value of the flag given without an argument (only ``--dither``).
+    cli_help, cli_values, cli_default : str or None
+        ``help``, ``values`` and the default as ``kmq encode --help`` shows them, where the
+        command line differs from the API (flags, exit codes and ``auto`` instead of Python
+        names, ``None`` and exceptions); None: the same text.
     """
 
     name: str
@@ -293,6 +305,9 @@ class Option:
     from_text: Callable[[str], Any] | None = None
     metavar: str | None = None
     flag_const: Any = field(default=None)
+    cli_help: str | None = None
+    cli_values: str | None = None
+    cli_default: str | None = None
 
     @property
     def flag(self) -> str | None:
@@ -321,6 +336,8 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: _integer("speed", v, 1, 10),
         from_text=int,
         metavar="N",
+        cli_help="1 (slowest, best) to 10 (fastest), as in pngquant: how hard the palette search"
+        " and coding 0's zstd work.",
     ),
     Option(
         "quality",
@@ -330,6 +347,11 @@ OPTIONS: tuple[Option, ...] = (
         " scale; fail with QualityError (kmq: exit 99) if colors colours stay below min.",
         _optional(parse_quality),
         metavar="MIN-MAX",
+        cli_help="As pngquant's --quality: use the fewest colours (up to --colors) that reach MAX"
+        " on pngquant's 0-100 scale; if --colors colours stay below MIN, write nothing and exit"
+        " 99.",
+        cli_values="MIN-MAX or MAX, each 0-100",
+        cli_default="off",
     ),
     Option(
         "target_psnr",
@@ -340,6 +362,10 @@ OPTIONS: tuple[Option, ...] = (
         _optional(lambda v: _number("target_psnr", v, 1e-9)),
         from_text=_float_text,
         metavar="DB",
+        cli_help="Use the fewest colours (up to --colors) whose PSNR reaches DB; if --colors"
+        " colours do not, write nothing and exit 99. Not with --quality.",
+        cli_values="dB > 0",
+        cli_default="off",
     ),
     Option(
         "color_space",
@@ -361,6 +387,13 @@ OPTIONS: tuple[Option, ...] = (
         from_text=_dither_text,
         metavar="STRENGTH|KERNEL",
         flag_const=True,
+        cli_help="Dithering. kmq encode dithers by default, as pngquant: Floyd-Steinberg error"
+        " diffusion with a dither map (less at edges, none in flat fills) and an error clamp."
+        " --dither STRENGTH (0-1) sets its strength, --dither KERNEL another kernel (bayer is"
+        " the ordered 8x8 dither); --dither off or --nofs turns it off. Dithering turns"
+        " --smooth off.",
+        cli_values="off, 0-1, floyd-steinberg, sierra-lite, atkinson, bayer[:STRENGTH]",
+        cli_default="floyd-steinberg at strength 1",
     ),
     Option(
         "smooth",
@@ -372,6 +405,9 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: _number("smooth", v, 0.0),
         from_text=_float_text,
         metavar="DB",
+        cli_help="Largest PSNR loss to spend on making the index plane cheaper to code; 0 leaves"
+        " every pixel the entry it was given (its nearest, or with --perceptual the cheaper for"
+        " the eye).",
     ),
     Option(
         "perceptual",
@@ -384,6 +420,10 @@ OPTIONS: tuple[Option, ...] = (
         lambda v: _number("perceptual", v, 0.0, 1000.0),
         from_text=_float_text,
         metavar="W",
+        cli_help="Weight of the eye's colour difference (Oklab distance) against the squared"
+        " sRGB error, in the palette's last step and in each pixel's choice of entry (with"
+        " --color-space rgb; when dithering, in the palette only); 0 gives the least squared"
+        " error (highest PSNR).",
     ),
     Option(
         "init",
@@ -401,6 +441,9 @@ OPTIONS: tuple[Option, ...] = (
         _optional(lambda v: _integer("max_iter", v, 0, 10_000)),
         from_text=_int_text,
         metavar="N",
+        cli_help="Lloyd iterations on the exact colours.",
+        cli_values="auto or >= 0",
+        cli_default="auto (set by --speed; 100 with --init k-means++)",
     ),
     Option(
         "tol",
@@ -419,6 +462,9 @@ OPTIONS: tuple[Option, ...] = (
         _optional(lambda v: _integer("random_state", v, 0, 2**32 - 1)),
         from_text=_int_text,
         metavar="SEED",
+        cli_help="Seed of the k-means++ draws (--init split draws nothing); none draws a new seed"
+        " each run.",
+        cli_values="an integer or none",
     ),
     Option(
         "coding",
@@ -434,6 +480,11 @@ OPTIONS: tuple[Option, ...] = (
         stage="file",
         from_text=_coding_text,
         metavar="auto|0|1|2",
+        cli_help="Index coding: 2 a static context model and rANS, near coding 1's size and as"
+        " fast to open as WebP lossless; 1 an adaptive context model, the smallest file and the"
+        " slowest to open; 0 packed rows compressed with zstd. auto codes 2 and 0 and keeps the"
+        " smaller: a file that opens fast.",
+        cli_values="auto, 0, 1, 2",
     ),
     Option(
         "compress_level",
@@ -444,6 +495,9 @@ OPTIONS: tuple[Option, ...] = (
         stage="file",
         from_text=_level_text,
         metavar="N",
+        cli_help="zstd level for coding 0.",
+        cli_values="auto, 1-22",
+        cli_default="auto (set by --speed)",
     ),
     Option(
         "index_bits",
@@ -455,6 +509,10 @@ OPTIONS: tuple[Option, ...] = (
         stage="file",
         from_text=_int_text,
         metavar="BITS",
+        cli_help="Bits per stored index in coding 0; auto tries every width that holds the"
+        " palette and keeps the smallest file.",
+        cli_values="auto, 1, 2, 4, 8",
+        cli_default="auto",
     ),
     Option(
         "icc_profile",
@@ -616,14 +674,19 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
                 value = option.from_text(text) if option.from_text else text
                 option.check(value)
             except (ValueError, TypeError) as exc:
-                raise argparse.ArgumentTypeError(str(exc)) from None
+                if option.name == "quality":  # its own message says which part is wrong
+                    raise argparse.ArgumentTypeError(str(exc)) from None
+                values = option.cli_values or option.values
+                msg = f"expected {values}, got {text!r}"
+                raise argparse.ArgumentTypeError(msg) from None
             return value
 
         kwargs: dict[str, Any] = dict(
             dest=option.name,
             type=parse,
             default=argparse.SUPPRESS,
-            help=f"{option.help} Values: {option.values}; default {_shown(option)}.",
+            help=f"{option.cli_help or option.help} Values: {option.cli_values or option.values};"
+            f" default {option.cli_default or _cli_shown(option)}.",
         )
         if option.metavar:
             kwargs["metavar"] = option.metavar
@@ -641,6 +704,12 @@ def given_arguments(
         for o in OPTIONS
         if hasattr(namespace, o.name) and (names is None or o.name in names)
     }
+
+
+def _cli_shown(option: Option) -> str:
+    if option.name == "coding":
+        return "auto"
+    return str(option.default)
 
 
 def _shown(option: Option) -> str:

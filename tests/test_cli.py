@@ -526,3 +526,29 @@ def test_decode_refuses_an_extension_that_names_no_format(png, tmp_path) -> None
     # a name without a known suffix is fine with --format
     result = kmq("decode", source, "-o", str(tmp_path / "a.xyz"), "--format", "png")
     assert result.returncode == 0 and (tmp_path / "a.xyz").read_bytes().startswith(b"\x89PNG")
+
+
+def test_encode_help_speaks_to_a_terminal_user() -> None:
+    text = " ".join(kmq("encode", "--help").stdout.decode().split())
+    for python_word in ("None", "True", "False", "QualityError", "kmcodec.", "(kmq:"):
+        assert python_word not in text
+    assert "dithers by default" in text
+    assert "default floyd-steinberg" in text  # not "default False"
+    assert "--coding auto|0|1|2" in text and "default auto" in text
+    assert "exit 99" in text
+
+
+@pytest.mark.parametrize("off", ["off", "False", "0"])
+def test_dither_off_as_help_spells_it_equals_nofs(png, tmp_path, off) -> None:
+    a, b, c = (tmp_path / f"{n}.kmq" for n in "abc")
+    assert kmq("encode", str(png), "--colors", "8", "--dither", off, "-o", str(a)).returncode == 0
+    assert kmq("encode", str(png), "--colors", "8", "--nofs", "-o", str(b)).returncode == 0
+    assert kmq("encode", str(png), "--colors", "8", "-o", str(c)).returncode == 0
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()  # the default dithers
+
+
+def test_a_bad_flag_value_names_the_values_the_flag_takes(png) -> None:
+    result = kmq("encode", str(png), "--coding", "3")
+    assert result.returncode == 2
+    assert "expected auto, 0, 1, 2, got '3'" in result.stderr.decode()
+    assert "<Coding" not in result.stderr.decode()
