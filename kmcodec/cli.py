@@ -49,6 +49,7 @@ EXIT_LARGER = 98
 EXIT_QUALITY = 99
 #: Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 #: Which code wins when files of a batch end differently.
 _PRIORITY = (EXIT_READ, EXIT_ANIMATED, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
@@ -186,10 +187,11 @@ def _run_batch(
         results = batch.run_checked(
             function, jobs, settings, workers=args.jobs, client=client, progress=each
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.close()
-        print(f"kmq: interrupted after {progress.done} of {len(jobs)} files", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"kmq: {how} after {progress.done} of {len(jobs)} files", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except (ImportError, OSError) as exc:  # no Dask, or no scheduler at that address
         progress.close()
         print(f"kmq: --dask {args.dask}: {exc}", file=sys.stderr)
@@ -308,7 +310,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[str, Any]:
-    data = Path(path).read_bytes()
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     result: dict[str, Any] = {"file": path, "bytes": len(data)}
     try:
         head, _ = layout.split_file(data)
@@ -543,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Encode images as .kmq palette images, decode and inspect them.",
         epilog="Exit codes: 0 ok, 1 failed, 2 bad usage, 3 unreadable input, 4 output not"
         " written (exists, no permission, clashes with another file), 5 several frames,"
-        " 98 skipped because larger, 99 quality not reached, 130 interrupted.",
+        " 98 skipped because larger, 99 quality not reached, 130 interrupted (Ctrl-C), 143"
+        " terminated (SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"kmq {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -722,10 +725,31 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the signal lands so that it is handled as Ctrl-C is: the workers
+    stopped, the temporary files removed, the pool's semaphores released, a summary printed."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``kmq`` command; return its exit code."""
+    import signal
+    import threading
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    if threading.current_thread() is not threading.main_thread():
+        return int(args.func(args))
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return int(args.func(args))
+    except _Terminated:
+        print("kmq: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

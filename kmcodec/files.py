@@ -69,11 +69,19 @@ def open_image(source: str | os.PathLike[str] | bytes, frame: int | None = None)
     :class:`~kmcodec.AnimatedInputError` unless ``frame`` (counted from 0) says which to take;
     ``frame`` out of range is an ``AnimatedInputError`` too.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     from .errors import AnimatedInputError
 
-    im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    if isinstance(source, bytes):
+        try:
+            im = Image.open(io.BytesIO(source))
+        except UnidentifiedImageError:
+            # Pillow's message names the BytesIO object ("<_io.BytesIO object at 0x...>").
+            msg = f"cannot identify image file: {len(source)} bytes in no format Pillow reads"
+            raise UnidentifiedImageError(msg) from None
+    else:
+        im = Image.open(source)
     frames = getattr(im, "n_frames", 1)
     if frame is None and frames > 1:
         msg = (

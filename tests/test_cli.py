@@ -328,16 +328,20 @@ def test_workers_die_with_a_killed_parent(busy_folder) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_ctrl_c_stops_the_batch_without_tracebacks(busy_folder) -> None:
+@pytest.mark.parametrize(
+    ("signame", "code", "word"), [("SIGINT", 130, b"interrupted"), ("SIGTERM", 143, b"terminated")]
+)
+def test_ctrl_c_or_sigterm_stops_the_batch_cleanly(busy_folder, signame, code, word) -> None:
     import signal
     import time
 
     proc = _start_batch(busy_folder)
     workers = _children(proc.pid)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
-    assert b"Traceback" not in err and b"interrupted after" in err
+    assert proc.returncode == code
+    assert b"Traceback" not in err and word + b" after" in err
+    assert b"leaked semaphore" not in err and b"Warning" not in err
     deadline = time.time() + 10
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
@@ -545,6 +549,22 @@ def test_dither_off_as_help_spells_it_equals_nofs(png, tmp_path, off) -> None:
     assert kmq("encode", str(png), "--colors", "8", "--nofs", "-o", str(b)).returncode == 0
     assert kmq("encode", str(png), "--colors", "8", "-o", str(c)).returncode == 0
     assert a.read_bytes() == b.read_bytes() != c.read_bytes()  # the default dithers
+
+
+def test_stdin_that_is_no_image_is_named_as_standard_input(tmp_path) -> None:
+    result = kmq("encode", "-", "-o", str(tmp_path / "a.kmq"), stdin=b"garbage")
+    assert result.returncode == 3
+    err = result.stderr.decode()
+    assert "kmq: -: cannot read image" in err and "in no format Pillow reads" in err
+    assert "BytesIO" not in err and " at 0x" not in err
+    assert not (tmp_path / "a.kmq").exists()
+
+
+def test_info_reads_standard_input(png, tmp_path) -> None:
+    assert kmq("encode", str(png), "--colors", "5").returncode == 0
+    result = kmq("info", "--json", "-", stdin=png.with_suffix(".kmq").read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["colors"] == 5
 
 
 def test_a_bad_flag_value_names_the_values_the_flag_takes(png) -> None:
