@@ -82,6 +82,8 @@ class KmqImageFile(ImageFile.ImageFile):
         one plane's memory, not two). The packed 2- and 4-bit rows go through Pillow's raw
         decoder (``KmqDecoder``)."""
         h = getattr(self, "_header", None)
+        if h is not None and self._truncated_load():
+            return self._load_truncated()
         mappable = h is not None and (h.coding != Coding.ROWS or h.index_bits in (1, 8))
         if not (self.tile and mappable and self.fp is not None and self._core() is None):
             return super().load()
@@ -92,7 +94,39 @@ class KmqImageFile(ImageFile.ImageFile):
             plane = codings.read_plane(self.fp, h)
         except KmqError as exc:
             raise OSError(str(exc)) from None
-        data, rawmode = plane.raw()
+        return self._load_from(*plane.raw())
+
+    def load_seek(self, pos: int) -> None:
+        """Seek in the file while loading. Defining it tells ``ImageFile.Parser`` that a
+        ``.kmq`` file does not decode incrementally: the parser keeps what it is fed and
+        opens the whole file at ``close()``, as for the other formats that need all of it."""
+        assert self.fp is not None
+        self.fp.seek(pos)
+
+    def _truncated_load(self) -> bool:
+        """Whether this load is of a file that ends inside its index stream and Pillow was
+        told to load truncated images (``ImageFile.LOAD_TRUNCATED_IMAGES``)."""
+        return bool(
+            ImageFile.LOAD_TRUNCATED_IMAGES
+            and self.tile
+            and self.fp is not None
+            and self._core() is None
+            and self._stream_left is not None
+            and self._stream_left < self._header.stream_size
+        )
+
+    def _load_truncated(self) -> Any:
+        """Load the rows that arrived, zeros below them (index 0), as Pillow does for a
+        truncated PNG or GIF under ``LOAD_TRUNCATED_IMAGES``."""
+        assert self.fp is not None
+        Image.Image.load(self)
+        self.fp.seek(self.tile[0].offset)
+        plane, _rows = codings.decode_prefix(self.fp.read(self._stream_left), self._header)
+        return self._load_from(memoryview(plane).cast("B"), "P")
+
+    def _load_from(self, data: memoryview | bytes, rawmode: str) -> Any:
+        """Make Pillow's image a view of decoded index data and close the file."""
+        assert self.fp is not None
         self.im = Image.core.map_buffer(data, self.size, "raw", 0, (rawmode, 0, 1))
         if self.palette:
             self.palette.dirty = 1  # the new image core needs the palette again

@@ -377,3 +377,79 @@ def test_pillows_own_save_keys_pass_without_a_word(tmp_path, photo) -> None:
 def test_kmcodec_encode_suggests_the_option_meant() -> None:
     with pytest.raises(kmcodec.OptionError, match="did you mean 'colors'"):
         kmcodec.encode(np.zeros((4, 4, 3), np.uint8), colours=16)
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Coding 2 with parts of a few thousand pixels, so that a cut file ends after some."""
+    from kmcodec.format.codings import fast
+
+    monkeypatch.setattr(fast, "PART_PIXELS", 8192)
+
+
+def _file_of_every_coding(tmp_path, photo_full, coding: int) -> bytes:
+    # K = 256 at 8 bits: coding 0's zstd frame spans several 128 KiB blocks at 768x512.
+    path = tmp_path / f"c{coding}.kmq"
+    Image.fromarray(photo_full).save(path, colors=256, coding=coding, dither=False)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("coding", [0, 1, 2])
+def test_image_file_parser_fed_in_pieces_gives_the_whole_image(
+    tmp_path, photo_full, coding, small_parts
+) -> None:
+    from PIL import ImageFile
+
+    data = _file_of_every_coding(tmp_path, photo_full, coding)
+    parser = ImageFile.Parser()
+    for start in range(0, len(data), 1000):
+        parser.feed(data[start : start + 1000])
+    im = parser.close()
+    with Image.open(io.BytesIO(data)) as ref:
+        np.testing.assert_array_equal(np.asarray(im), np.asarray(ref))
+        assert im.getpalette() == ref.getpalette()
+
+
+@pytest.mark.parametrize("coding", [0, 1, 2])
+def test_load_truncated_images_gives_the_rows_that_arrived(
+    tmp_path, photo_full, coding, small_parts, monkeypatch
+) -> None:
+    from PIL import ImageFile
+
+    data = _file_of_every_coding(tmp_path, photo_full, coding)
+    with Image.open(io.BytesIO(data)) as ref:
+        full = np.asarray(ref)
+    cut = data[: len(data) * 4 // 5]
+    with Image.open(io.BytesIO(cut)) as im, pytest.raises(OSError, match="truncated"):
+        im.load()  # without the flag, as before
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(cut)) as im:
+        im.load()
+        got = np.asarray(im)
+    assert im.mode == "P" and got.shape == full.shape
+    rows = int(np.flatnonzero((got != full).any(axis=1))[0])
+    assert full.shape[0] // 2 <= rows < full.shape[0]  # most of what arrived, not all of it
+    assert not got[rows:].any()  # the rest is index 0, as Pillow leaves a truncated PNG
+
+
+@pytest.mark.parametrize("coding", [0, 1, 2])
+def test_load_truncated_images_of_a_file_cut_anywhere_never_raises(
+    tmp_path, photo, coding, monkeypatch
+) -> None:
+    from PIL import ImageFile
+
+    path = tmp_path / "p.kmq"
+    Image.fromarray(photo).save(path, colors=16, coding=coding)
+    data = path.read_bytes()
+    with Image.open(path) as ref:
+        full = np.asarray(ref)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for length in range(len(data) - 1, 0, -37):
+        try:
+            im = Image.open(io.BytesIO(data[:length]))
+        except (UnidentifiedImageError, OSError):
+            continue  # the header or palette did not arrive: nothing to show
+        with im:
+            got = np.asarray(im)
+        rows = int(np.flatnonzero((got != full).any(axis=1))[0]) if (got != full).any() else 128
+        assert not got[rows:].any()

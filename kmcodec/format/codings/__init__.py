@@ -28,6 +28,7 @@ __all__ = [
     "IndexPlane",
     "check_start",
     "decode",
+    "decode_prefix",
     "encode",
     "index_bits_allowed",
     "read_plane",
@@ -140,6 +141,30 @@ def decode(stream: bytes | memoryview, header: Header) -> IndexPlane:
         return IndexPlane(plane, h.width, h.height, 8)
     packed = rows.decode(stream, h.width, h.height, h.index_bits, h.colors)
     return IndexPlane(packed, h.width, h.height, h.index_bits)
+
+
+def decode_prefix(prefix: bytes | memoryview, header: Header) -> tuple[np.ndarray, int]:
+    """Decode what the first bytes of a file's index stream hold, for a reader that accepts a
+    truncated file (Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES``).
+
+    Returns
+    -------
+    plane : ndarray of uint8, shape (height, width)
+        The rows that arrived and decoded (and, where a coding checks, passed their checks:
+        each part's CRC-32 in coding 2, indices below K in coding 0); zeros after them, as
+        Pillow leaves what it could not decode of a truncated PNG.
+    rows : int
+        How many rows at the top are decoded; 0 if none (never raises for bad bytes).
+    """
+    h = header
+    plane = np.zeros((h.height, h.width), dtype=np.uint8)
+    if h.coding == Coding.FAST:
+        rows_done = fast.decode_prefix(prefix, h.width, h.height, h.colors, plane)
+    elif h.coding == Coding.CONTEXT:
+        rows_done = context.decode_prefix(prefix, h.width, h.height, h.colors, plane)
+    else:
+        rows_done = rows.decode_prefix(prefix, h.width, h.height, h.index_bits, h.colors, plane)
+    return plane, rows_done
 
 
 def read_plane(fp: BinaryIO, header: Header) -> IndexPlane:

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import ChecksumError, CorruptError, IndexRangeError
 from . import _context_coder
 
-__all__ = ["CHECKSUM_SIZE", "MIN_STREAM", "decode", "encode"]
+__all__ = ["CHECKSUM_SIZE", "MIN_STREAM", "decode", "decode_prefix", "encode"]
 
 #: Bytes of the CRC-32 of the index plane at the end of the stream.
 CHECKSUM_SIZE = 4
@@ -96,3 +96,25 @@ def decode(stream: bytes | memoryview, width: int, height: int, colors: int) -> 
         msg = "index plane checksum (CRC-32) mismatch: the index stream is corrupt"
         raise ChecksumError(msg)
     return plane
+
+
+def decode_prefix(
+    prefix: bytes | memoryview, width: int, height: int, colors: int, plane: np.ndarray
+) -> int:
+    """Decode what a truncated stream holds into ``plane`` (zeros as given) and return the
+    whole rows decoded. The range decoder stops at the pixel that needs a byte past the end
+    (spec 2.6.6), and that pixel may be wrong, so the rows kept end before it. Nothing is
+    raised: a reader asked for what arrived (there is no checksum to check it by)."""
+    view = memoryview(prefix).cast("B")
+    status = _context_coder.decode(view, width, height, colors, plane)
+    if status not in (_context_coder.ERR_ENDS_EARLY, _context_coder.ERR_INDEX):
+        return height  # every pixel decoded; only (part of) the CRC-32 is missing
+    # Which pixels the decoder wrote: decode again over a plane of 255s and compare (the
+    # model reads only pixels already decoded, so the two runs agree wherever both wrote).
+    probe = np.full_like(plane, 255)
+    _context_coder.decode(view, width, height, colors, probe)
+    differ = np.flatnonzero(plane.ravel() != probe.ravel())
+    written = int(differ[0]) if differ.size else width * height
+    rows = max(0, written - 1) // width
+    plane[rows:] = 0
+    return rows

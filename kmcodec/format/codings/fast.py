@@ -32,6 +32,7 @@ __all__ = [
     "PART_PIXELS",
     "check_start",
     "decode",
+    "decode_prefix",
     "encode",
     "part_rows_for",
     "parts_of",
@@ -240,3 +241,39 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="kmq")
     return _pool
+
+
+def decode_prefix(
+    prefix: bytes | memoryview, width: int, height: int, colors: int, plane: np.ndarray
+) -> int:
+    """Decode what a truncated stream holds into ``plane`` (zeros as given): every whole part
+    whose bytes arrived and pass their CRC-32, up to the first that did not. Return the rows
+    decoded; 0 if the tables did not arrive. Nothing is raised: a reader asked for what arrived.
+    """
+    view = memoryview(prefix).cast("B")
+    if len(view) < 8:
+        return 0
+    part_rows, table_size = _U32.unpack_from(view, 0)[0], _U32.unpack_from(view, 4)[0]
+    pos = 8 + table_size
+    if part_rows < 1 or pos + 4 > len(view):
+        return 0
+    table_bytes = view[8:pos]
+    if zlib.crc32(table_bytes) != _U32.unpack_from(view, pos)[0]:
+        return 0
+    tables = _fast_coder.parse_tables(table_bytes, colors)
+    if isinstance(tables, int):
+        return 0
+    pos += 4
+    done = 0
+    while done < height and pos + 8 <= len(view):
+        size, crc = _U32.unpack_from(view, pos)[0], _U32.unpack_from(view, pos + 4)[0]
+        part = view[pos + 8 : pos + 8 + size]
+        if len(part) < size or zlib.crc32(part) != crc:
+            break
+        rows = min(part_rows, height - done)
+        if _fast_coder.decode_part(tables, part, width, rows, colors, plane[done : done + rows]):
+            plane[done : done + rows] = 0
+            break
+        done += rows
+        pos += 8 + size
+    return done

@@ -13,7 +13,14 @@ from ...errors import IndexRangeError
 from ..layout import index_bits_allowed
 from . import bitpack, zstd_frame
 
-__all__ = ["RANKING_LEVEL", "check_start", "decode", "encode", "index_bits_allowed"]
+__all__ = [
+    "RANKING_LEVEL",
+    "check_start",
+    "decode",
+    "decode_prefix",
+    "encode",
+    "index_bits_allowed",
+]
 
 #: zstd level at which the candidate index widths are ranked when not every width is compressed
 #: at the final level: on the Kodak set the ranking at level 3 agreed with level 19's to within
@@ -81,4 +88,27 @@ def decode(
     if not bitpack.indices_below(rows, width, height, index_bits, colors):
         msg = f"a palette index is out of range for {colors} colours"
         raise IndexRangeError(msg)
+    return rows
+
+
+def decode_prefix(
+    prefix: bytes | memoryview,
+    width: int,
+    height: int,
+    index_bits: int,
+    colors: int,
+    plane: np.ndarray,
+) -> int:
+    """Unpack into ``plane`` (zeros as given) the whole rows that the first bytes of a stream
+    decompress to, up to the first row with an index >= ``colors``; return how many. zstd
+    gives out whole blocks (up to 128 KiB of rows), so the rows come in steps of a block."""
+    stride = bitpack.row_bytes(width, index_bits)
+    data = zstd_frame.decompress_prefix(prefix, height * stride)
+    rows = len(data) // stride
+    if rows == 0:
+        return 0
+    got = bitpack.unpack_rows(memoryview(data)[: rows * stride], width, rows, index_bits)
+    bad = np.flatnonzero((got >= colors).any(axis=1))
+    rows = int(bad[0]) if bad.size else rows
+    plane[:rows] = got[:rows]
     return rows

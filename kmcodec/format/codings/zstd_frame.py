@@ -9,6 +9,7 @@ a frame declares.
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = [
     "check_frame_header",
     "compress",
     "decompress",
+    "decompress_prefix",
     "frame_end",
     "parse_frame_header",
 ]
@@ -295,3 +297,25 @@ def frame_end(frame: bytes | memoryview, header: FrameHeader) -> int:
         pos += 3 + (1 if kind == 1 else size)  # an RLE block stores one byte
         if last:
             return pos + (4 if header.has_checksum else 0)
+
+
+def decompress_prefix(frame: bytes | memoryview, expected_size: int) -> bytes:
+    """What the first bytes of a frame decompress to: the blocks that arrived whole, at most
+    ``expected_size`` bytes (read in 1 MiB steps, so a frame that claims more allocates no
+    more). Unchecked -- the checksum is at the frame's end -- and never raises for a frame cut
+    short; a frame header that does not declare ``expected_size`` gives nothing."""
+    try:
+        check_frame_header(frame, expected_size)
+    except CorruptError:
+        return b""
+    reader = _decompressor().stream_reader(io.BytesIO(frame), read_across_frames=False)
+    out = bytearray()
+    try:
+        while len(out) < expected_size:
+            block = reader.read(min(1 << 20, expected_size - len(out)))
+            if not block:
+                break
+            out += block
+    except zstandard.ZstdError:
+        pass  # corrupt after what arrived: keep what decompressed before it
+    return bytes(out)
