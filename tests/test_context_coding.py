@@ -182,3 +182,10 @@ def test_a_stream_that_ends_early_is_refused_without_decoding_the_rest() -> None
     stream = context_coding.encode(plane, 2)
     with pytest.raises(errors.CorruptError, match="ends before"):
         context_coding.decode(stream[:4] + stream[-4:], 1 << 24, 1, 2)
+    # What it decoded: the C decoder over a plane of 255s leaves untouched what it never reached.
+    from kmcodec.format.codings import _context_coder
+
+    probe = np.full((1, 1 << 24), 255, np.uint8)
+    status = _context_coder.decode(memoryview(stream[:4]), 1 << 24, 1, 2, probe)
+    assert status == _context_coder.ERR_ENDS_EARLY
+    assert np.count_nonzero(probe != 255) < 1 << 16  # under 0.4% of the 16 M pixels

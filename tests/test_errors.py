@@ -87,6 +87,7 @@ def test_random_bytes_after_the_magic_raise_only_kmq_errors(tail: bytes) -> None
 def test_header_with_huge_size_is_refused_without_allocating() -> None:
     # A valid header claiming 16384 x 16384 pixels of 8-bit indices, with a tiny stream.
     import struct
+    import tracemalloc
     import zlib
 
     head = bytearray(SAMPLE[:HEADER_SIZE])
@@ -94,8 +95,14 @@ def test_header_with_huge_size_is_refused_without_allocating() -> None:
     palette = SAMPLE[HEADER_SIZE : HEADER_SIZE + 18]
     crc = struct.pack("<I", zlib.crc32(palette, zlib.crc32(bytes(head))))
     data = bytes(head) + palette + crc + SAMPLE[HEADER_SIZE + 22 :]
-    with pytest.raises(errors.KmqError):
-        kmcodec.decode(data)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.KmqError):
+            kmcodec.decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # the plane would be 256 MiB
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ def _row(out: str, first: str) -> list[str]:
 
 
 def test_bench_quantize(corpus, photo) -> None:
+    import shutil
+
     out = tool("bench_quantize.py", str(corpus), "--colors", "16", "--no-sklearn")
     rows = {}
     for line in out.split("Medians per K", 1)[1].splitlines()[2:]:
@@ -52,9 +54,34 @@ def test_bench_quantize(corpus, photo) -> None:
     d_psnr, _, d_blurred, _, _ = rows["kmcodec dithered"]
     assert d_blurred < blurred and d_psnr < psnr  # what dithering trades
     assert rows["Pillow MEDIANCUT"][0] < psnr
-    for goal in ("dithered blurred", "no dither: PSNR margin", "seeding: worst image"):
-        assert re.search(goal + r".*(met|NOT met)", out) or "pngquant" not in out
-    assert re.search(r"seeding: worst image against k-means\+\+ [+-][\d.]+ dB", out)
+    # Each goal line's verdict follows from the figure it prints, and the figure from the table.
+    m = re.search(
+        r"PSNR margin over the best peer \((.+?)\) ([+-][\d.]+) dB"
+        r" \(goal >= \+([\d.]+)\): (met|NOT met)",
+        out,
+    )
+    assert m, out
+    who, margin, need, verdict = m.group(1), float(m.group(2)), float(m.group(3)), m.group(4)
+    assert verdict == ("met" if margin >= need else "NOT met")
+    assert margin == pytest.approx(psnr - rows[who][0], abs=0.011)
+    m = re.search(
+        r"seeding: worst image against k-means\+\+ ([+-][\d.]+) dB"
+        r" \(goal >= -0.05\): (met|NOT met)",
+        out,
+    )
+    assert m, out
+    assert m.group(2) == ("met" if float(m.group(1)) >= -0.05 else "NOT met")
+    m = re.search(
+        r"dithered blurred ΔE ([\d.]+) = ([\d.]+)x pngquant's ([\d.]+) \(goal <= 0.9x\),"
+        r" ([\d.]+) bpp vs pngquant\+optipng ([\d.]+) \(goal <=\): (met|NOT met)",
+        out,
+    )
+    assert bool(m) == (shutil.which("pngquant") is not None), out
+    if m:
+        d_blur, ratio, p_blur, d_bpp, p_bpp = map(float, m.groups()[:5])
+        assert d_blur == pytest.approx(rows["kmcodec dithered"][2], abs=0.0006)
+        assert ratio == pytest.approx(d_blur / p_blur, abs=0.006)
+        assert m.group(6) == ("met" if d_blur <= 0.9 * p_blur and d_bpp <= p_bpp else "NOT met")
 
 
 def test_bench_quantize_gives_pngquant_a_png_of_a_jpeg(tmp_path, photo) -> None:
@@ -170,7 +197,12 @@ def test_bench_batch() -> None:
         seconds, per_second = rates[label]
         # images/s is of the unrounded time; the time is printed to 0.1 s
         assert 12 / (seconds + 0.05) - 0.05 <= per_second <= 12 / max(seconds - 0.05, 0.01) + 0.05
-    assert re.search(r"goal -j 2 >= 1.8x -j 1: [\d.]+x, (met|NOT met)", out)
+    m = re.search(r"goal -j 2 >= 1.8x -j 1: ([\d.]+)x, (met|NOT met)", out)
+    assert m, out
+    ratio = float(m.group(1))
+    j1, j2 = rates["kmq encode --nofs -j 1"][1], rates["kmq encode --nofs -j 2"][1]
+    assert ratio == pytest.approx(j2 / j1, rel=0.05, abs=0.02)  # of the unrounded rates
+    assert m.group(2) == ("met" if ratio >= 1.8 else "NOT met") or abs(ratio - 1.8) < 0.01
     assert re.search(r"goal Dask within 15% of -j 2: [\d.]+x", out)
 
 
