@@ -50,6 +50,8 @@ EXIT_QUALITY = 99
 #: Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+#: The reader of the output went away (``kmq info a.kmq | head``), as for SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 #: Which code wins when files of a batch end differently.
 _PRIORITY = (EXIT_READ, EXIT_ANIMATED, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
@@ -748,6 +750,13 @@ def main(argv: list[str] | None = None) -> int:
     except _Terminated:
         print("kmq: terminated", file=sys.stderr)
         return EXIT_TERMINATED
+    except BrokenPipeError:
+        # Quietly, as other tools do; stdout goes to /dev/null so that Python's flush at exit
+        # does not fail again with "Exception ignored ... BrokenPipeError".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -572,3 +572,16 @@ def test_a_bad_flag_value_names_the_values_the_flag_takes(png) -> None:
     assert result.returncode == 2
     assert "expected auto, 0, 1, 2, got '3'" in result.stderr.decode()
     assert "<Coding" not in result.stderr.decode()
+
+
+def test_a_reader_that_goes_away_stops_kmq_quietly(tmp_path, photo) -> None:
+    # kmq info a.kmq | head: the pipe closed before kmq writes
+    path = tmp_path / "a.kmq"
+    kmcodec.save(path, photo, 256)
+    proc = subprocess.Popen(
+        [KMQ, "info", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait() == 141
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
