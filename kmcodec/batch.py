@@ -29,6 +29,7 @@ from . import codec
 from . import options as _options
 from .errors import AnimatedInputError, KmqError, QualityError
 from .files import expand, open_image, write_atomic
+from .quantization.pixels import as_pixels
 
 __all__ = [
     "FileResult",
@@ -291,7 +292,19 @@ def encode_file(
         result.status, result.message = "unreadable", f"cannot read image: {exc}"
         return result, None
     try:
-        q = codec.quantize(im, **options)
+        # The pixels and metadata out of Pillow's image, then the image closed: it is 4 bytes
+        # a pixel that the quantiser's peak need not carry.
+        # (codec.quantize's rule: an option given wins over the image's info.)
+        metadata = {
+            k: v
+            for k in ("icc_profile", "exif")
+            if options.get(k) is None and (v := im.info.get(k))
+        }
+        pixels = as_pixels(im, codec.MAX_PIXELS)
+        im.close()
+        del im
+        q = codec.quantize(pixels, **{**options, **metadata})
+        del pixels
         encoded = q.encode()
     except QualityError as exc:
         result.status, result.message = "quality", str(exc)

@@ -131,6 +131,27 @@ def test_bench_large_small_size(corpus) -> None:
     assert 0 < seconds < 60 and peak >= started > 10
     assert "0 MB of pixels" in line  # 320 x 240 x 3 bytes is 0.23 MB
     assert 15 < float(re.search(r"PSNR ([\d.]+) dB", line).group(1)) < 50
+    # The memory goals: each figure is in its table row, each verdict follows from its figure.
+    pixels = 320 * 240
+    m = re.search(r"goal for kmq: <= 20 bytes a pixel \+ 64 MB = (\d+) MiB here", out)
+    assert m, out
+    goal = int(m.group(1))
+    assert goal == round((20 * pixels + 64_000_000) / 2**20)
+    for label in ("dithered", "--nofs"):
+        row = _row(out.replace("kmq encode ", "kmq-encode-"), "kmq-encode-" + label)
+        mib, per_pixel = float(row[1]), float(row[2])
+        assert 10 < mib < goal + 200 and per_pixel == pytest.approx(mib * 2**20 / pixels, rel=0.01)
+        m = re.search(rf"goal kmq encode {label} <= (\d+) MiB: (\d+) MiB.*, (met|NOT met)", out)
+        assert m and int(m.group(2)) == round(mib)
+        assert m.group(3) == ("met" if mib <= goal else "NOT met") or abs(mib - goal) < 1
+    m = re.search(
+        r"-j 2 of 2 copies: whole process tree peak (\d+) MiB.*= (\d+) MiB\): (met|NOT met)", out
+    )
+    assert m, out
+    tree, budget = int(m.group(1)), int(m.group(2))
+    assert budget == round(2 * (20 * pixels + 64_000_000) / 2**20)
+    assert tree > 2 * 10  # at least two interpreters
+    assert m.group(3) == ("met" if tree <= budget else "NOT met") or abs(tree - budget) < 1
 
 
 def test_make_vectors_reproduces_the_committed_files(tmp_path) -> None:

@@ -10,19 +10,22 @@
  *
  * Python API (module kmcodec.quantization._diffuse):
  *   diffuse(pixels, width, height, channels, lut, palette, palette8, colors, weights, kernel,
- *           strength, clamp, out) -> int
+ *           strength, clamp, out[, scale, edge_start, edge_ramp]) -> int
  *     pixels: uint8 (height * width * channels); lut: float32 (256), each colour channel's
  *     value in the space the error is diffused in, 0-255 scale (alpha is taken as it is);
  *     palette: float32 (colors * channels), already in that space; palette8: the same entries
  *     as stored, uint8 (colors * channels), for the returned sum of squared errors (sRGB
  *     levels, every channel);
- *     weights: float32 (height * width), the dither map, 0..1; kernel: 0 Floyd-Steinberg,
- *     1 Sierra Lite, 2 Atkinson; out: writable uint8 (height * width). Releases the GIL.
+ *     weights: float32 (height * width), the dither map, 0..1; or empty, and then scale
+ *     (uint8, height * width) with the map's edge_start and edge_ramp: each row's weights are
+ *     made as the loop reaches it, the dither map (as maps makes it) times scale / 255, so no
+ *     plane of floats is held (4 bytes a pixel); kernel: 0 Floyd-Steinberg, 1 Sierra Lite,
+ *     2 Atkinson; out: writable uint8 (height * width). Releases the GIL.
  *   maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)
  *       -> None
- *     The dither map (remap.dither_map) into dmap, and when noise is not empty the palette
- *     search's pixel weights (quantize.importance_counts) into it; both writable float32
- *     (height * width). The same float32 arithmetic as the numpy these replaced, in the same
+ *     The dither map (remap.dither_map) into dmap and the palette search's pixel weights
+ *     (quantize.importance_counts) into noise, each unless its buffer is empty (not both);
+ *     both writable float32 (height * width). The same float32 arithmetic as the numpy these replaced, in the same
  *     order. Releases the GIL.
  */
 #define PY_SSIZE_T_CLEAN
@@ -31,6 +34,112 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Row r of the image (clamped to 0..H-1), with its edge pixels repeated one step outwards:
+ * luma (as numpy computed it, in float32: (r * .299 + g * .587) + b * .114) and colour codes. */
+static void fill_row(const unsigned char *px, int W, int H, int C, int r, float *luma,
+                     uint32_t *code) {
+    int sy = r < 0 ? 0 : r >= H ? H - 1 : r;
+    for (int x = -1; x <= W; x++) {
+        int sx = x < 0 ? 0 : x >= W ? W - 1 : x;
+        const unsigned char *q = px + ((size_t)sy * W + sx) * C;
+        luma[x + 1] = (float)q[0] * 0.299f + (float)q[1] * 0.587f + (float)q[2] * 0.114f;
+        uint32_t c = ((uint32_t)q[0] << 16) | ((uint32_t)q[1] << 8) | q[2];
+        code[x + 1] = C == 4 ? (c << 8) | q[3] : c;
+    }
+}
+
+/* The dither map and the palette search's weights, a row at a time, in order (rows 0, 1, ...):
+ * luma and colour codes of three rows (the one above, this one, the one below), with a
+ * one-pixel border repeating the image's edge: a ring of rows, not a copy of the image (8
+ * bytes a pixel would be 190 MB at 24 MP). Row r (-1..H) lives in slot (r + 1) % 3. */
+typedef struct {
+    const unsigned char *px;
+    int W, H, C;
+    float edge_start, edge_ramp, noise_half;
+    size_t PW;
+    float *luma;
+    uint32_t *code;
+} map_rows;
+
+static int map_init(map_rows *m, const unsigned char *px, int W, int H, int C, float edge_start,
+                    float edge_ramp, float noise_half) {
+    m->px = px; m->W = W; m->H = H; m->C = C;
+    m->edge_start = edge_start; m->edge_ramp = edge_ramp; m->noise_half = noise_half;
+    m->PW = (size_t)W + 2;
+    m->luma = (float *)malloc(sizeof(float) * m->PW * 3);
+    m->code = (uint32_t *)malloc(sizeof(uint32_t) * m->PW * 3);
+    if (!m->luma || !m->code) { free(m->luma); free(m->code); return -1; }
+    for (int r = -1; r <= 0; r++)
+        fill_row(px, W, H, C, r, m->luma + (size_t)(r + 1) * m->PW, m->code + (size_t)(r + 1) * m->PW);
+    return 0;
+}
+
+static void map_free(map_rows *m) { free(m->luma); free(m->code); }
+
+/* Row y's dither map into dmap (W floats, unless NULL) and weights into noise (unless NULL). */
+static void map_row(map_rows *m, int y, float *dmap, float *noise) {
+    const unsigned char *px = m->px;
+    const int W = m->W, H = m->H, C = m->C;
+    const size_t PW = m->PW;
+    const float edge_start = m->edge_start, edge_ramp = m->edge_ramp, noise_half = m->noise_half;
+    float *luma = m->luma;
+    uint32_t *code = m->code;
+    int below = (y + 2) % 3;
+    fill_row(px, W, H, C, y + 1, luma + (size_t)below * PW, code + (size_t)below * PW);
+    const float *l0 = luma + (size_t)(y % 3) * PW, *l1 = luma + (size_t)((y + 1) % 3) * PW,
+                *l2 = luma + (size_t)below * PW;
+    const uint32_t *c0 = code + (size_t)(y % 3) * PW, *c1 = code + (size_t)((y + 1) % 3) * PW,
+                   *c2 = code + (size_t)below * PW;
+    for (int x = 0; x < W; x++) {
+        size_t p = (size_t)x;
+        float v = l1[x + 1];
+        /* edges: the largest luma difference to the four neighbours */
+        float diff = fabsf(l0[x + 1] - v);
+        float d = fabsf(l2[x + 1] - v);
+        if (d > diff) diff = d;
+        d = fabsf(l1[x] - v);
+        if (d > diff) diff = d;
+        d = fabsf(l1[x + 2] - v);
+        if (d > diff) diff = d;
+        float wgt = 1.0f - (diff - edge_start) / edge_ramp;
+        wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
+        /* a flat fill: the pixel and its eight neighbours one colour, */
+        uint32_t c = c1[x + 1];
+        int flat = (c0[x] == c) & (c0[x + 1] == c) & (c0[x + 2] == c) & (c1[x] == c) &
+                   (c1[x + 2] == c) & (c2[x] == c) & (c2[x + 1] == c) & (c2[x + 2] == c);
+        /* or the edge between two such fills: two colours in all (text, lines, borders;
+         * a photo's gradients and textures hold more) */
+        if (!flat) {
+            uint32_t other = c;
+            const uint32_t ring[8] = {c0[x], c0[x + 1], c0[x + 2], c1[x],
+                                      c1[x + 2], c2[x], c2[x + 1], c2[x + 2]};
+            int two = 1;
+            for (int r = 0; r < 8 && two; r++) {
+                if (ring[r] == c || ring[r] == other) continue;
+                if (other == c) other = ring[r];
+                else two = 0;
+            }
+            flat = two;
+        }
+        if (flat) wgt = 0;
+        if (dmap) dmap[p] = wgt;
+        if (noise) {
+            /* the 3x3 sums in the order numpy took them: row by row */
+            float s1 = 0, s2 = 0;
+            const float *rows[3] = {l0, l1, l2};
+            for (int dy = 0; dy < 3; dy++)
+                for (int dx = 0; dx < 3; dx++) {
+                    float u = rows[dy][x + dx];
+                    s1 += u;
+                    s2 += u * u;
+                }
+            float var = s2 / 9 - (s1 / 9) * (s1 / 9);
+            if (var < 0) var = 0;
+            noise[p] = wgt > 0 ? 1.0f / (1.0f + sqrtf(var) / noise_half) : 1.0f;
+        }
+    }
+}
 
 typedef struct { int dx, dy; float w; } tap;
 
@@ -171,8 +280,8 @@ grid_cell(cell_grid *g, const int C, const float *col, int *n) {
 static inline __attribute__((always_inline)) int
 run_channels(const unsigned char *px, int W, int H, const int C, const float *lut,
              const float *pal, const unsigned char *pal8, int K, const float *weights,
-             int kernel, float strength, float clamp, unsigned char *out,
-             unsigned long long *sse) {
+             map_rows *rows_map, const unsigned char *scale, int kernel, float strength,
+             float clamp, unsigned char *out, unsigned long long *sse) {
     unsigned long long total = 0;
     const tap *taps = kernel == 1 ? SIERRA_LITE : kernel == 2 ? ATKINSON : FLOYD;
     int ntaps = kernel == 1 ? 3 : kernel == 2 ? 6 : 4;
@@ -181,18 +290,29 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
     size_t stride = (size_t)(W + 2 * PAD) * C;
     float *err = (float *)calloc(stride * rows, sizeof(float));
     float *palf = (float *)malloc(sizeof(float) * K * C);
+    /* Without weights, each row's are made as it comes: its dither map times scale / 255. */
+    float *wrow = weights ? NULL : (float *)malloc(sizeof(float) * (size_t)W);
+    float share[256];
+    for (int i = 0; i < 256; i++) share[i] = (float)i / 255.0f;
     cell_grid grid;
     int grid_rc = grid_init(&grid, pal, K, C);
-    if (!err || !palf || grid_rc) { free(err); free(palf); grid_free(&grid); return -1; }
+    if (!err || !palf || grid_rc || (!weights && !wrow)) {
+        free(err); free(palf); free(wrow); grid_free(&grid); return -1;
+    }
     for (int i = 0; i < K * C; i++) palf[i] = pal[i];
     float col[4], e[4];
     for (int y = 0; y < H; y++) {
         float *cur = err + (size_t)(y % rows) * stride;
         int left_to_right = (y % 2) == 0;
+        if (!weights) {
+            map_row(rows_map, y, wrow, NULL);
+            const unsigned char *srow = scale + (size_t)y * W;
+            for (int x = 0; x < W; x++) wrow[x] *= share[srow[x]];
+        }
         for (int i = 0; i < W; i++) {
             int x = left_to_right ? i : W - 1 - i;
             size_t p = (size_t)y * W + x;
-            float w = weights[p];
+            float w = weights ? weights[p] : wrow[x];
             float *ein = cur + (size_t)(x + PAD) * C;
             for (int c = 0; c < C; c++) {
                 float v = ein[c];
@@ -205,7 +325,7 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
             /* the nearest entry among the cell's candidates (ties: the lower index) */
             int ncand;
             const uint8_t *cand = grid_cell(&grid, C, col, &ncand);
-            if (!cand) { free(err); free(palf); grid_free(&grid); return -1; }
+            if (!cand) { free(err); free(palf); free(wrow); grid_free(&grid); return -1; }
             int best = cand[0];
             float bestd = INFINITY;
             for (int n = 0; n < ncand; n++) {
@@ -232,7 +352,7 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
             }
         }
     }
-    free(err); free(palf); grid_free(&grid);
+    free(err); free(palf); free(wrow); grid_free(&grid);
     *sse = total;
     return 0;
 }
@@ -240,97 +360,23 @@ run_channels(const unsigned char *px, int W, int H, const int C, const float *lu
 /* The loop with the channel count a constant (3 or 4), so that the compiler unrolls the
  * per-channel loops. */
 static int run(const unsigned char *px, int W, int H, int C, const float *lut, const float *pal,
-               const unsigned char *pal8, int K, const float *weights, int kernel,
-               float strength, float clamp, unsigned char *out, unsigned long long *sse) {
+               const unsigned char *pal8, int K, const float *weights, map_rows *rows_map,
+               const unsigned char *scale, int kernel, float strength, float clamp,
+               unsigned char *out, unsigned long long *sse) {
     if (C == 3)
-        return run_channels(px, W, H, 3, lut, pal, pal8, K, weights, kernel, strength, clamp,
-                            out, sse);
-    return run_channels(px, W, H, 4, lut, pal, pal8, K, weights, kernel, strength, clamp, out,
-                        sse);
-}
-
-/* Row r of the image (clamped to 0..H-1), with its edge pixels repeated one step outwards:
- * luma (as numpy computed it, in float32: (r * .299 + g * .587) + b * .114) and colour codes. */
-static void fill_row(const unsigned char *px, int W, int H, int C, int r, float *luma,
-                     uint32_t *code) {
-    int sy = r < 0 ? 0 : r >= H ? H - 1 : r;
-    for (int x = -1; x <= W; x++) {
-        int sx = x < 0 ? 0 : x >= W ? W - 1 : x;
-        const unsigned char *q = px + ((size_t)sy * W + sx) * C;
-        luma[x + 1] = (float)q[0] * 0.299f + (float)q[1] * 0.587f + (float)q[2] * 0.114f;
-        uint32_t c = ((uint32_t)q[0] << 16) | ((uint32_t)q[1] << 8) | q[2];
-        code[x + 1] = C == 4 ? (c << 8) | q[3] : c;
-    }
+        return run_channels(px, W, H, 3, lut, pal, pal8, K, weights, rows_map, scale, kernel,
+                            strength, clamp, out, sse);
+    return run_channels(px, W, H, 4, lut, pal, pal8, K, weights, rows_map, scale, kernel,
+                        strength, clamp, out, sse);
 }
 
 static int maps(const unsigned char *px, int W, int H, int C, float edge_start, float edge_ramp,
                 float noise_half, float *dmap, float *noise) {
-    /* Luma and colour codes of three rows (the one above, this one, the one below), with a
-     * one-pixel border repeating the image's edge: a ring of rows, not a copy of the image
-     * (8 bytes a pixel would be 190 MB at 24 MP). Row r (-1..H) lives in slot (r + 1) % 3. */
-    const size_t PW = (size_t)W + 2;
-    float *luma = (float *)malloc(sizeof(float) * PW * 3);
-    uint32_t *code = (uint32_t *)malloc(sizeof(uint32_t) * PW * 3);
-    if (!luma || !code) { free(luma); free(code); return -1; }
-    for (int r = -1; r <= 0; r++) fill_row(px, W, H, C, r, luma + (size_t)(r + 1) * PW,
-                                           code + (size_t)(r + 1) * PW);
-    for (int y = 0; y < H; y++) {
-        int below = (y + 2) % 3;
-        fill_row(px, W, H, C, y + 1, luma + (size_t)below * PW, code + (size_t)below * PW);
-        const float *l0 = luma + (size_t)(y % 3) * PW, *l1 = luma + (size_t)((y + 1) % 3) * PW,
-                    *l2 = luma + (size_t)below * PW;
-        const uint32_t *c0 = code + (size_t)(y % 3) * PW, *c1 = code + (size_t)((y + 1) % 3) * PW,
-                       *c2 = code + (size_t)below * PW;
-        for (int x = 0; x < W; x++) {
-            size_t p = (size_t)y * W + x;
-            float v = l1[x + 1];
-            /* edges: the largest luma difference to the four neighbours */
-            float diff = fabsf(l0[x + 1] - v);
-            float d = fabsf(l2[x + 1] - v);
-            if (d > diff) diff = d;
-            d = fabsf(l1[x] - v);
-            if (d > diff) diff = d;
-            d = fabsf(l1[x + 2] - v);
-            if (d > diff) diff = d;
-            float wgt = 1.0f - (diff - edge_start) / edge_ramp;
-            wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
-            /* a flat fill: the pixel and its eight neighbours one colour, */
-            uint32_t c = c1[x + 1];
-            int flat = (c0[x] == c) & (c0[x + 1] == c) & (c0[x + 2] == c) & (c1[x] == c) &
-                       (c1[x + 2] == c) & (c2[x] == c) & (c2[x + 1] == c) & (c2[x + 2] == c);
-            /* or the edge between two such fills: two colours in all (text, lines, borders;
-             * a photo's gradients and textures hold more) */
-            if (!flat) {
-                uint32_t other = c;
-                const uint32_t ring[8] = {c0[x], c0[x + 1], c0[x + 2], c1[x],
-                                          c1[x + 2], c2[x], c2[x + 1], c2[x + 2]};
-                int two = 1;
-                for (int r = 0; r < 8 && two; r++) {
-                    if (ring[r] == c || ring[r] == other) continue;
-                    if (other == c) other = ring[r];
-                    else two = 0;
-                }
-                flat = two;
-            }
-            if (flat) wgt = 0;
-            dmap[p] = wgt;
-            if (noise) {
-                /* the 3x3 sums in the order numpy took them: row by row */
-                float s1 = 0, s2 = 0;
-                const float *rows[3] = {l0, l1, l2};
-                for (int dy = 0; dy < 3; dy++)
-                    for (int dx = 0; dx < 3; dx++) {
-                        float u = rows[dy][x + dx];
-                        s1 += u;
-                        s2 += u * u;
-                    }
-                float var = s2 / 9 - (s1 / 9) * (s1 / 9);
-                if (var < 0) var = 0;
-                noise[p] = wgt > 0 ? 1.0f / (1.0f + sqrtf(var) / noise_half) : 1.0f;
-            }
-        }
-    }
-    free(luma); free(code);
+    map_rows m;
+    if (map_init(&m, px, W, H, C, edge_start, edge_ramp, noise_half)) return -1;
+    for (int y = 0; y < H; y++)
+        map_row(&m, y, dmap ? dmap + (size_t)y * W : NULL, noise ? noise + (size_t)y * W : NULL);
+    map_free(&m);
     return 0;
 }
 
@@ -341,14 +387,16 @@ static PyObject *py_maps(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*iiifffw*w*", &px, &W, &H, &C, &edge_start, &edge_ramp,
                           &noise_half, &dm, &nz))
         return NULL;
+    /* Either map may be left out (an empty buffer), not both. */
+    const Py_ssize_t plane = (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float);
     int ok = W > 0 && H > 0 && (C == 3 || C == 4) && px.len == (Py_ssize_t)W * H * C &&
-             dm.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float) &&
-             (nz.len == 0 || nz.len == dm.len) && edge_ramp > 0 && noise_half > 0;
+             (dm.len == plane || dm.len == 0) && (nz.len == plane || nz.len == 0) &&
+             dm.len + nz.len > 0 && edge_ramp > 0 && noise_half > 0;
     int rc = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
         rc = maps((const unsigned char *)px.buf, W, H, C, edge_start, edge_ramp, noise_half,
-                  (float *)dm.buf, nz.len ? (float *)nz.buf : NULL);
+                  dm.len ? (float *)dm.buf : NULL, nz.len ? (float *)nz.buf : NULL);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&px); PyBuffer_Release(&dm); PyBuffer_Release(&nz);
@@ -361,30 +409,44 @@ static PyObject *py_maps(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_diffuse(PyObject *self, PyObject *args) {
-    Py_buffer px, lut, pal, pal8, wt, out;
+    Py_buffer px, lut, pal, pal8, wt, out, scale = {0};
     int W, H, C, K, kernel;
-    float strength, clamp;
-    if (!PyArg_ParseTuple(args, "y*iiiy*y*y*iy*iffw*", &px, &W, &H, &C, &lut, &pal, &pal8, &K,
-                          &wt, &kernel, &strength, &clamp, &out))
+    float strength, clamp, edge_start = 0, edge_ramp = 0;
+    if (!PyArg_ParseTuple(args, "y*iiiy*y*y*iy*iffw*|y*ff", &px, &W, &H, &C, &lut, &pal, &pal8,
+                          &K, &wt, &kernel, &strength, &clamp, &out, &scale, &edge_start,
+                          &edge_ramp))
         return NULL;
+    /* weights (W * H floats), or none and scale (W * H bytes) with the map's edge settings */
+    int inline_map = wt.len == 0;
     int ok = W > 0 && H > 0 && (C == 3 || C == 4) && K >= 1 && K <= 256 &&
              px.len == (Py_ssize_t)W * H * C &&
              lut.len == 256 * (Py_ssize_t)sizeof(float) &&
              pal.len == (Py_ssize_t)K * C * (Py_ssize_t)sizeof(float) &&
              pal8.len == (Py_ssize_t)K * C &&
-             wt.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float) &&
+             (inline_map ? scale.buf != NULL && scale.len == (Py_ssize_t)W * H && edge_ramp > 0
+                         : wt.len == (Py_ssize_t)W * H * (Py_ssize_t)sizeof(float)) &&
              out.len == (Py_ssize_t)W * H && kernel >= 0 && kernel <= 2;
     int rc = 0;
     unsigned long long sse = 0;
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        rc = run((const unsigned char *)px.buf, W, H, C, (const float *)lut.buf,
-                 (const float *)pal.buf, (const unsigned char *)pal8.buf, K,
-                 (const float *)wt.buf, kernel, strength, clamp, (unsigned char *)out.buf, &sse);
+        map_rows m;
+        if (inline_map && map_init(&m, (const unsigned char *)px.buf, W, H, C, edge_start,
+                                   edge_ramp, 1.0f))
+            rc = -1;
+        else {
+            rc = run((const unsigned char *)px.buf, W, H, C, (const float *)lut.buf,
+                     (const float *)pal.buf, (const unsigned char *)pal8.buf, K,
+                     inline_map ? NULL : (const float *)wt.buf, inline_map ? &m : NULL,
+                     inline_map ? (const unsigned char *)scale.buf : NULL, kernel, strength,
+                     clamp, (unsigned char *)out.buf, &sse);
+            if (inline_map) map_free(&m);
+        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&px); PyBuffer_Release(&lut); PyBuffer_Release(&pal);
     PyBuffer_Release(&pal8); PyBuffer_Release(&wt); PyBuffer_Release(&out);
+    if (scale.buf) PyBuffer_Release(&scale);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "diffuse: buffer sizes do not match");
         return NULL;
@@ -396,7 +458,7 @@ static PyObject *py_diffuse(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"diffuse", py_diffuse, METH_VARARGS,
      "diffuse(pixels, width, height, channels, lut, palette, palette8, colors, weights, kernel,"
-     " strength, clamp, out) -> sse"},
+     " strength, clamp, out[, scale, edge_start, edge_ramp]) -> sse"},
     {"maps", py_maps, METH_VARARGS,
      "maps(pixels, width, height, channels, edge_start, edge_ramp, noise_half, dmap, noise)"
      " -> None"},

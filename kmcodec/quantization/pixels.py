@@ -40,9 +40,24 @@ def _from_pil(image: Any, max_pixels: int | None) -> np.ndarray:
     check_size(*image.size, max_pixels)
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     target = "RGBA" if has_alpha else "RGB"
-    if mode != target:
-        image = image.convert(target)
-    return np.asarray(image, dtype=np.uint8)
+    width, height = image.size
+    image.load()
+    # Strip by strip: np.asarray of a whole image goes through tobytes() (two copies of the
+    # pixels at once) and a convert() a third, each 3-4 bytes a pixel; in strips of about
+    # 1 MB only the array is made whole. A conversion to RGB or RGBA is pixel by pixel, so
+    # strips convert as the whole image would.
+    out = np.empty((height, width, len(target)), dtype=np.uint8)
+    step = max(1, _STRIP_BYTES // (4 * width))
+    for top in range(0, height, step):
+        strip = image.crop((0, top, width, min(height, top + step)))
+        if mode != target:
+            strip = strip.convert(target)
+        out[top : top + step] = np.asarray(strip, dtype=np.uint8)
+    return out
+
+
+#: Bytes of Pillow's image per strip that :func:`_from_pil` converts.
+_STRIP_BYTES = 1 << 20
 
 
 def as_pixels(image: Any, max_pixels: int | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import QualityError
 from .colorspace import from_space, to_space
-from .histogram import ColorHistogram, histogram, posterize
+from .histogram import BINCOUNT_STEP, ColorHistogram, bincount, histogram, posterize
 from .kmeans import initial_centers, k_means, lloyd, refine_by_swaps
 from .perceptual import refine
 from .pixels import as_pixels, drop_opaque_alpha
@@ -191,7 +191,7 @@ class PaletteImage:
 NOISE_HALF = 4.0
 
 
-def importance_counts(hist: ColorHistogram, noise: np.ndarray) -> np.ndarray:
+def importance_counts(hist: ColorHistogram, pixels: np.ndarray) -> np.ndarray:
     """Each distinct colour's weight for the palette search before error diffusion: the sum of
     its pixels' ``noise`` weights (:func:`.remap.dither_maps` with :data:`NOISE_HALF`), each
     1 / (1 + noise / NOISE_HALF), noise being the standard deviation of luma over the pixel's
@@ -203,7 +203,23 @@ def importance_counts(hist: ColorHistogram, noise: np.ndarray) -> np.ndarray:
     where it is seen. Edges and flat fills (where :func:`.remap.dither_map` is 0) count fully,
     so a graphic gets the palette it gets undithered.
     """
-    return np.bincount(hist.pixel_index, weights=noise.reshape(-1), minlength=len(hist))
+    # A band of rows at a time (each with the row above and below, which its 3x3 sums read):
+    # the weights are never a plane of floats (4 bytes a pixel).
+    height, width = pixels.shape[:2]
+    step = max(1, BINCOUNT_STEP // width)
+    counts = np.zeros(len(hist), dtype=np.float64)
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        lo, hi = max(top - 1, 0), min(bottom + 1, height)
+        noise = dither_maps(pixels[lo:hi], NOISE_HALF, dither=False)[1]
+        assert noise is not None
+        weights = noise[top - lo : top - lo + bottom - top]
+        counts += np.bincount(
+            hist.pixel_index[top * width : bottom * width],
+            weights=weights.reshape(-1),
+            minlength=len(hist),
+        )
+    return counts
 
 
 def _palette_search(
@@ -309,10 +325,9 @@ def _quantize_k(
     else:
         colors = hist.colors
         counts = hist.counts.astype(np.float64)
-        dmap = None
         if dither and dither[0] != "bayer":
-            dmap, noise = dither_maps(pixels, NOISE_HALF)
-            counts = importance_counts(hist, noise)
+            # (The dither map is made by the diffusion's loop, a row at a time.)
+            counts = importance_counts(hist, pixels)
             effort = effort.for_diffusion(k)
         held = 0
         if channels == 4 and colors[0, 3] == 0 and k > 1:
@@ -323,9 +338,11 @@ def _quantize_k(
         centers = _palette_search(
             points, counts[held:], colors[held:], k, effort, init, random_state, max_iter, tol
         )
+        del points  # 24 bytes a distinct colour
         mixed = None
         if color_space == "rgb":  # (in Oklab the search already followed the eye)
             centers, mixed = refine(colors, counts, centers, perceptual, held=held)
+        del counts  # 8 bytes a distinct colour; the remap counts by hist.counts
         rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
         if mixed is None:
             palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
@@ -341,11 +358,11 @@ def _quantize_k(
             dither=strength,
             kernel=kernel,
             pixels=pixels,
-            dmap=dmap,
             perceptual=mixed,
         )
+        del mixed
     # Most used entry first: a canonical order that does not depend on how k-means ran.
-    usage = np.bincount(indices.reshape(-1), minlength=len(palette))
+    usage = bincount(indices, minlength=len(palette))
     order = np.argsort(-usage, kind="stable")
     order = order[usage[order] > 0]  # entries no pixel uses are dropped
     rank = np.zeros(len(palette), dtype=np.uint8)

@@ -96,6 +96,7 @@ def smooth_indices(
     *,
     perceptual: tuple[float, np.ndarray, np.ndarray] | None = None,
     pixel_colors: np.ndarray | None = None,
+    in_place: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Switch pixels to their alternative entry where neighbours agree, within an error budget.
 
@@ -120,6 +121,8 @@ def smooth_indices(
         photos -0.040 dB / -1.72% ΔE against -0.030 dB / -1.81%).
     pixel_colors : ndarray of int, shape (H * W,), optional
         Each pixel's distinct colour (needed with ``perceptual``).
+    in_place : bool, default False
+        Switch in ``indices`` and ``alternative`` themselves (no copies: 2 bytes a pixel).
 
     Returns
     -------
@@ -127,25 +130,23 @@ def smooth_indices(
     spent : float
         Squared error added.
     """
-    idx = indices.copy()
-    alt = alternative.copy()
+    idx = indices if in_place else indices.copy()
+    alt = alternative if in_place else alternative.copy()
     flat_idx, flat_alt = idx.reshape(-1), alt.reshape(-1)
     pal = palette.astype(np.int32)
-    norms = (pal * pal).sum(axis=1)
+    norms = (pal * pal).sum(axis=1, dtype=np.int32)  # costs fit in int32: 4 bytes, not 8
     channels = pal.shape[1]
     columns = [np.ascontiguousarray(pal[:, c]) for c in range(channels)]
     spent = 0.0
-    for _ in range(_SMOOTH_PASSES):
-        padded = np.pad(idx, 1, mode="edge")
-        neighbours = (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
-        agree = np.zeros(idx.shape, dtype=np.int8)
-        for n in neighbours:
-            agree += n == alt
-            agree -= n == idx
-        flat_agree = agree.reshape(-1)
-        candidates = np.flatnonzero(flat_agree > 0).astype(np.int32)
-        if len(candidates) == 0:
-            break
+    agree = np.empty(idx.shape, dtype=np.int8)
+    flat_agree = agree.reshape(-1)
+    blocks = range(0, len(flat_idx), _SMOOTH_BLOCK)
+
+    def switches(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates among pixels ``start`` .. ``start + _SMOOTH_BLOCK`` (where more
+        neighbours hold the alternative than the own entry): positions, costs, prices."""
+        block = flat_agree[start : start + _SMOOTH_BLOCK]
+        candidates = np.flatnonzero(block > 0).astype(np.int32) + np.int32(start)
         # The error a switch adds, for the candidates only:
         # |x - p[alt]|^2 - |x - p[idx]|^2 = |p[alt]|^2 - |p[idx]|^2 - 2 x.(p[alt] - p[idx]),
         # negative for a pixel switched earlier, whose switching back gives error back.
@@ -160,36 +161,84 @@ def smooth_indices(
             lam, chosen_entry, gap = perceptual
             colour = pixel_colors[candidates]
             # Leaving the entry chosen for the colour costs its Oklab gap; going back to it
-            # gives the gap back. In place and in float32: a 24 MP photo has millions of
-            # candidates.
+            # gives the gap back. In place and in float32.
             price_of = gap[colour]
             np.negative(price_of, out=price_of, where=i != chosen_entry[colour])
             price_of *= np.float32(lam)
             price_of += cost
-            del colour
-        # Cheapest per neighbour gained first, ties in pixel order; taken until the budget is
-        # spent. The price is rounded to a quarter, so the cheapest prefix is found from a
-        # histogram of prices instead of a sort of all candidates (less time and memory).
+        # Cheapest per neighbour gained first, ties in pixel order. The price is rounded to a
+        # quarter, so the cheapest prefix is found from a histogram of prices instead of a
+        # sort of all candidates (less time and memory).
         price = np.clip(price_of * 4 // flat_agree[candidates] + 1, 0, 65535).astype(np.uint16)
-        by_price = np.cumsum(np.bincount(price, weights=cost, minlength=65536))
+        return candidates, cost, price
+
+    def switch(chosen: np.ndarray) -> None:
+        flat_idx[chosen], flat_alt[chosen] = flat_alt[chosen], flat_idx[chosen].copy()
+
+    # Each pass a block of pixels at a time, twice: the histogram of prices (summed costs),
+    # then the switches below the cut. Nothing per candidate is kept for the whole image (a
+    # 24 MP photo has millions of candidates): a switch's cost and price depend only on its
+    # pixel and the agreement counted before the pass.
+    for _ in range(_SMOOTH_PASSES):
+        _agreement(idx, alt, agree)
+        by_price = np.zeros(65536, dtype=np.float64)
+        found = 0
+        for start in blocks:
+            candidates, cost, price = switches(start)
+            found += len(candidates)
+            by_price += np.bincount(price, weights=cost, minlength=65536)
+        if found == 0:
+            break
+        np.cumsum(by_price, out=by_price)
         # Price 0 holds the negative costs (switching back), so the running cost is rising
         # from price 1 on: the first price at which it exceeds the budget is the cut.
         over = np.flatnonzero(by_price[1:] > budget - spent)
         cut = int(over[0]) + 1 if len(over) else 65536
-        taken = price < cut
         spent_below = float(by_price[cut - 1]) if cut > 0 else 0.0
+        taken = 0
+        tied, tied_cost = [], []
+        for start in blocks:
+            candidates, cost, price = switches(start)
+            chosen = candidates[price < cut]
+            taken += len(chosen)
+            switch(chosen)
+            if cut < 65536:
+                at = price == cut
+                tied.append(candidates[at])  # in pixel order
+                tied_cost.append(cost[at])
         if cut < 65536:
-            tied = np.flatnonzero(price == cut)  # in pixel order
             room = budget - spent - spent_below
-            n_tied = int(np.searchsorted(np.cumsum(cost[tied], dtype=np.int64), room, side="right"))
-            taken[tied[:n_tied]] = True
-            spent_below += float(cost[tied[:n_tied]].sum())
-        chosen = candidates[taken]
-        if len(chosen) == 0:
+            costs = np.concatenate(tied_cost)
+            n_tied = int(np.searchsorted(np.cumsum(costs, dtype=np.int64), room, side="right"))
+            switch(np.concatenate(tied)[:n_tied])
+            taken += n_tied
+            spent_below += float(costs[:n_tied].sum())
+        if taken == 0:
             break
         spent += spent_below
-        flat_idx[chosen], flat_alt[chosen] = flat_alt[chosen], flat_idx[chosen].copy()
     return idx, spent
+
+
+def _agreement(idx: np.ndarray, alt: np.ndarray, out: np.ndarray) -> None:
+    """Into ``out`` (int8, like ``idx``): per pixel, how many of its four neighbours (the edge
+    repeated outside the image) hold its alternative entry less how many hold its own. In
+    blocks of rows, so that the temporaries are a block's, not the image's."""
+    height = idx.shape[0]
+    step = max(1, _SMOOTH_BLOCK // max(1, idx.shape[1]))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        # Rows top-1 .. bottom, the image's first and last rows repeated beyond its edges.
+        block = idx[max(top - 1, 0) : min(bottom + 1, height)]
+        padded = np.pad(block, ((top == 0, bottom == height), (1, 1)), mode="edge")
+        own, other, agree = idx[top:bottom], alt[top:bottom], out[top:bottom]
+        agree[...] = 0
+        for n in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]):
+            agree += n == other
+            agree -= n == own
+
+
+#: Pixels per block of :func:`_agreement` and of the smoothing's passes.
+_SMOOTH_BLOCK = 1 << 20
 
 
 def dither_map(pixels: np.ndarray) -> np.ndarray:
@@ -202,26 +251,32 @@ def dither_map(pixels: np.ndarray) -> np.ndarray:
     ``0.299 R + 0.587 G + 0.114 B``; the image's edges are extended by repeating them.
     Compiled (``_diffuse.c``).
     """
-    return dither_maps(pixels)[0]
+    dmap = dither_maps(pixels)[0]
+    assert dmap is not None
+    return dmap
 
 
 def dither_maps(
-    pixels: np.ndarray, noise_half: float | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
+    pixels: np.ndarray, noise_half: float | None = None, *, dither: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """:func:`dither_map`, and with ``noise_half`` each pixel's weight for the palette search
     before error diffusion: ``1 / (1 + noise / noise_half)`` where the map is above 0, else 1,
     noise being the standard deviation of luma over the pixel's 3x3 neighbourhood (see
-    :func:`kmcodec.quantization.quantize.importance_counts`). Both float32 (H, W), in one pass.
+    :func:`kmcodec.quantization.quantize.importance_counts`). Both float32 (H, W), in one pass;
+    ``dither=False`` makes only the weights (the map is None): 4 bytes a pixel less.
     """
     from . import _diffuse
 
+    if not dither and noise_half is None:
+        msg = "dither_maps: nothing to make (dither=False and no noise_half)"
+        raise ValueError(msg)
     px = np.ascontiguousarray(pixels, dtype=np.uint8)
     height, width, channels = px.shape
-    dmap = np.empty((height, width), dtype=np.float32)
+    dmap = np.empty((height, width), dtype=np.float32) if dither else None
     noise = None if noise_half is None else np.empty((height, width), dtype=np.float32)
     _diffuse.maps(
         px, width, height, channels, _EDGE_START, _EDGE_RAMP, float(noise_half or 1.0),
-        dmap, bytearray() if noise is None else noise,
+        bytearray() if dmap is None else dmap, bytearray() if noise is None else noise,
     )  # fmt: skip
     return dmap, noise
 
@@ -234,6 +289,7 @@ def diffuse(
     strength: float = 1.0,
     space: str = "linear",
     weights: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Error-diffusion remap of ``pixels`` (H, W, C) to ``palette`` (K, C), with the dither
     map of :func:`dither_map`; returns the (H, W) uint8 indices and their sum of squared
@@ -257,7 +313,14 @@ def diffuse(
     pal = np.asarray(palette, dtype=np.uint8)
     fpal = np.concatenate([lut[pal[:, :3]], pal[:, 3:].astype(np.float32)], axis=1)
     fpal = np.ascontiguousarray(fpal, dtype=np.float32)
-    weights = np.ascontiguousarray(dither_map(px) if weights is None else weights, dtype=np.float32)
+    extra: tuple = ()
+    if weights is not None:
+        weights = np.ascontiguousarray(weights, dtype=np.float32)
+    elif scale is not None:  # the dither map made row by row in the loop, times scale / 255
+        weights = bytearray()
+        extra = (np.ascontiguousarray(scale, dtype=np.uint8), _EDGE_START, _EDGE_RAMP)
+    else:
+        weights = dither_map(px)
     out = np.empty((height, width), dtype=np.uint8)
     sse = _diffuse.diffuse(
         px,
@@ -273,6 +336,7 @@ def diffuse(
         float(strength) * (_SMALL_PALETTE_SHARE if len(pal) <= _DAMPED_UP_TO else 1.0),
         _ERROR_CLAMP,
         out,
+        *extra,
     )
     return out, float(sse)
 
@@ -359,7 +423,8 @@ def remap(
     pixels : ndarray of uint8, shape (height, width, C), optional
         The image (error diffusion works on pixels, not on the histogram).
     dmap : ndarray of float32, shape (height, width), optional
-        :func:`dither_map` of ``pixels``, if already made.
+        :func:`dither_map` of ``pixels``, if already made; error diffusion overwrites it with
+        the weights it diffuses by (one float map alive, not three: 8 bytes a pixel less).
     perceptual : MixedCost, optional
         Choose each colour's entry by the eye's cost that :func:`.perceptual.refine` made the
         palette for (``palette`` in the order it was given), instead of the nearest; also
@@ -380,10 +445,16 @@ def remap(
         off = _held_distance(hist.colors, palette, _EXACT + _EXACT_RAMP)
         ramp = np.clip((off - _EXACT) / _EXACT_RAMP, 0.0, 1.0)
         closeness = hist.lookup(np.rint(ramp * 255).astype(np.uint8)).reshape(height, width)
-        if dmap is None:
-            dmap = dither_map(pixels)
-        weights = dmap * (closeness.astype(np.float32) / 255.0)
-        return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=weights)
+        del off, ramp
+        if dmap is None:  # the loop makes the map a row at a time: no plane of floats
+            return diffuse(pixels, palette, kernel=kernel, strength=dither, scale=closeness)
+        # In place, a block of rows at a time: the map times closeness / 255.
+        share = np.arange(256, dtype=np.float32) / np.float32(255.0)
+        step = max(1, _SMOOTH_BLOCK // width)
+        for top in range(0, height, step):
+            dmap[top : top + step] *= share[closeness[top : top + step]]
+        del closeness
+        return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=dmap)
     if dither > 0 and len(palette) > 1:
         first, second, _, _ = nearest_two(
             to_space(hist.colors, color_space), to_space(palette, color_space)
@@ -395,8 +466,7 @@ def remap(
         first, second, _, _ = nearest_two(
             to_space(hist.colors, color_space), to_space(palette, color_space)
         )
-    rgb_d1 = _rgb_sq(hist.colors, palette, first)
-    sse = float(hist.counts @ rgb_d1)
+    sse = float(hist.counts @ _rgb_sq(hist.colors, palette, first))
     indices = hist.lookup(first.astype(np.uint8)).reshape(height, width)
     if smooth > 0 and len(palette) > 1 and sse > 0:
         alternative = hist.lookup(second.astype(np.uint8)).reshape(height, width)
@@ -410,6 +480,7 @@ def remap(
             budget,
             perceptual=pricing,
             pixel_colors=hist.pixel_index,
+            in_place=True,
         )
         sse += spent
     return indices, sse
