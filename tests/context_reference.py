@@ -210,7 +210,15 @@ class RangeEncoder:
 TRACE: list | None = None
 
 
-def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding: bool) -> None:
+def _run(
+    width: int,
+    height: int,
+    colors: int,
+    plane: list[int],
+    coder,
+    encoding: bool,
+    lie_at: frozenset[int] = frozenset(),
+) -> None:
     t = Tables(width, height, colors)
     K, B = colors, t.index_bits  # noqa: N806  (the spec's names)
     mptr = mlen = 0
@@ -269,9 +277,8 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
                     Tables.get(t.flag_value, h4 >> (32 - t.hash_bits)),
                 )
                 weights = t.weights[s * MSTATES + mstate]
-                bit = _decide(
-                    coder, encoding, counters, weights, int(value == v), steps, f"flag s={s} v={v}"
-                )
+                truth = int(value == v and pos not in lie_at)
+                bit = _decide(coder, encoding, counters, weights, truth, steps, f"flag s={s} v={v}")
                 if bit:
                     decided = v
                     how_here = 0 if i == 0 else 1
@@ -279,6 +286,8 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
                 excluded.add(v)
             if decided < 0 and len(excluded) == K - 1:
                 decided = min(set(range(K)) - excluded)
+                if encoding and decided != value:
+                    raise ValueError(f"cannot code pixel {pos} as a literal: its flags leave one")
             if decided < 0:
                 node = 1
                 done = 0
@@ -324,8 +333,11 @@ def _run(width: int, height: int, colors: int, plane: list[int], coder, encoding
             else:
                 mptr = mlen = 0
             t.match[slot] = pos + 1
-        if not encoding and coder.ended_early:
-            raise StreamError("ends-early")
+            # Spec 2.6.2: a stream that ends early is reported when the pixel whose decoding
+            # first needed a byte past the end is done (an out-of-range literal in that pixel
+            # is reported first, above).
+            if not encoding and coder.ended_early:
+                raise StreamError("ends-early")
 
 
 def _fdiv(v: int, s: int) -> int:
@@ -353,12 +365,17 @@ def _decide(
     return bit
 
 
-def encode(indices: list[list[int]], colors: int) -> bytes:
-    """Return the index stream (coded bytes + CRC-32 of the plane) for rows of indices."""
+def encode(indices: list[list[int]], colors: int, *, lie_at: frozenset[int] = frozenset()) -> bytes:
+    """Return the index stream (coded bytes + CRC-32 of the plane) for rows of indices.
+
+    At the positions ``lie_at`` every flag is coded 0, even the one whose value is the pixel's,
+    and the index follows as a literal equal to a value a flag excluded: a valid stream (spec
+    2.6.5 step 7) that kmcodec's encoder never writes.
+    """
     height, width = len(indices), len(indices[0])
     plane = [v for row in indices for v in row]
     enc = RangeEncoder()
-    _run(width, height, colors, plane, enc, True)
+    _run(width, height, colors, plane, enc, True, lie_at)
     crc = zlib.crc32(bytes(v & 0xFF for v in plane))
     return enc.finish() + crc.to_bytes(4, "little")
 

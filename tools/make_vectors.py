@@ -76,6 +76,35 @@ def metadata() -> tuple[bytes, bytes]:
     return icc, exif.tobytes()
 
 
+def context_literal_excluded() -> tuple[bytes, np.ndarray]:
+    """A coding-1 file in which a pixel's flag for its own value decodes 0 and the index then
+    comes as a literal equal to that excluded value: allowed (spec 2.6.5 step 7)."""
+    palette, indices = _palette(200), _indices(33, 9, 200, 4)
+    good = encode_indexed(palette, indices, coding=1)
+    rows, flat = indices.tolist(), indices.reshape(-1).tolist()
+
+    def traced(stream: bytes) -> list:
+        context_reference.TRACE = trace = []
+        try:
+            assert context_reference.decode(stream, 33, 9, 200) == flat
+        finally:
+            context_reference.TRACE = None
+        return trace
+
+    # The last pixel that a flag codes (a flag of its own value decodes 1) is the one lied at.
+    truthful = traced(context_reference.encode(rows, 200))
+    pos = max(
+        i
+        for i, (*_, steps, _v) in enumerate(truthful)
+        if steps[-1][0].startswith("flag") and steps[-1][2]
+    )
+    stream = context_reference.encode(rows, 200, lie_at=frozenset({pos}))
+    steps, index = traced(stream)[pos][3:]
+    flags = [what for what, _p, bit in steps if what.startswith("flag") and bit == 0]
+    assert f"v={index}" in " ".join(flags) and steps[-1][0].startswith("literal"), steps
+    return _with_stream(good, stream), palette[indices]
+
+
 def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
     """Return {name: (file bytes, expected pixels)}."""
     out: dict[str, tuple[bytes, np.ndarray]] = {}
@@ -113,6 +142,7 @@ def valid_files() -> dict[str, tuple[bytes, np.ndarray]]:
         coding=1,
     )
     add("context-patterns", _palette(12), patterns(), coding=1)
+    out["context-literal-excluded"] = context_literal_excluded()
     # Coding 2: the same kinds, several parts, and spans whose length needs raw bits.
     add("fast-example", *example(), index_bits=2, coding=2)
     add("fast-one-pixel", _palette(1), np.zeros((1, 1), np.uint8), coding=2)
@@ -361,9 +391,28 @@ def invalid_files() -> dict[str, tuple[bytes, str]]:
             "IndexRangeError",
         ),
         "context-bad-checksum": (_with_stream(ctx_good, bytes(ctx_bad_crc)), "ChecksumError"),
+        "context-final-code-not-0": (
+            _with_stream(ctx_good, _final_code_not_0(coded) + crc),
+            "CorruptError",
+        ),
         "context-truncated-payload": (ctx_good[:-3], "TruncatedError"),
     }
     return cases | fast_invalid_files()
+
+
+def _final_code_not_0(coded: bytes) -> bytes:
+    """The coded bytes with the last one changed so that the same pixels decode, every byte is
+    read, and the range decoder's final code is not 0 (spec 2.6.2: *bytes left over*)."""
+    width, height, colors = 4, 2, 3
+    want = [0, 1, 2, 0, 1, 1, 2, 2]
+    for delta in range(1, 256):
+        changed = coded[:-1] + bytes([(coded[-1] + delta) % 256])
+        dec = context_reference.RangeDecoder(changed)
+        plane = [0] * (width * height)
+        context_reference._run(width, height, colors, plane, dec, False)
+        if plane == want and dec.pos == len(changed) and dec.code != 0:
+            return changed
+    raise AssertionError("no last byte gives the same pixels and a final code other than 0")
 
 
 def fast_invalid_files() -> dict[str, tuple[bytes, str]]:
