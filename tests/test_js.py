@@ -268,3 +268,22 @@ def test_html_report_decodes_every_kmq_file_offline_in_the_browser(tmp_path) -> 
         pixels = kmcodec.decode((out / "files" / name).read_bytes())
         assert zlib.crc32(_rgba(pixels)) == int(crc), name
     assert len(re.findall(r"data-crc=", dom)) == 3
+
+
+@_needs(CHROMIUM, "chromium")
+@pytest.mark.parametrize(
+    ("vector", "title", "error"),
+    [
+        ("valid/fast-200-colors.kmq", "fast-200-colors.kmq: 33x9, 200 colours", None),
+        ("invalid/fast-bad-part-checksum.kmq", "error: ChecksumError", "ChecksumError"),
+    ],
+)
+def test_viewer_decodes_in_a_worker(tmp_path, served, vector, title, error) -> None:
+    import json
+
+    _, server = served
+    page = f"{server.url}/js/viewer.html?report=/result&src=/spec/vectors/{vector}"
+    result = json.loads(chromium_until(tmp_path, server, page))
+    assert result["title"] == title
+    assert result["where"] == "in a worker"
+    assert (result.get("error") or {}).get("name") == error
