@@ -242,3 +242,37 @@ def test_bench_dither_graphics(tmp_path, photo) -> None:
     photo_row = _row(out, "photo.png")
     assert float(photo_row[4]) > 1.0  # a photo's dither costs bytes
     assert re.search(r"median dithered/plain over 2 cases: [\d.]+", out)
+
+
+def test_estimate_anim(tmp_path) -> None:
+    # A 6-frame animation in which one square moves: most pixels equal the previous frame's.
+    folder = tmp_path / "anim"
+    folder.mkdir()
+    frames = []
+    for i in range(6):
+        a = np.zeros((40, 60), np.uint8)
+        a[::7] = 2  # stripes that stay
+        a[10:20, 5 + 6 * i : 15 + 6 * i] = 1
+        im = Image.fromarray(a, "P")
+        im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255])
+        frames.append(im)
+    frames[0].save(folder / "square.gif", save_all=True, append_images=frames[1:], duration=50)
+    out = tool("estimate_anim.py", str(folder))
+    row = _row(out, "square.gif")
+    frames_n, colours, unchanged = int(row[1]), int(row[2]), float(row[3].rstrip("%"))
+    c2, intra, temporal, with_tables = (int(float(v)) for v in row[7:11])
+    assert (frames_n, colours) == (6, 3)
+    moved = 2 * 10 * 6  # the square's columns that change each step
+    assert unchanged == pytest.approx(100 * (1 - moved / 2400), abs=0.1)
+    # the tool's palette: every colour, in the order of its RGBA code (black, blue, red)
+    palette = np.array([[0, 0, 0, 255], [0, 0, 255, 255], [255, 0, 0, 255]], np.uint8)
+    with Image.open(folder / "square.gif") as im:
+        from PIL import ImageSequence
+
+        planes = [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+    real = 0
+    for rgba in planes:
+        index = np.argmax((rgba[:, :, None, :] == palette[None, None]).all(axis=3), axis=2)
+        real += len(kmcodec.encode_indexed(palette, index.astype(np.uint8), coding=2))
+    assert c2 == real  # the real files, frame by frame
+    assert temporal < intra and with_tables >= temporal

@@ -1,0 +1,216 @@
+"""Estimate, before building it, what an index coding that uses the previous frame would save on
+animations: exact static code lengths in numpy, next to the real sizes of the peers.
+
+Usage::
+
+    python tools/estimate_anim.py DIR [--gifsicle] [--webp]
+
+For each GIF in DIR, the frames as Pillow composites them (RGBA), one palette of every colour
+over the whole animation, and per frame its index plane. Printed per file, in bytes:
+
+- ``GIF``: the file itself; ``gifsicle -O3`` and ``gif2webp -m 6 -q 100`` (lossless animated
+  WebP) with ``--gifsicle`` / ``--webp``, when installed;
+- ``c2 frames``: kmcodec's coding 2 on each frame alone (real files, frame by frame, only where
+  the animation has at most 256 colours);
+- ``intra``: the static model below without the previous frame, tables not counted;
+- ``temporal``: the same model with the previous frame's index at the pixel (P) as the first
+  candidate and in the context; ``+ tables``: with a rough cost of the tables (8 bits per
+  symbol a context uses);
+- ``unchanged``: the share of pixels equal to the previous frame's.
+
+The model (per pixel, raster order): candidates P (temporal only), W, N, NE, NW, in that order,
+duplicates dropped; the token is the first candidate equal to the pixel's index, or "literal";
+the token's context is the equality pattern of the candidates and how the left pixel was coded;
+a literal is coded with the context W. Code lengths are the empirical conditional entropies
+(two-pass, static), so ``temporal`` is what a table-driven coder like coding 2 could reach
+with the previous frame, before table costs and span/run savings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+import kmcodec
+
+
+def frames_of(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The composited frames of an animation: (palette (K, 4), [index plane per frame])."""
+    with Image.open(path) as im:
+        rgba = [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+    stack = np.stack(rgba)
+    codes = (
+        stack[..., 0].astype(np.uint32) << 24
+        | stack[..., 1].astype(np.uint32) << 16
+        | stack[..., 2].astype(np.uint32) << 8
+        | stack[..., 3]
+    )
+    codes[stack[..., 3] == 0] = 0  # every transparent pixel is one colour
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    palette = np.stack([(distinct >> s) & 0xFF for s in (24, 16, 8, 0)], axis=1).astype(np.uint8)
+    planes = inverse.reshape(stack.shape[:3]).astype(np.int32)
+    return palette, list(planes)
+
+
+def _neighbours(plane: np.ndarray) -> tuple[np.ndarray, ...]:
+    """W, N, NE, NW of every pixel, with coding 2's edge rules (a missing one is W, or N)."""
+    west = np.empty_like(plane)
+    west[:, 1:] = plane[:, :-1]
+    west[1:, 0] = plane[:-1, 0]
+    west[0, 0] = 0
+    north = np.empty_like(plane)
+    north[1:] = plane[:-1]
+    north[0] = west[0]
+    ne = np.empty_like(plane)
+    ne[1:, :-1] = plane[:-1, 1:]
+    ne[1:, -1] = north[1:, -1]
+    ne[0] = north[0]
+    nw = np.empty_like(plane)
+    nw[1:, 1:] = plane[:-1, :-1]
+    nw[1:, 0] = north[1:, 0]
+    nw[0] = north[0]
+    return west, north, ne, nw
+
+
+def tokens(plane: np.ndarray, previous: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Per pixel: (token, token context, literal context W). Token = position of the first
+    candidate equal to the index among the distinct candidates, or their count (a literal)."""
+    west, north, ne, nw = _neighbours(plane)
+    cands = [west, north, ne, nw] if previous is None else [previous, west, north, ne, nw]
+    c = len(cands)
+    # the equality pattern of the candidates: one bit per pair
+    pattern = np.zeros(plane.shape, dtype=np.int64)
+    bit = 0
+    for i in range(c):
+        for j in range(i + 1, c):
+            pattern |= (cands[i] == cands[j]).astype(np.int64) << bit
+            bit += 1
+    token = np.full(plane.shape, -1, dtype=np.int64)
+    distinct_before = np.zeros(plane.shape, dtype=np.int64)
+    for i, cand in enumerate(cands):
+        new = np.ones(plane.shape, dtype=bool)
+        for j in range(i):
+            new &= cand != cands[j]
+        hit = (token < 0) & new & (cand == plane)
+        token[hit] = distinct_before[hit]
+        distinct_before += new
+    literal = token < 0
+    token[literal] = distinct_before[literal]  # "literal" is the token after the candidates
+    # how the left pixel was coded: 0 its first candidate, 1 another, 2 a literal
+    how = np.where(token == 0, 0, np.where(literal, 2, 1))
+    left = np.zeros_like(how)
+    left[:, 1:] = how[:, :-1]
+    context = pattern * 3 + left
+    return token.ravel(), context.ravel(), literal.ravel(), west.ravel()
+
+
+def entropy_bits(context: np.ndarray, symbol: np.ndarray) -> tuple[float, int]:
+    """Static code length (bits) of ``symbol`` given ``context``, and how many (context,
+    symbol) pairs occur (what the tables would have to hold)."""
+    if len(symbol) == 0:
+        return 0.0, 0
+    base = int(symbol.max()) + 1
+    pairs, counts = np.unique(context.astype(np.int64) * base + symbol, return_counts=True)
+    _, of_context = np.unique(pairs // base, return_inverse=True)
+    totals = np.bincount(of_context, weights=counts)[of_context]
+    return float(-(counts * np.log2(counts / totals)).sum()), len(pairs)
+
+
+def estimate(planes: list[np.ndarray], temporal: bool) -> tuple[float, int]:
+    """Bits of the whole animation under the model, and its table pairs. With ``temporal``,
+    frame 0 (no previous frame) has tables of its own."""
+    groups = [[0], list(range(1, len(planes)))] if temporal else [list(range(len(planes)))]
+    bits, pairs = 0.0, 0
+    for group in groups:
+        if not group:
+            continue
+        parts = [tokens(planes[i], planes[i - 1] if temporal and i > 0 else None) for i in group]
+        token, context, literal, west = (np.concatenate([p[k] for p in parts]) for k in range(4))
+        value = np.concatenate([planes[i].ravel() for i in group])
+        b, n = entropy_bits(context, token)
+        lb, ln = entropy_bits(west[literal], value[literal])
+        bits, pairs = bits + b + lb, pairs + n + ln
+    return bits, pairs
+
+
+def peer_size(command: list[str], out: Path) -> int | None:
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=900)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    return out.stat().st_size
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--gifsicle", action="store_true", help="also gifsicle -O3")
+    parser.add_argument("--webp", action="store_true", help="also gif2webp -m 6 -q 100 (slow)")
+    args = parser.parse_args(argv)
+    paths = sorted(args.folder.glob("*.gif"))
+    if not paths:
+        print(f"estimate_anim: no .gif files in {args.folder}", file=sys.stderr)
+        return 2
+    gifsicle = shutil.which("gifsicle") if args.gifsicle else None
+    gif2webp = shutil.which("gif2webp") if args.webp else None
+    for wanted, tool, name, package in (
+        (args.gifsicle, gifsicle, "gifsicle", "gifsicle"),
+        (args.webp, gif2webp, "gif2webp", "webp"),
+    ):
+        if wanted and tool is None:
+            print(f"skipped {name}: not on PATH (apt-get install {package})")
+    print(
+        f"{'file':<24}{'frames':>7}{'colours':>8}{'unchanged':>10}{'GIF':>9}{'gifsicle':>9}"
+        f"{'webp':>9}{'c2 frames':>10}{'intra':>9}{'temporal':>9}{'+ tables':>9}{'x gifsicle':>11}"
+    )
+    ratios = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            palette, planes = frames_of(path)
+            pixels = sum(p.size for p in planes)
+            same = sum(int((planes[i] == planes[i - 1]).sum()) for i in range(1, len(planes)))
+            unchanged = same / max(1, pixels - planes[0].size)
+            c2 = "-"
+            if len(palette) <= 256:
+                c2 = str(
+                    sum(
+                        len(kmcodec.encode_indexed(palette, p.astype(np.uint8), coding=2))
+                        for p in planes
+                    )
+                )
+            intra, _ = estimate(planes, temporal=False)
+            temporal, pairs = estimate(planes, temporal=True)
+            with_tables = temporal / 8 + pairs  # 8 bits a (context, symbol) pair
+            sizes = {}
+            if gifsicle:
+                out = Path(tmp) / "o.gif"
+                sizes["gifsicle"] = peer_size([gifsicle, "-O3", str(path), "-o", str(out)], out)
+            if gif2webp:
+                out = Path(tmp) / "o.webp"
+                sizes["webp"] = peer_size(
+                    [gif2webp, "-m", "6", "-q", "100", str(path), "-o", str(out)], out
+                )
+            ref = sizes.get("gifsicle")
+            ratio = f"{with_tables / ref:.2f}" if ref else "-"
+            if ref:
+                ratios.append(with_tables / ref)
+            print(
+                f"{path.name:<24}{len(planes):>7}{len(palette):>8}{unchanged:>10.1%}"
+                f"{path.stat().st_size:>9}{sizes.get('gifsicle') or '-':>9}"
+                f"{sizes.get('webp') or '-':>9}{c2:>10}{intra / 8:>9.0f}{temporal / 8:>9.0f}"
+                f"{with_tables:>9.0f}{ratio:>11}"
+            )
+    if ratios:
+        print(f"median temporal + tables / gifsicle -O3: {float(np.median(ratios)):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
