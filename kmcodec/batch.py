@@ -319,14 +319,20 @@ def encode_file(
             f"skipped: {len(encoded)} bytes would be larger than the input's {result.bytes_in}"
         )
         return result, None
-    if target is not None:
-        try:
-            write_atomic(target, encoded)
-        except OSError as exc:
-            result.status, result.message = "unwritable", f"cannot write {target}: {_reason(exc)}"
-            return result, None
+    if target is not None and not _wrote(result, target, encoded):
+        return result, None
     result.seconds = time.perf_counter() - t0
     return result, encoded
+
+
+def _wrote(result: FileResult, target: str, data: bytes) -> bool:
+    """Write ``data`` to ``target`` atomically; on failure mark ``result`` "unwritable"."""
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        result.status, result.message = "unwritable", f"cannot write {target}: {_reason(exc)}"
+        return False
+    return True
 
 
 def _reason(exc: OSError) -> str:
@@ -393,12 +399,8 @@ def decode_file(
     except (OSError, ValueError, KeyError) as exc:
         result.status, result.message = "failed", f"cannot make {shown}: {exc}"
         return result, None
-    if target is not None:
-        try:
-            write_atomic(target, encoded)
-        except OSError as exc:
-            result.status, result.message = "unwritable", f"cannot write {target}: {_reason(exc)}"
-            return result, None
+    if target is not None and not _wrote(result, target, encoded):
+        return result, None
     result.colors, result.bytes_out = image.header.colors, len(encoded)
     result.seconds = time.perf_counter() - t0
     return result, encoded
