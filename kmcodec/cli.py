@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, batch, codec, options
+from ._text import plural
 from .batch import FileResult
 from .errors import KmqError
 from .files import expand
@@ -210,10 +211,6 @@ def _run_batch(
     return _exit_code(results)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _summarise(results: list[FileResult], done_word: str, seconds: float) -> None:
     """The last lines of a batch: how many files were done, the bytes, then the files that
     were skipped (by --skip-if-larger) and those that failed, each under its own heading."""
@@ -221,7 +218,7 @@ def _summarise(results: list[FileResult], done_word: str, seconds: float) -> Non
     current = sum(r.status == "up-to-date" for r in results)
     bytes_in = sum(r.bytes_in for r in done)
     bytes_out = sum(r.bytes_out for r in done)
-    line = f"kmq: {len(done)} of {_plural(len(results), 'file')} {done_word}"
+    line = f"kmq: {len(done)} of {plural(len(results), 'file')} {done_word}"
     if current:
         line += f", {current} up to date"
     if done:
@@ -252,7 +249,7 @@ def _report(result: FileResult, args: argparse.Namespace) -> None:
                 else f", PSNR {result.psnr:.2f} dB"
             )
         print(
-            f"{result.source} -> {result.target or 'stdout'}: {_plural(result.colors, 'colour')}"
+            f"{result.source} -> {result.target or 'stdout'}: {plural(result.colors, 'colour')}"
             f"{quality}, {result.bytes_in} -> {result.bytes_out} bytes, {result.seconds:.2f} s",
             file=sys.stderr,
         )
@@ -383,8 +380,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"{info['file']}:")
         print(
             f"  KMQ version {info['version']}, {info['width']}x{info['height']},"
-            f" {info['colors']} colours ({info['palette_format']}),"
-            f" {info['index_bits']} bits per index, coding {info['coding']} ({info['coding_name']})"
+            f" {plural(info['colors'], 'colour')} ({info['palette_format']}),"
+            f" {plural(info['index_bits'], 'bit')} per index,"
+            f" coding {info['coding']} ({info['coding_name']})"
         )
         print(
             f"  {info['bytes']} bytes, {info['bits_per_pixel']:.3f} bits per pixel,"

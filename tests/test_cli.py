@@ -585,3 +585,16 @@ def test_a_reader_that_goes_away_stops_kmq_quietly(tmp_path, photo) -> None:
     stderr = proc.stderr.read()
     assert proc.wait() == 141
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
+
+
+def test_a_one_colour_file_reads_in_the_singular_and_lossless(tmp_path) -> None:
+    path = tmp_path / "one.png"
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(path)
+    assert kmq("encode", str(path)).returncode == 0
+    out = kmq("info", str(tmp_path / "one.kmq")).stdout
+    assert b"1 colour (RGB), 1 bit per index" in out
+
+    report = tmp_path / "cmp"
+    assert kmq("compare", str(path), "--colors", "2", "--out", str(report), "-q").returncode == 0
+    table = (report / "report.md").read_text()
+    assert "| 2 | lossless |" in table and "inf" not in table

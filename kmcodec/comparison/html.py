@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._text import plural, psnr_text
 from .measure import FORMATS, SHORT_NAMES, Comparison, ImageComparison
 
 __all__ = ["bundle_js", "js_dir", "write_html"]
@@ -150,14 +151,14 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
             f"<td>{m.sizes[n].bytes:,}</td>" if n in m.sizes else "<td>-</td>" for n in names
         )
         out.append(
-            f"<tr><td>{m.k}</td><td>{m.psnr:.2f}</td><td>{m.ssim:.4f}</td>"
+            f"<tr><td>{m.k}</td><td>{psnr_text(m.psnr, unit=False)}</td><td>{m.ssim:.4f}</td>"
             f"<td>{m.blurred_delta_e:.3f}</td>{cells}</tr>"
         )
     out.append("</table>")
     out += [f'<img class="plot" src="{_data_url(p)}" alt="{_esc(p.stem)}">' for p in plots]
     pixels = ic.width * ic.height
     for m in ic.measurements:
-        out.append(f"<h3>K = {m.k} ({m.colors} colours, PSNR {m.psnr:.2f} dB)</h3>")
+        out.append(f"<h3>K = {m.k} ({plural(m.colors, 'colour')}, PSNR {psnr_text(m.psnr)})</h3>")
         out.append('<div class="row">')
         for name in ("kmq", "png8", "webp", "gif", "jpeg"):
             path = by_suffix.get((m.k, name))
@@ -166,7 +167,7 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
                 continue
             label = (
                 f"{SHORT_NAMES[name]}: {size.bytes:,} bytes, {8 * size.bytes / pixels:.3f} bpp,"
-                f" PSNR {size.psnr:.2f} dB, SSIM {size.ssim:.4f},"
+                f" PSNR {psnr_text(size.psnr)}, SSIM {size.ssim:.4f},"
                 f" blurred ΔE {size.blurred_delta_e:.3f}"
                 + (f", quality {size.quality}" if size.quality else "")
             )

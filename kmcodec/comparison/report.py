@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import codec
+from .._text import psnr_text
 from .measure import FORMATS, Comparison, ImageComparison
 
 __all__ = ["FORMAT_LABELS", "write_report"]
@@ -145,7 +146,7 @@ def _contact_sheet(plt: Any, ic: ImageComparison, files: list[Path], path: Path)
         ax.text(
             0.5,
             -0.04,
-            f"{_kb(m.kmq_bytes)} · {m.psnr:.1f} dB · SSIM {m.ssim:.3f}",
+            f"{_kb(m.kmq_bytes)} · {psnr_text(m.psnr, 1)} · SSIM {m.ssim:.3f}",
             transform=ax.transAxes,
             ha="center",
             va="top",
@@ -173,7 +174,7 @@ def _table(ic: ImageComparison) -> list[str]:
                 extra = f", q={s.quality}" if s.quality is not None else ""
                 cells.append(f"{s.bytes} ({s.bits_per_pixel:.2f}{extra})")
         lines.append(
-            f"| {m.k} | {m.psnr:.2f} | {m.ssim:.4f} | {m.blurred_delta_e:.3f} | "
+            f"| {m.k} | {psnr_text(m.psnr, unit=False)} | {m.ssim:.4f} | {m.blurred_delta_e:.3f} | "
             + " | ".join(cells)
             + f" | {m.encode_seconds:.3f} | {m.decode_seconds:.4f} |"
         )
@@ -270,7 +271,7 @@ def write_report(comparison: Comparison, out: str | Path) -> list[Path]:
         ]
         for row in medians:
             lines.append(
-                f"| {row['k']} | {row['psnr']:.2f} | {row['ssim']:.4f} |"
+                f"| {row['k']} | {psnr_text(row['psnr'], unit=False)} | {row['ssim']:.4f} |"
                 f" {row['blurred_delta_e']:.3f} | "
                 + " | ".join(f"{row[f'{n}_bpp']:.3f}" for n in names)
                 + f" | {row['encode_seconds']:.3f} |"
