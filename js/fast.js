@@ -119,22 +119,32 @@ function decodePart(src, tables, width, rows, colors, out) {
   };
   const how = new Uint8Array(2 * width);
   const empty = () => corrupt("the fast-coded stream reads a symbol from an empty table");
-  const pixel = (o, up, x, hrow, table) => {
+  // The distinct values among W, N, NE, NW in order of first appearance, and how many: one
+  // array for the whole part (a new one a pixel was most of the decoder's time, in the GC).
+  const dist = new Int32Array(4);
+  let nd = 0;
+  const label = (v) => {
+    for (let i = 0; i < nd; i++) if (dist[i] === v) return i;
+    dist[nd] = v;
+    return nd++;
+  };
+  // ctx: after a span, the pattern's own table; else the pattern and how W and N were coded
+  const pixel = (o, up, x, hrow, afterSpan, hw, hn) => {
     const w = x ? out[o + x - 1] : (up >= 0 ? out[up + x] : 0);
     const n = up >= 0 ? out[up + x] : w;
     const nw = up >= 0 && x ? out[up + x - 1] : n;
     const ne = up >= 0 && x + 1 < width ? out[up + x + 1] : n;
-    const dist = [w];
-    const label = (v) => { let i = dist.indexOf(v); if (i < 0) { i = dist.length; dist.push(v); } return i; };
+    dist[0] = w;
+    nd = 1;
     const q = 16 * label(n) + 4 * label(ne) + label(nw);
-    const c = cum[table(q)];
+    const c = cum[afterSpan ? TOKEN_CTX + q : (q * 3 + hw) * 3 + hn];
     if (!c) empty();
     const u = X & 4095;
     const t = (u >= c[1]) + (u >= c[2]) + (u >= c[3]) + (u >= c[4]);
     X = (c[t + 1] - c[t]) * (X >>> 12) + u - c[t];
     renorm();
     let v, h;
-    if (t < dist.length) {
+    if (t < nd) {
       v = dist[t];
       h = t ? 1 : 0;
     } else {
@@ -185,13 +195,13 @@ function decodePart(src, tables, width, rows, colors, out) {
           out.fill(c, o + x, o + x + k);
           hrow.fill(0, x, x + k);
           x += k;
-          pixel(o, up, x, hrow, (q) => TOKEN_CTX + q);
+          pixel(o, up, x, hrow, true, 0, 0);
           x++;
           continue;
         }
       }
       const hw = x ? hrow[x - 1] : 0, hn = y ? hup[x] : 0;
-      pixel(o, up, x, hrow, (q) => (q * 3 + hw) * 3 + hn);
+      pixel(o, up, x, hrow, false, hw, hn);
       x++;
     }
   }
