@@ -16,6 +16,9 @@ over the whole animation, and per frame its index plane. Printed per file, in by
 - ``temporal``: the same model with the previous frame's index at the pixel (P) as the first
   candidate and in the context; ``+ tables``: with a rough cost of the tables (8 bits per
   symbol a context uses);
+- ``blocks``: 4x4 blocks on a grid, each unchanged, a copy of a block seen before (named by
+  its number among the distinct blocks seen), or coded by the temporal model
+  (:func:`blocks_estimate`);
 - ``zstd diff``: a generic LZ coder (zstd level 19, long-distance matching) on the frames with
   every pixel equal to the previous frame's replaced by one marker: what matches (repeated
   glyphs, sprites, the same change in several frames) find that the per-pixel model does not;
@@ -127,9 +130,12 @@ def entropy_bits(context: np.ndarray, symbol: np.ndarray) -> tuple[float, int]:
     return float(-(counts * np.log2(counts / totals)).sum()), len(pairs)
 
 
-def estimate(planes: list[np.ndarray], temporal: bool) -> tuple[float, int]:
+def estimate(
+    planes: list[np.ndarray], temporal: bool, coded: list[np.ndarray] | None = None
+) -> tuple[float, int]:
     """Bits of the whole animation under the model, and its table pairs. With ``temporal``,
-    frame 0 (no previous frame) has tables of its own."""
+    frame 0 (no previous frame) has tables of its own. ``coded`` (a boolean plane per frame)
+    restricts the count to those pixels (their neighbours still come from the whole frame)."""
     groups = [[0], list(range(1, len(planes)))] if temporal else [list(range(len(planes)))]
     bits, pairs = 0.0, 0
     for group in groups:
@@ -138,10 +144,67 @@ def estimate(planes: list[np.ndarray], temporal: bool) -> tuple[float, int]:
         parts = [tokens(planes[i], planes[i - 1] if temporal and i > 0 else None) for i in group]
         token, context, literal, west = (np.concatenate([p[k] for p in parts]) for k in range(4))
         value = np.concatenate([planes[i].ravel() for i in group])
+        if coded is not None:
+            keep = np.concatenate([coded[i].ravel() for i in group])
+            token, context, literal, west, value = (
+                a[keep] for a in (token, context, literal, west, value)
+            )
         b, n = entropy_bits(context, token)
         lb, ln = entropy_bits(west[literal], value[literal])
         bits, pairs = bits + b + lb, pairs + n + ln
     return bits, pairs
+
+
+#: Block size of :func:`blocks_estimate`.
+BLOCK = 4
+
+
+def blocks_estimate(planes: list[np.ndarray]) -> float:
+    """Bits of a block model: each 4x4 block (the frame's edges repeated to whole blocks) is
+    "unchanged" (equal to the previous frame's), a "copy" of a block seen before anywhere in
+    this or an earlier frame (its number among the distinct blocks seen so far, log2 of their
+    count in bits), or "coded", its pixels by the temporal model. The block's kind is coded
+    with the kinds of the blocks left of and above it as context."""
+    h, w = planes[0].shape
+    ph, pw = -(-h // BLOCK) * BLOCK, -(-w // BLOCK) * BLOCK
+    kinds, contents = [], []
+    for i, plane in enumerate(planes):
+        padded = np.pad(plane, ((0, ph - h), (0, pw - w)), mode="edge").astype(np.uint16)
+        blocks = padded.reshape(ph // BLOCK, BLOCK, pw // BLOCK, BLOCK).swapaxes(1, 2)
+        blocks = blocks.reshape(ph // BLOCK, pw // BLOCK, BLOCK * BLOCK)
+        if i:
+            before = np.pad(planes[i - 1], ((0, ph - h), (0, pw - w)), mode="edge")
+            before = before.astype(np.uint16).reshape(ph // BLOCK, BLOCK, pw // BLOCK, BLOCK)
+            unchanged = (before.swapaxes(1, 2).reshape(blocks.shape) == blocks).all(axis=2)
+        else:
+            unchanged = np.zeros(blocks.shape[:2], dtype=bool)
+        kinds.append(unchanged)
+        contents.append(blocks.reshape(-1, BLOCK * BLOCK))
+    # first sight of each distinct block, in coding order (frame by frame, raster order)
+    every = np.ascontiguousarray(np.concatenate(contents))
+    keys = every.view(np.dtype((np.void, every.itemsize * every.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.arange(len(keys))
+    seen_before = first[inverse] < order
+    known = np.cumsum(np.isin(order, first)) - np.isin(order, first)  # distinct before each
+    n_blocks = kinds[0].size
+    bits, coded_planes, kind_all, ctx_all = 0.0, [], [], []
+    for i, unchanged in enumerate(kinds):
+        at = slice(i * n_blocks, (i + 1) * n_blocks)
+        copy = seen_before[at].reshape(unchanged.shape) & ~unchanged
+        kind = np.where(unchanged, 0, np.where(copy, 1, 2))
+        bits += float(np.log2(np.maximum(known[at][copy.ravel()], 1)).sum())
+        left = np.zeros_like(kind)
+        left[:, 1:] = kind[:, :-1]
+        up = np.zeros_like(kind)
+        up[1:] = kind[:-1]
+        kind_all.append(kind.ravel())
+        ctx_all.append((left * 3 + up).ravel())
+        coded = np.repeat(np.repeat(kind == 2, BLOCK, axis=0), BLOCK, axis=1)[:h, :w]
+        coded_planes.append(coded)
+    bits += entropy_bits(np.concatenate(ctx_all), np.concatenate(kind_all))[0]
+    pixel_bits, _ = estimate(planes, temporal=True, coded=coded_planes)
+    return bits + pixel_bits
 
 
 def zstd_of_differences(planes: list[np.ndarray], colors: int) -> int:
@@ -190,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'file':<24}{'frames':>7}{'colours':>8}{'unchanged':>10}{'GIF':>9}{'gifsicle':>9}"
         f"{'webp':>9}{'c2 frames':>10}{'intra':>9}{'temporal':>9}{'+ tables':>9}{'x gifsicle':>11}"
-        f"{'zstd diff':>10}{'x gifsicle':>11}"
+        f"{'zstd diff':>10}{'x gifsicle':>11}{'blocks':>9}{'x gifsicle':>11}"
     )
-    ratios, lz_ratios = [], []
+    ratios, lz_ratios, block_ratios = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
             palette, planes = frames_of(path)
@@ -211,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             temporal, pairs = estimate(planes, temporal=True)
             with_tables = temporal / 8 + pairs  # 8 bits a (context, symbol) pair
             lz = zstd_of_differences(planes, len(palette))
+            blocks = blocks_estimate(planes) / 8
             sizes = {}
             if gifsicle:
                 out = Path(tmp) / "o.gif"
@@ -223,18 +287,22 @@ def main(argv: list[str] | None = None) -> int:
             ref = sizes.get("gifsicle")
             ratio = f"{with_tables / ref:.2f}" if ref else "-"
             lz_ratio = f"{lz / ref:.2f}" if ref else "-"
+            block_ratio = f"{blocks / ref:.2f}" if ref else "-"
             if ref:
                 ratios.append(with_tables / ref)
                 lz_ratios.append(lz / ref)
+                block_ratios.append(blocks / ref)
             print(
                 f"{path.name:<24}{len(planes):>7}{len(palette):>8}{unchanged:>10.1%}"
                 f"{path.stat().st_size:>9}{sizes.get('gifsicle') or '-':>9}"
                 f"{sizes.get('webp') or '-':>9}{c2:>10}{intra / 8:>9.0f}{temporal / 8:>9.0f}"
-                f"{with_tables:>9.0f}{ratio:>11}{lz:>10}{lz_ratio:>11}"
+                f"{with_tables:>9.0f}{ratio:>11}{lz:>10}{lz_ratio:>11}{blocks:>9.0f}{block_ratio:>11}"
             )
     if ratios:
         print(f"median temporal + tables / gifsicle -O3: {float(np.median(ratios)):.2f}")
         print(f"median zstd diff / gifsicle -O3: {float(np.median(lz_ratios)):.2f}")
+        median = float(np.median(block_ratios))
+        print(f"median blocks / gifsicle -O3 (tables not counted): {median:.2f}")
     return 0
 
 
