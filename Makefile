@@ -45,7 +45,7 @@ lint: $(DEV)
 bench: $(DEV)
 	$(PY) tools/bench_quantize.py $(CORPUS)
 
-# The README's reproduction of the original experiment: tables, plots, report.md in docs/seed.
+# The reproduction of the original experiment (docs/experiment.md): tables, plots, report.md in docs/seed.
 docs: $(RUN)
 	@test -f $(SEED)/Koala.jpg -a -f $(SEED)/Penguins.jpg || { \
 	  echo "make docs needs the seed photos Koala.jpg and Penguins.jpg in $(SEED)"; \

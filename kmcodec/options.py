@@ -92,7 +92,7 @@ class SpeedPreset:
 
 #: Presets per speed, 1 (slowest, best) to 10 (fastest). Both codings are tried at every speed
 #: and the smaller file kept; from speed 4 coding 0 is screened at level 9 first (see
-#: :class:`SpeedPreset` and README, "Codings").
+#: :class:`SpeedPreset` and docs/design/codings.md).
 SPEEDS: dict[int, SpeedPreset] = {
     1: SpeedPreset(Effort(7, 7, 8, 60, 16, 16), 19, 19, True),
     2: SpeedPreset(Effort(6, 7, 4, 50, 12, 16), 19, 19, True),

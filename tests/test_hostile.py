@@ -114,7 +114,8 @@ def test_a_4_gib_stream_size_is_refused_without_reading_it(tmp_path, small_file)
 def test_decoding_memory_is_the_output_plus_the_plane_plus_a_constant(
     tmp_path, coding, bits, entry
 ) -> None:
-    # README, "Memory": peak <= output + width x height + 24 MiB, for every coding.
+    # docs/design/how-it-works.md, "Hostile files and memory": peak <= output + width x height
+    # + 24 MiB, for every coding.
     width, height, k = 2048, 1024, (2 if bits == 1 else 256)
     rng = np.random.default_rng(bits)
     plane = rng.integers(0, k, size=(height, width), dtype=np.uint8)

@@ -9,7 +9,7 @@ For each image, K and variant it runs ``kmcodec.encode`` and measures, on the de
 PSNR (dB), SSIM (Wang et al., numpy), the mean colour difference in Oklab (ΔEok x100, lower is
 better), bits per pixel of the ``.kmq`` file, and encode time. It prints the medians per K.
 
-The default variants answer the questions the README's choices rest on: sRGB or Oklab k-means
+The default variants answer the questions the design notes' choices rest on: sRGB or Oklab k-means
 (``color_space``), what ordered dithering costs in bytes (``dither``), what the index-plane
 smoothing saves (``smooth``), and the speed knob's two ends.
 """

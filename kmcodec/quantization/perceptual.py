@@ -47,10 +47,10 @@ weight  K = 8                K = 16               K = 64               K = 256
 
 Each 1% of ΔE costs about 0.012 dB up to weight 2, 0.03-0.04 dB from 2 to 3 and 0.05-0.07 dB
 from 3 to 5. The default, 3, keeps the PSNR within 0.07 dB of scikit-learn's converged k-means
-(README, "What the eye sees without dithering"). Before error diffusion the step moves the
-palette only (the diffusion chooses the entries); blurred ΔE was lower with it on 19, 20, 18
-and 18 of the 24 photos at K = 8, 16, 64 and 256 (median 1.658 -> 1.615 at K = 8, level
-elsewhere).
+(docs/design/how-it-works.md, "What the eye sees without dithering"). Before error diffusion
+the step moves the palette only (the diffusion chooses the entries); blurred ΔE was lower
+with it on 19, 20, 18 and 18 of the 24 photos at K = 8, 16, 64 and 256 (median 1.658 -> 1.615
+at K = 8, level elsewhere).
 """
 
 from __future__ import annotations

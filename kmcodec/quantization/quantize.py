@@ -77,8 +77,8 @@ class Effort:
         Largest K at which a second seeding is tried (greedy k-means++ on the coarse
         histogram, with ``max(coarse_iter, 4)`` Lloyd iterations there); both are finished and
         the one with the lower error kept. At small K one seeding alone lands, on some images,
-        in an optimum 0.05-0.08 dB worse than k-means++'s (README: "Seeding, and how far
-        k-means can go").
+        in an optimum 0.05-0.08 dB worse than k-means++'s (docs/design/how-it-works.md:
+        "Seeding, and how far k-means can go").
 
     Notes
     -----
@@ -118,7 +118,7 @@ class Effort:
         to its size: a trial costs two Lloyd iterations over the coarse histogram, whose bins
         are a large share of a small image's pixels (42% on 256x256 crops of Kodak photos,
         5-17% on the whole photos), and there eight trials made the encoder slower than
-        pngquant (see README, "Seeding, and how far k-means can go")."""
+        pngquant (see docs/design/how-it-works.md, "Seeding, and how far k-means can go")."""
         trials = round(self.swaps * math.sqrt(16 / max(k, 16)))
         if k > 64 and pixels < SWAP_FULL_PIXELS:
             trials = round(trials * pixels / SWAP_FULL_PIXELS)
