@@ -298,7 +298,8 @@ def diffuse(
 
     ``space`` is where colours are compared and the error is carried: "linear" (linear light,
     so that a dither mixes to the light of the colour it stands for) or "srgb". ``weights``
-    (H, W) replaces the dither map.
+    (H, W float) replaces the dither map; ``scale`` (H, W uint8) multiplies it by ``scale /
+    255``, the product made by the compiled loop a row at a time (no plane of floats).
     """
     from . import _diffuse
     from .colorspace import srgb_to_linear
@@ -400,7 +401,6 @@ def remap(
     dither: float = 0.0,
     kernel: str = "bayer",
     pixels: np.ndarray | None = None,
-    dmap: np.ndarray | None = None,
     perceptual: MixedCost | None = None,
 ) -> tuple[np.ndarray, float]:
     """Give every pixel a palette index.
@@ -422,9 +422,6 @@ def remap(
         Ordered dithering, or error diffusion with that kernel (which needs ``pixels``).
     pixels : ndarray of uint8, shape (height, width, C), optional
         The image (error diffusion works on pixels, not on the histogram).
-    dmap : ndarray of float32, shape (height, width), optional
-        :func:`dither_map` of ``pixels``, if already made; error diffusion overwrites it with
-        the weights it diffuses by (one float map alive, not three: 8 bytes a pixel less).
     perceptual : MixedCost, optional
         Choose each colour's entry by the eye's cost that :func:`.perceptual.refine` made the
         palette for (``palette`` in the order it was given), instead of the nearest; also
@@ -446,15 +443,8 @@ def remap(
         ramp = np.clip((off - _EXACT) / _EXACT_RAMP, 0.0, 1.0)
         closeness = hist.lookup(np.rint(ramp * 255).astype(np.uint8)).reshape(height, width)
         del off, ramp
-        if dmap is None:  # the loop makes the map a row at a time: no plane of floats
-            return diffuse(pixels, palette, kernel=kernel, strength=dither, scale=closeness)
-        # In place, a block of rows at a time: the map times closeness / 255.
-        share = np.arange(256, dtype=np.float32) / np.float32(255.0)
-        step = max(1, _SMOOTH_BLOCK // width)
-        for top in range(0, height, step):
-            dmap[top : top + step] *= share[closeness[top : top + step]]
-        del closeness
-        return diffuse(pixels, palette, kernel=kernel, strength=dither, weights=dmap)
+        # the dither map times closeness / 255, made by the loop a row at a time
+        return diffuse(pixels, palette, kernel=kernel, strength=dither, scale=closeness)
     if dither > 0 and len(palette) > 1:
         first, second, _, _ = nearest_two(
             to_space(hist.colors, color_space), to_space(palette, color_space)
