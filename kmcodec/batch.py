@@ -294,16 +294,11 @@ def encode_file(
     try:
         # The pixels and metadata out of Pillow's image, then the image closed: it is 4 bytes
         # a pixel that the quantiser's peak need not carry.
-        # (codec.quantize's rule: an option given wins over the image's info.)
-        metadata = {
-            k: v
-            for k in ("icc_profile", "exif")
-            if options.get(k) is None and (v := im.info.get(k))
-        }
+        file_options = codec.options_with_metadata(im, options)
         pixels = as_pixels(im, codec.MAX_PIXELS)
         im.close()
         del im
-        q = codec.quantize(pixels, **{**options, **metadata})
+        q = codec.quantize(pixels, **file_options)
         del pixels
         encoded = q.encode()
     except QualityError as exc:

@@ -152,15 +152,19 @@ def quantize(image: object, colors: int = 256, **options: Any) -> Quantized:
     Options
     -------
     """
-    info = getattr(image, "info", None) or {}
-    for key in ("icc_profile", "exif"):
-        if options.get(key) is None and info.get(key):
-            options[key] = info[key]
-    opts = _options.resolve(colors=colors, **options)
+    opts = _options.resolve(colors=colors, **options_with_metadata(image, options))
     result = _quantize(
         image, opts.colors, **_options.quantizer_arguments(opts), max_pixels=MAX_PIXELS
     )
     return Quantized(**vars(result), options=opts)
+
+
+def options_with_metadata(image: object, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the ICC profile and EXIF of a PIL image's ``info`` where the options do
+    not give them (an option that is not None wins)."""
+    info = getattr(image, "info", None) or {}
+    found = {k: info[k] for k in ("icc_profile", "exif") if options.get(k) is None and info.get(k)}
+    return {**options, **found}
 
 
 def encode(image: object, colors: int = 256, **options: Any) -> bytes:

@@ -598,3 +598,21 @@ def test_a_one_colour_file_reads_in_the_singular_and_lossless(tmp_path) -> None:
     assert kmq("compare", str(path), "--colors", "2", "--out", str(report), "-q").returncode == 0
     table = (report / "report.md").read_text()
     assert "| 2 | lossless |" in table and "inf" not in table
+
+
+def test_encode_keeps_the_inputs_icc_profile_and_exif(tmp_path, photo) -> None:
+    # kmq encode hands the quantiser the pixels and closes Pillow's image first: the metadata
+    # must come along
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "meta.png"
+    Image.fromarray(photo).save(path, icc_profile=profile, exif=exif.tobytes())
+    assert kmq("encode", str(path)).returncode == 0
+    img = kmcodec.read((tmp_path / "meta.kmq").read_bytes())
+    assert img.icc_profile == profile
+    assert img.exif is not None
+    with Image.open(tmp_path / "meta.kmq") as im:
+        assert im.getexif()[0x0112] == 6
