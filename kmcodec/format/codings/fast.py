@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ...errors import ChecksumError, CorruptError, IndexRangeError
+from ...errors import ChecksumError, CorruptError, IndexRangeError, KmqError
 from . import _fast_coder
 
 __all__ = [
@@ -126,40 +126,50 @@ def parts_of(stream: bytes | memoryview, height: int) -> tuple[int, memoryview, 
     ------
     CorruptError, ChecksumError
     """
-    view = memoryview(stream).cast("B")
+    part_rows, tables, parts, error = _walk(memoryview(stream).cast("B"), height)
+    if error is not None:
+        raise error
+    assert tables is not None
+    return part_rows, tables, [part for part, _crc in parts]
+
+
+def _walk(
+    view: memoryview, height: int
+) -> tuple[int, memoryview | None, list[tuple[memoryview, int]], KmqError | None]:
+    """The layout of spec 2.7.1 as far as it holds: part_rows, the table bytes (None until
+    they arrived whole with a matching CRC-32), each whole part with its stored CRC-32 in
+    order, and the error of the first rule broken (None for a whole, exact stream). A strict
+    reader raises the error; a reader of a truncated file keeps what came before it."""
     if len(view) < 8:
         msg = f"the fast-coded stream is {len(view)} bytes, shorter than its 8-byte head"
-        raise CorruptError(msg)
+        return 0, None, [], CorruptError(msg)
     part_rows, table_size = _U32.unpack_from(view, 0)[0], _U32.unpack_from(view, 4)[0]
     if part_rows < 1:
-        msg = "the fast-coded stream declares parts of 0 rows"
-        raise CorruptError(msg)
+        return 0, None, [], CorruptError("the fast-coded stream declares parts of 0 rows")
     pos = 8 + table_size
     if pos + 4 > len(view):
-        msg = "the fast-coded stream ends inside its tables"
-        raise CorruptError(msg)
+        return part_rows, None, [], CorruptError("the fast-coded stream ends inside its tables")
     tables = view[8:pos]
     if zlib.crc32(tables) != _U32.unpack_from(view, pos)[0]:
         msg = "the fast-coded stream's tables fail their checksum (CRC-32)"
-        raise ChecksumError(msg)
+        return part_rows, None, [], ChecksumError(msg)
     pos += 4
     count = -(-height // part_rows)
-    parts = []
+    parts: list[tuple[memoryview, int]] = []
     for i in range(count):
         if pos + 8 > len(view):
             msg = f"the fast-coded stream ends before part {i} of {count}"
-            raise CorruptError(msg)
-        size = _U32.unpack_from(view, pos)[0]
+            return part_rows, tables, parts, CorruptError(msg)
+        size, crc = _U32.unpack_from(view, pos)[0], _U32.unpack_from(view, pos + 4)[0]
         if pos + 8 + size > len(view):
             msg = f"the fast-coded stream ends inside part {i} of {count}"
-            raise CorruptError(msg)
-        part = view[pos + 8 : pos + 8 + size]
-        parts.append(part)
+            return part_rows, tables, parts, CorruptError(msg)
+        parts.append((view[pos + 8 : pos + 8 + size], crc))
         pos += 8 + size
     if pos != len(view):
         msg = f"{len(view) - pos} bytes are left over after the fast-coded stream's last part"
-        raise CorruptError(msg)
-    return part_rows, tables, parts
+        return part_rows, tables, parts, CorruptError(msg)
+    return part_rows, tables, parts, None
 
 
 def _raise_for(status: int, colors: int, part: int) -> None:
@@ -199,25 +209,21 @@ def decode(
     IndexRangeError
         A decoded index is not below ``colors``.
     """
-    part_rows, table_bytes, parts = parts_of(stream, height)
+    part_rows, table_bytes, parts, error = _walk(memoryview(stream).cast("B"), height)
+    if error is not None:
+        raise error
     tables = _fast_coder.parse_tables(table_bytes, colors)
     if isinstance(tables, int):
         _raise_for(tables, colors, -1)
     plane = np.empty((height, width), dtype=np.uint8)
-    # Part i's CRC-32 is stored just before its bytes; `parts_of` keeps the views in order.
-    view = memoryview(stream).cast("B")
-    crcs = []
-    pos = 12 + len(table_bytes)
-    for part in parts:
-        crcs.append(_U32.unpack_from(view, pos + 4)[0])
-        pos += 8 + len(part)
 
     def run(i: int) -> int:
-        if zlib.crc32(parts[i]) != crcs[i]:
+        part, crc = parts[i]
+        if zlib.crc32(part) != crc:
             return 1
         y0 = i * part_rows
         rows = min(part_rows, height - y0)
-        return _fast_coder.decode_part(tables, parts[i], width, rows, colors, plane[y0 : y0 + rows])
+        return _fast_coder.decode_part(tables, part, width, rows, colors, plane[y0 : y0 + rows])
 
     if threads is None:
         threads = THREADS
@@ -250,30 +256,17 @@ def decode_prefix(
     whose bytes arrived and pass their CRC-32, up to the first that did not. Return the rows
     decoded; 0 if the tables did not arrive. Nothing is raised: a reader asked for what arrived.
     """
-    view = memoryview(prefix).cast("B")
-    if len(view) < 8:
+    part_rows, table_bytes, parts, _error = _walk(memoryview(prefix).cast("B"), height)
+    tables = None if table_bytes is None else _fast_coder.parse_tables(table_bytes, colors)
+    if tables is None or isinstance(tables, int):
         return 0
-    part_rows, table_size = _U32.unpack_from(view, 0)[0], _U32.unpack_from(view, 4)[0]
-    pos = 8 + table_size
-    if part_rows < 1 or pos + 4 > len(view):
-        return 0
-    table_bytes = view[8:pos]
-    if zlib.crc32(table_bytes) != _U32.unpack_from(view, pos)[0]:
-        return 0
-    tables = _fast_coder.parse_tables(table_bytes, colors)
-    if isinstance(tables, int):
-        return 0
-    pos += 4
     done = 0
-    while done < height and pos + 8 <= len(view):
-        size, crc = _U32.unpack_from(view, pos)[0], _U32.unpack_from(view, pos + 4)[0]
-        part = view[pos + 8 : pos + 8 + size]
-        if len(part) < size or zlib.crc32(part) != crc:
-            break
+    for part, crc in parts:
         rows = min(part_rows, height - done)
-        if _fast_coder.decode_part(tables, part, width, rows, colors, plane[done : done + rows]):
+        if zlib.crc32(part) != crc or _fast_coder.decode_part(
+            tables, part, width, rows, colors, plane[done : done + rows]
+        ):
             plane[done : done + rows] = 0
             break
         done += rows
-        pos += 8 + size
     return done
