@@ -186,7 +186,7 @@ def blocks_estimate(planes: list[np.ndarray]) -> float:
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.arange(len(keys))
     seen_before = first[inverse] < order
-    known = np.cumsum(np.isin(order, first)) - np.isin(order, first)  # distinct before each
+    known = np.cumsum(~seen_before) - ~seen_before  # distinct blocks before each
     n_blocks = kinds[0].size
     bits, coded_planes, kind_all, ctx_all = 0.0, [], [], []
     for i, unchanged in enumerate(kinds):
