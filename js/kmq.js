@@ -81,7 +81,8 @@ export function readHeader(data) {
   const width = u32(b, 12), height = u32(b, 16), colors = u16(b, 20);
   const chunkCount = u16(b, 22), streamSize = u32(b, 24);
   if (version !== VERSION) throw new UnsupportedError(`unsupported KMQ version ${version}`);
-  if (flags & 0xfe) throw new CorruptError(`reserved flag bits are set (flags = ${flags})`);
+  if (flags & 0xfc) throw new CorruptError(`reserved flag bits are set (flags = ${flags})`);
+  const animated = (flags & 2) === 2;
   if (!(coding in CODINGS)) throw new UnsupportedError(`unsupported index coding ${coding}`);
   if (width < 1 || height < 1) {
     throw new CorruptError(`width and height must be at least 1, got ${width}x${height}`);
@@ -90,11 +91,18 @@ export function readHeader(data) {
     // exact: width * height < 2^64 and a double holds it to within 2^11, far from 2^28
     throw new LimitError(`${width}x${height} is more than the ${MAX_PIXELS} pixels a KMQ file may hold`);
   }
-  if (colors < 1 || colors > 256) {
-    throw new CorruptError(`palette size must be 1 to 256 colours, got ${colors}`);
-  }
-  if (![1, 2, 4, 8].includes(indexBits) || 2 ** indexBits < colors) {
-    throw new CorruptError(`${indexBits} bits per index cannot code ${colors} colours`);
+  if (animated) {
+    if (colors < 1) throw new CorruptError(`an animation's palette must have 1 to 65535 colours, got ${colors}`);
+    if (coding !== 0 || indexBits !== 0) {
+      throw new CorruptError(`coding and index_bits must be 0 in an animation, got ${coding} and ${indexBits}`);
+    }
+  } else {
+    if (colors < 1 || colors > 256) {
+      throw new CorruptError(`palette size must be 1 to 256 colours, got ${colors}`);
+    }
+    if (![1, 2, 4, 8].includes(indexBits) || 2 ** indexBits < colors) {
+      throw new CorruptError(`${indexBits} bits per index cannot code ${colors} colours`);
+    }
   }
   // 8. palette and header CRC
   const hasAlpha = (flags & 1) === 1;
@@ -143,7 +151,7 @@ export function readHeader(data) {
   if (left > streamSize) throw new CorruptError(`${left - streamSize} trailing bytes after the index stream`);
   return {
     version, width, height, colors, indexBits, hasAlpha, coding, codingName: CODINGS[coding],
-    chunkCount, streamSize, palette, chunks, streamOffset: pos,
+    chunkCount, streamSize, palette, chunks, streamOffset: pos, animated,
   };
 }
 
@@ -286,23 +294,182 @@ function decodeFast(stream, h) {
 export function decode(data, options = {}) {
   const b = asBytes(data);
   const h = readHeader(b);
-  if (options.maxPixels != null && h.width * h.height > options.maxPixels) {
-    throw new LimitError(`${h.width}x${h.height} is more than maxPixels=${options.maxPixels}`);
-  }
   const stream = b.subarray(h.streamOffset, h.streamOffset + h.streamSize);
-  const indices = h.coding === 2 ? decodeFast(stream, h)
-    : h.coding === 1 ? decodeContext(stream, h) : decodeRows(stream, h);
-  const rgba = new Uint8ClampedArray(h.width * h.height * 4);
-  const out = new Uint32Array(rgba.buffer);
-  const pal = new Uint32Array(h.palette.slice().buffer); // entries as native-endian u32
-  for (let i = 0; i < indices.length; i++) out[i] = pal[indices[i]];
+  let indices, animation = null;
+  if (h.animated) {
+    animation = new Animation(stream, h);
+    if (options.maxPixels != null && h.width * h.height * animation.frameCount > options.maxPixels) {
+      throw new LimitError(`${h.width}x${h.height} x ${animation.frameCount} frames is more than maxPixels=${options.maxPixels}`);
+    }
+    indices = animation.frame(0).slice();
+  } else {
+    if (options.maxPixels != null && h.width * h.height > options.maxPixels) {
+      throw new LimitError(`${h.width}x${h.height} is more than maxPixels=${options.maxPixels}`);
+    }
+    indices = decodePlane(stream, h);
+  }
   return {
     ...h,
     indices,
-    rgba,
+    rgba: toRgba(indices, h.palette),
+    animation,
     iccProfile: h.chunks.get("iccp") || null,
     exif: h.chunks.get("exif") || null,
   };
+}
+
+function decodePlane(stream, h) {
+  return h.coding === 2 ? decodeFast(stream, h)
+    : h.coding === 1 ? decodeContext(stream, h) : decodeRows(stream, h);
+}
+
+/** Palette indices (Uint8Array or Uint16Array) to RGBA pixels, with K RGBA palette entries. */
+export function toRgba(indices, palette) {
+  const rgba = new Uint8ClampedArray(indices.length * 4);
+  const out = new Uint32Array(rgba.buffer);
+  const pal = new Uint32Array(palette.slice().buffer); // entries as native-endian u32
+  for (let i = 0; i < indices.length; i++) out[i] = pal[indices[i]];
+  return rgba;
+}
+
+const MAX_FRAMES = 2 ** 20;
+
+/**
+ * The frames of an animated file (spec section 2.8), decoded one at a time onto one canvas of
+ * palette indices; going back starts again at the last key frame at or before the one asked.
+ * `frameCount`, `durations` (ms), `loop` (null: no loop count; 0: for ever).
+ */
+export class Animation {
+  constructor(stream, h) {
+    this.h = h;
+    this.stream = stream;
+    if (stream.length < 8) throw new TruncatedError(`truncated animation head: ${stream.length} of 8 bytes`);
+    const count = u32(stream, 0), loop = u16(stream, 4), flags = u16(stream, 6);
+    if (flags & 0xfffe) throw new CorruptError(`reserved animation flag bits are set (${flags})`);
+    if (count < 1) throw new CorruptError("an animation must have at least one frame");
+    if (count > MAX_FRAMES) throw new LimitError(`${count} frames is more than the ${MAX_FRAMES} a KMQ animation may hold`);
+    const first = 8 + 8 * count;
+    if (first > stream.length) throw new CorruptError(`the frame table of ${count} frames does not fit the ${stream.length}-byte stream`);
+    this.frameCount = count;
+    this.loop = flags & 1 ? loop : null;
+    this.durations = new Array(count);
+    this.offsets = new Array(count);
+    this.sizes = new Array(count);
+    let offset = first;
+    for (let n = 0; n < count; n++) {
+      this.durations[n] = u32(stream, 8 + 8 * n);
+      const size = u32(stream, 12 + 8 * n);
+      if (size < 1) throw new CorruptError(`frame ${n} has no bytes (at least its layer count)`);
+      this.offsets[n] = offset;
+      this.sizes[n] = size;
+      offset += size;
+    }
+    if (offset !== stream.length) throw new CorruptError(`the frames add up to ${offset} bytes, the stream has ${stream.length}`);
+    this.canvas = h.colors <= 256 ? new Uint8Array(h.width * h.height) : new Uint16Array(h.width * h.height);
+    this.at = -1;
+  }
+
+  isKey(n) {
+    const f = this.stream.subarray(this.offsets[n], this.offsets[n] + Math.min(this.sizes[n], 21));
+    return f.length >= 21 && f[0] > 0 && f[1] === 0 && u32(f, 2) === 0 && u32(f, 6) === 0
+      && u32(f, 10) === this.h.width && u32(f, 14) === this.h.height;
+  }
+
+  layers(n) {
+    const { width: W, height: H, colors: K } = this.h;
+    const f = this.stream.subarray(this.offsets[n], this.offsets[n] + this.sizes[n]);
+    const count = f[0];
+    const layers = [];
+    let pos = 1;
+    for (let i = 0; i < count; i++) {
+      if (pos + 20 > f.length) throw new CorruptError(`layer ${i} runs past the end of its frame`);
+      const kind = f[pos], x = u32(f, pos + 1), y = u32(f, pos + 5), w = u32(f, pos + 9), h = u32(f, pos + 13);
+      const size = u16(f, pos + 17), form = f[pos + 19];
+      pos += 20;
+      if (kind > 1) throw new CorruptError(`layer ${i} has unknown kind ${kind}`);
+      if (w < 1 || h < 1 || x + w > W || y + h > H) throw new CorruptError(`layer ${i} (${w}x${h} at ${x},${y}) is not inside the ${W}x${H} canvas`);
+      if (size < 1 || size > 256 - kind) throw new CorruptError(`layer ${i} maps ${size} symbols`);
+      if (form > 1) throw new CorruptError(`layer ${i} has unknown map form ${form}`);
+      const table = form === 0 ? 2 * size : Math.ceil(K / 8);
+      if (pos + table + 6 > f.length) throw new CorruptError(`layer ${i} runs past the end of its frame`);
+      const map = new Array(size);
+      if (form === 0) {
+        for (let j = 0; j < size; j++) map[j] = u16(f, pos + 2 * j);
+      } else {
+        let j = 0;
+        for (let e = 0; e < 8 * table; e++) {
+          if (f[pos + (e >> 3)] & (1 << (e & 7))) {
+            if (j === size) { j++; break; }
+            map[j++] = e;
+          }
+        }
+        if (j !== size) throw new CorruptError(`layer ${i}'s bitset does not hold ${size} entries`);
+      }
+      for (const e of map) if (e >= K) throw new CorruptError(`layer ${i} maps to palette entry ${e}, the palette has ${K}`);
+      pos += table;
+      const coding = f[pos], indexBits = f[pos + 1], streamSize = u32(f, pos + 2);
+      pos += 6;
+      if (pos + streamSize > f.length) throw new CorruptError(`layer ${i}'s stream runs past the end of its frame`);
+      layers.push({ kind, x, y, w, h, map, coding, indexBits, stream: f.subarray(pos, pos + streamSize) });
+      pos += streamSize;
+    }
+    if (pos !== f.length) throw new CorruptError(`${f.length - pos} bytes left over after the frame's layers`);
+    if (n === 0 && !(layers.length && layers[0].kind === 0 && layers[0].x === 0 && layers[0].y === 0
+      && layers[0].w === W && layers[0].h === H)) {
+      throw new CorruptError("the first frame must be a key frame (PLAIN over the canvas)");
+    }
+    return layers;
+  }
+
+  paint(layer) {
+    const { kind, x, y, w, h, map, coding, indexBits, stream } = layer;
+    const symbols = map.length + kind;
+    if (!(coding in CODINGS)) throw new UnsupportedError(`unsupported index coding ${coding} in a layer`);
+    if (![1, 2, 4, 8].includes(indexBits) || 2 ** indexBits < symbols) {
+      throw new CorruptError(`${indexBits} bits per index cannot code a layer's ${symbols} symbols`);
+    }
+    const plane = decodePlane(stream, { width: w, height: h, colors: symbols, indexBits, coding });
+    const W = this.h.width, canvas = this.canvas;
+    const lut = kind === 0 ? map : [0, ...map];
+    for (let j = 0; j < h; j++) {
+      const row = (y + j) * W + x, src = j * w;
+      if (kind === 0) {
+        for (let i = 0; i < w; i++) canvas[row + i] = lut[plane[src + i]];
+      } else {
+        for (let i = 0; i < w; i++) {
+          const s = plane[src + i];
+          if (s !== 0) canvas[row + i] = lut[s];
+        }
+      }
+    }
+  }
+
+  /** The canvas of palette indices after frame n (the same array each time: copy to keep). */
+  frame(n) {
+    if (!(n >= 0 && n < this.frameCount)) throw new RangeError(`frame ${n} is out of range (${this.frameCount} frames)`);
+    if (n < this.at || this.at < 0) {
+      let start = n;
+      while (start > 0 && !this.isKey(start)) start--;
+      this.at = start - 1;
+    }
+    while (this.at < n) {
+      const t = this.at + 1;
+      try {
+        for (const layer of this.layers(t)) this.paint(layer);
+      } catch (e) {
+        this.at = -1;
+        if (e instanceof KmqError) e.message = `frame ${t}: ${e.message}`;
+        throw e;
+      }
+      this.at = t;
+    }
+    return this.canvas;
+  }
+
+  /** Frame n as RGBA pixels. */
+  rgba(n) {
+    return toRgba(this.frame(n), this.h.palette);
+  }
 }
 
 /** The decoded image as an ImageData (browsers, or anywhere ImageData exists). */

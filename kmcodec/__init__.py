@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .animation import Animation, encode_animation, read_animation
 from .codec import (
     KmqImage,
     Quantized,
@@ -77,6 +78,7 @@ __all__ = [
     "SPEEDS",
     "VERSION",
     "AnimatedInputError",
+    "Animation",
     "ChecksumError",
     "CorruptError",
     "IndexRangeError",
@@ -94,11 +96,13 @@ __all__ = [
     "decode",
     "decode_indexed",
     "encode",
+    "encode_animation",
     "encode_indexed",
     "load",
     "psnr",
     "quantize",
     "read",
+    "read_animation",
     "register",
     "save",
 ]

@@ -71,11 +71,13 @@ class FileResult:
         output is the input itself, another input, or the output of another input of the same
         batch: nothing is written for any of them), "failed" (anything else, e.g. a corrupt
         ``.kmq`` file), "quality" (``quality``'s minimum not reached), "larger" (skipped by
-        ``skip_if_larger``) or "animated" (the input has several frames and none was chosen).
+        ``skip_if_larger``) or "animated" (the frame asked for is not in the input).
     message : str
         Why, when not "ok".
     bytes_in, bytes_out, colors : int
     psnr, seconds : float
+    frames : int
+        Frames encoded: more than 1 for an animated input kept as an animation.
     """
 
     source: str
@@ -87,6 +89,7 @@ class FileResult:
     colors: int = 0
     psnr: float = 0.0
     seconds: float = 0.0
+    frames: int = 1
 
     @property
     def ok(self) -> bool:
@@ -286,8 +289,10 @@ def encode_file(
         result.bytes_in = len(data) if data is not None else os.path.getsize(source)
         im = open_image(data if data is not None else source, frame)
     except AnimatedInputError as exc:
-        result.status, result.message = "animated", str(exc)
-        return result, None
+        if frame is not None:  # a frame out of range
+            result.status, result.message = "animated", str(exc)
+            return result, None
+        return _encode_animation_file(result, data, source, target, options, skip_if_larger, t0)
     except Exception as exc:
         result.status, result.message = "unreadable", f"cannot read image: {exc}"
         return result, None
@@ -318,6 +323,80 @@ def encode_file(
         return result, None
     result.seconds = time.perf_counter() - t0
     return result, encoded
+
+
+def _encode_animation_file(
+    result: FileResult,
+    data: bytes | None,
+    source: str,
+    target: str | None,
+    options: dict[str, Any],
+    skip_if_larger: bool,
+    t0: float,
+) -> tuple[FileResult, bytes | None]:
+    """Encode every frame of an animated input (GIF, APNG, WebP, multi-page TIFF) as one
+    animated ``.kmq`` file: exactly, unless it has more colours than a GIF frame holds or
+    ``colors`` asks for fewer (:func:`kmcodec.animation.encode_animation`)."""
+    import io
+
+    from PIL import Image
+
+    from .animation import encode_animation, read_animation
+
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else source) as im:
+            frames, durations = [], []
+            for n in range(im.n_frames):
+                im.seek(n)
+                frames.append(im.convert("RGBA"))
+                durations.append(int(im.info.get("duration", 0) or 0))
+            loop = im.info.get("loop")
+            opts = codec.options_with_metadata(im, options)
+    except Exception as exc:
+        result.status, result.message = "unreadable", f"cannot read image: {exc}"
+        return result, None
+    opts = dict(opts)
+    colors = opts.pop("colors", None)
+    try:
+        encoded = encode_animation(frames, durations, loop, colors, **opts)
+    except QualityError as exc:
+        result.status, result.message = "quality", str(exc)
+        return result, None
+    except (ValueError, TypeError, KmqError, MemoryError) as exc:
+        result.status, result.message = "failed", str(exc)
+        return result, None
+    anim = read_animation(encoded, max_pixels=None)
+    result.colors, result.bytes_out, result.frames = anim.header.colors, len(encoded), len(frames)
+    result.psnr = _animation_psnr(frames, anim)
+    if skip_if_larger and len(encoded) > result.bytes_in:
+        result.status = "larger"
+        result.message = (
+            f"skipped: {len(encoded)} bytes would be larger than the input's {result.bytes_in}"
+        )
+        return result, None
+    if target is not None and not _wrote(result, target, encoded):
+        return result, None
+    result.seconds = time.perf_counter() - t0
+    return result, encoded
+
+
+def _animation_psnr(frames: list[Any], anim: Any) -> float:
+    """PSNR over every frame's RGBA (transparent pixels as one colour), inf if exact."""
+    import math
+
+    import numpy as np
+
+    total, count = 0.0, 0
+    for n, frame in enumerate(frames):
+        a = np.asarray(frame).astype(np.int32)
+        a[a[..., 3] == 0] = 0
+        b = anim.frame(n).astype(np.int32)
+        if b.shape[2] == 3:
+            b = np.concatenate([b, np.full((*b.shape[:2], 1), 255, np.int32)], axis=2)
+        total += float(((a - b) ** 2).sum())
+        count += a.size
+    mse = total / count
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def _wrote(result: FileResult, target: str, data: bytes) -> bool:
@@ -381,6 +460,8 @@ def decode_file(
         if data is None:
             data = Path(source).read_bytes()
         result.bytes_in = len(data)
+        if _is_animation(data):
+            return _decode_animation_file(result, data, target, max_pixels, format, t0)
         image = codec.read(data, max_pixels=max_pixels)
     except OSError as exc:
         result.status, result.message = "unreadable", f"cannot read: {_reason(exc)}"
@@ -399,6 +480,161 @@ def decode_file(
     result.colors, result.bytes_out = image.header.colors, len(encoded)
     result.seconds = time.perf_counter() - t0
     return result, encoded
+
+
+def _is_animation(data: bytes) -> bool:
+    """Whether a file's header says it is an animation (False for anything else: the reader
+    then says what is wrong)."""
+    from .format.layout import FLAG_ANIMATION, HEADER_SIZE, MAGIC
+
+    return len(data) >= HEADER_SIZE and data.startswith(MAGIC) and bool(data[9] & FLAG_ANIMATION)
+
+
+def _decode_animation_file(
+    result: FileResult,
+    data: bytes,
+    target: str | None,
+    max_pixels: int | str | None,
+    format: str | None,
+    t0: float,
+) -> tuple[FileResult, bytes | None]:
+    from .animation import read_animation
+
+    shown = target or "standard output"
+    try:
+        anim = read_animation(data, max_pixels=max_pixels)
+        encoded = to_animation_file(anim, target, format)
+    except KmqError as exc:
+        result.status, result.message = "failed", str(exc)
+        return result, None
+    except (OSError, ValueError, KeyError) as exc:
+        result.status, result.message = "failed", f"cannot make {shown}: {exc}"
+        return result, None
+    if target is not None and not _wrote(result, target, encoded):
+        return result, None
+    result.colors, result.bytes_out, result.frames = anim.header.colors, len(encoded), anim.n_frames
+    result.seconds = time.perf_counter() - t0
+    return result, encoded
+
+
+def decode_frames(
+    source: str,
+    folder: str,
+    *,
+    force: bool = False,
+    max_pixels: int | str | None = codec.PILLOW_LIMIT,
+) -> FileResult:
+    """Write every frame of a ``.kmq`` file (a still file: its one image) as a palette PNG in
+    ``folder``: ``NAME-0000.png``, ``NAME-0001.png``, ... (``NAME`` the input's stem). A frame
+    file that exists is overwritten only with ``force``; none is written if any exists."""
+    import io
+
+    from .animation import read_animation
+
+    result = FileResult(source=source, target=folder)
+    t0 = time.perf_counter()
+    try:
+        data = Path(source).read_bytes()
+        result.bytes_in = len(data)
+        anim = read_animation(data, max_pixels=max_pixels)
+    except OSError as exc:
+        result.status, result.message = "unreadable", f"cannot read: {_reason(exc)}"
+        return result
+    except KmqError as exc:
+        result.status, result.message = "failed", str(exc)
+        return result
+    out = Path(folder)
+    names = [out / f"{Path(source).stem}-{n:04d}.png" for n in range(anim.n_frames)]
+    existing = [p for p in names if p.exists()]
+    if existing and not force:
+        result.status = "exists"
+        result.message = f"{existing[0]} exists (and {len(existing) - 1} more); --force overwrites"
+        return result
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        result.status, result.message = "unwritable", f"cannot make {folder}: {_reason(exc)}"
+        return result
+    for path, frame in zip(names, animation_frames(anim, len(anim.palette) <= 256), strict=True):
+        buf = io.BytesIO()
+        frame.save(buf, format="PNG")
+        if not _wrote(result, str(path), buf.getvalue()):
+            return result
+        result.bytes_out += buf.tell()
+    result.colors, result.frames = anim.header.colors, anim.n_frames
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+#: Formats that hold an animation, each written losslessly by Pillow's ``save_all``.
+ANIMATION_FORMATS = ("GIF", "PNG", "WEBP")
+
+
+def animation_frames(anim: Any, palette_frames: bool) -> Iterable[Any]:
+    """An animation's frames as PIL images: "P" with the file's palette (and its alpha as
+    ``transparency``) if ``palette_frames``, else "RGB" or "RGBA"."""
+    from PIL import Image
+
+    for n in range(anim.n_frames):
+        if palette_frames:
+            im = Image.fromarray(anim.indices(n), mode="P")
+            im.putpalette(anim.palette[:, :3].tobytes())
+            if anim.palette.shape[1] == 4:
+                im.info["transparency"] = anim.palette[:, 3].tobytes()
+        else:
+            im = Image.fromarray(anim.frame(n))
+        im.info["duration"] = anim.durations[n]
+        yield im
+
+
+def to_animation_file(anim: Any, target: str | None, format: str | None = None) -> bytes:
+    """An animated ``.kmq`` file as an animated GIF, APNG or WebP (lossless, every frame, the
+    durations and loop count kept).
+
+    Raises
+    ------
+    ValueError
+        The format holds one image, or GIF for an animation it cannot hold exactly (more than
+        256 colours, or partial transparency).
+    """
+    import io
+
+    fmt = output_format(target, format)
+    n = anim.n_frames
+    if fmt not in ANIMATION_FORMATS:
+        msg = (
+            f"{fmt} holds one image and the file is an animation of {n} frames: write .gif,"
+            " .png (APNG) or .webp, or one PNG per frame with --frames DIR"
+        )
+        raise ValueError(msg)
+    alpha = anim.palette[:, 3] if anim.palette.shape[1] == 4 else None
+    fits_gif = len(anim.palette) <= 256 and (
+        alpha is None or (np_isin_01(alpha) and int((alpha == 0).sum()) <= 1)
+    )
+    if fmt == "GIF" and not fits_gif:
+        msg = (
+            f"GIF cannot hold this animation exactly ({len(anim.palette)} colours"
+            f"{', partial transparency' if alpha is not None else ''}): write .png or .webp"
+        )
+        raise ValueError(msg)
+    palette_frames = len(anim.palette) <= 256 and fmt != "WEBP"
+    frames = list(animation_frames(anim, palette_frames))
+    save: dict[str, Any] = dict(save_all=True, append_images=frames[1:], duration=anim.durations)
+    save.update(_LOSSLESS.get(fmt, {}))
+    if anim.loop is not None or fmt == "WEBP":
+        save["loop"] = anim.loop or 0
+    if fmt == "GIF":
+        save.update(optimize=False, disposal=1)
+        if alpha is not None and (alpha == 0).any():
+            save["transparency"] = int((alpha == 0).argmax())
+    buf = io.BytesIO()
+    frames[0].save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def np_isin_01(alpha: Any) -> bool:
+    """Whether every alpha value is 0 or 255."""
+    return bool(((alpha == 0) | (alpha == 255)).all())
 
 
 #: Formats that store a palette image as it is (with its transparency), so the decoded file

@@ -12,8 +12,8 @@ Exit codes
 3   an input could not be read (missing, unreadable, not an image)
 4   an output could not be written (exists without ``--force``, no permission, ...) or clashes
     (two inputs with one output name, an output that is an input): nothing is written for it
-5   an input has several frames (animated GIF, APNG or WebP, multi-page TIFF) and ``--frame``
-    did not choose one: a ``.kmq`` file holds one image, and no frame is dropped silently
+5   ``--frame N`` names a frame the input does not have (an input of several frames -- an
+    animated GIF, APNG or WebP -- is otherwise encoded as an animation, every frame kept)
 98  skipped: the ``.kmq`` file would be larger than the input (``--skip-if-larger``), as pngquant
 99  the minimum of ``--quality`` could not be reached, as pngquant
 
@@ -250,6 +250,7 @@ def _report(result: FileResult, args: argparse.Namespace) -> None:
             )
         print(
             f"{result.source} -> {result.target or 'stdout'}: {plural(result.colors, 'colour')}"
+            f"{', ' + plural(result.frames, 'frame') if result.frames > 1 else ''}"
             f"{quality}, {result.bytes_in} -> {result.bytes_out} bytes, {result.seconds:.2f} s",
             file=sys.stderr,
         )
@@ -283,6 +284,17 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     max_pixels = _max_pixels(args.max_pixels)
     t0 = time.perf_counter()
+    if args.frames:
+        if "-" in sources:
+            print("kmq: --frames reads .kmq files, not standard input", file=sys.stderr)
+            return EXIT_USAGE
+        results = [
+            batch.decode_frames(s, args.frames, force=args.force, max_pixels=max_pixels)
+            for s in sources
+        ]
+        for result in results:
+            _report(result, args)
+        return _exit_code(results)
     to_stdout = args.output == "-" or (sources == ["-"] and not args.output)
     if sources == ["-"] or to_stdout:
         # One file, from standard input or to standard output.
@@ -318,6 +330,13 @@ def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[st
         return result
     h = head.header
     pixels = h.width * h.height
+    if h.is_animated:
+        try:
+            result["animation"] = _describe_animation(head, data)
+        except KmqError as exc:
+            result.update(valid=False, error=f"{type(exc).__name__}: {exc}")
+            return result
+        pixels *= result["animation"]["frames"]
     result.update(
         version=h.version,
         width=h.width,
@@ -341,11 +360,50 @@ def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[st
         result.update(valid=True, checksums="not checked (--check decodes the stream)")
         return result
     try:
-        codec.read(data, max_pixels=max_pixels)  # checks the stream's checksum and every index
+        if h.is_animated:
+            from .animation import read_animation
+
+            anim = read_animation(data, max_pixels=max_pixels)
+            for n in range(anim.n_frames):  # every layer's checksum and every index
+                anim.indices(n)
+        else:
+            codec.read(data, max_pixels=max_pixels)  # the stream's checksum and every index
         result.update(valid=True, checksums="OK")
     except KmqError as exc:
         result.update(valid=False, checksums="FAILED", error=f"{type(exc).__name__}: {exc}")
     return result
+
+
+def _describe_animation(head: layout.Head, data: bytes) -> dict[str, Any]:
+    """Frames, durations, loop, key frames and the layers' codings of an animated file (its
+    frame table and layer headers read, no layer decoded)."""
+    from .animation import AnimationReader
+    from .format import animation as fmt
+
+    h = head.header
+    stream = memoryview(data)[head.stream_offset :]
+    reader = AnimationReader(head, lambda offset, size: stream[offset : offset + size])
+    layers: dict[str, int] = {}
+    keys = 0
+    for entry in reader.table.frames:
+        frame = fmt.parse_frame(
+            stream[entry.offset : entry.offset + entry.size], (h.width, h.height), h.colors
+        )
+        keys += fmt.is_key(frame, (h.width, h.height))
+        for la in frame:
+            name = (
+                layout.Coding(la.coding).name.lower()
+                if la.coding in tuple(layout.Coding)
+                else str(la.coding)
+            )
+            layers[name] = layers.get(name, 0) + 1
+    return dict(
+        frames=reader.n_frames,
+        durations=reader.durations,
+        loop=reader.table.loop,
+        key_frames=keys,
+        layers=layers,
+    )
 
 
 def _swatch(palette: list[str]) -> str:
@@ -378,12 +436,31 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(f"{info['file']}: {info['error']}")
             continue
         print(f"{info['file']}:")
+        anim = info.get("animation")
+        coded = (
+            f"{plural(info['index_bits'], 'bit')} per index,"
+            f" coding {info['coding']} ({info['coding_name']})"
+            if anim is None
+            else "animation"
+        )
         print(
             f"  KMQ version {info['version']}, {info['width']}x{info['height']},"
-            f" {plural(info['colors'], 'colour')} ({info['palette_format']}),"
-            f" {plural(info['index_bits'], 'bit')} per index,"
-            f" coding {info['coding']} ({info['coding_name']})"
+            f" {plural(info['colors'], 'colour')} ({info['palette_format']}), {coded}"
         )
+        if anim is not None:
+            loop = anim["loop"]
+            plays = (
+                "no loop count"
+                if loop is None
+                else "loops for ever"
+                if loop == 0
+                else f"loop {loop}"
+            )
+            print(
+                f"  {plural(anim['frames'], 'frame')}, {sum(anim['durations'])} ms in all, {plays},"
+                f" {plural(anim['key_frames'], 'key frame')}; layers: "
+                + ", ".join(f"{n} {name}" for name, n in anim["layers"].items())
+            )
         print(
             f"  {info['bytes']} bytes, {info['bits_per_pixel']:.3f} bits per pixel,"
             f" {info['ratio_to_raw_rgb']:.1f}:1 against raw RGB"
@@ -622,6 +699,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=".png",
         help="suffix added to each input's name, naming the format (default .png:"
         " photo.kmq -> photo.kmq.png)",
+    )
+    dout.add_argument(
+        "--frames",
+        metavar="DIR",
+        help="write every frame of each file as a PNG in DIR (NAME-0000.png, ...); an animation"
+        " decodes to one animated file with -o a.gif, a.png (APNG) or a.webp",
     )
     dec.add_argument(
         "--format",

@@ -239,9 +239,12 @@ def _check_indexed(palette: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray
     return np.ascontiguousarray(pal), np.ascontiguousarray(idx)
 
 
-def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
-    """Code the plane with the coding(s) the options ask for and frame the smallest stream."""
-    colors = len(pal)
+def code_plane(idx: np.ndarray, colors: int, opts: Any) -> tuple[Coding, bytes, int]:
+    """Code an index plane with the coding(s) the options ask for; keep the smallest stream.
+
+    Returns the coding, the stream and its ``index_bits``: the still image's encoder and each
+    layer of an animation (:mod:`kmcodec.animation`) code their planes through this one rule.
+    """
     allowed = index_bits_allowed(colors)
     if opts.index_bits is not None and opts.index_bits not in allowed:
         msg = f"index_bits={opts.index_bits!r} cannot code {colors} colours; use one of {allowed}"
@@ -265,20 +268,25 @@ def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
         )
 
     if opts.coding is not None:
-        streams = [code(opts.coding, level_for)]
-    else:
-        # The default: coding 2, or coding 0 where zstd's matches make it smaller (repeated
-        # tiles, long flat areas); both open fast.
-        streams = [code(Coding.FAST, level_for)]
-        screen = preset.screen_level
-        if screen is not None and opts.compress_level is None:
-            # Coding 0 at a cheap level first; its final level only where it could win.
-            streams.append(code(Coding.ROWS, lambda bits: screen))
-            if len(streams[-1][1]) < _options.SCREEN_MARGIN * len(streams[0][1]):
-                streams.append(code(Coding.ROWS, level_for))
-        else:
+        return code(opts.coding, level_for)
+    # The default: coding 2, or coding 0 where zstd's matches make it smaller (repeated
+    # tiles, long flat areas); both open fast.
+    streams = [code(Coding.FAST, level_for)]
+    screen = preset.screen_level
+    if screen is not None and opts.compress_level is None:
+        # Coding 0 at a cheap level first; its final level only where it could win.
+        streams.append(code(Coding.ROWS, lambda bits: screen))
+        if len(streams[-1][1]) < _options.SCREEN_MARGIN * len(streams[0][1]):
             streams.append(code(Coding.ROWS, level_for))
-    coding, stream, index_bits = min(streams, key=lambda s: len(s[1]))  # ties: the first
+    else:
+        streams.append(code(Coding.ROWS, level_for))
+    return min(streams, key=lambda s: len(s[1]))  # ties: the first
+
+
+def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
+    """Code the plane with the coding(s) the options ask for and frame the smallest stream."""
+    colors = len(pal)
+    coding, stream, index_bits = code_plane(idx, colors, opts)
     header = Header(
         width=idx.shape[1],
         height=idx.shape[0],
@@ -299,8 +307,11 @@ def _encode_file(pal: np.ndarray, idx: np.ndarray, opts: Any) -> bytes:
 PILLOW_LIMIT = "pillow"
 
 
-def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None:
-    """Refuse an image with more pixels than ``max_pixels`` before anything is decoded.
+def check_pixels(
+    h: Header, max_pixels: int | str | None = PILLOW_LIMIT, *, frames: int = 1
+) -> None:
+    """Refuse an image with more pixels than ``max_pixels`` before anything is decoded; an
+    animation's pixels are its canvas times its ``frames``.
 
     Parameters
     ----------
@@ -314,7 +325,8 @@ def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None
     ------
     LimitError
     """
-    pixels = h.width * h.height
+    pixels = h.width * h.height * frames
+    size = f"{h.width}x{h.height}" + (f" x {frames} frames" if frames > 1 else "")
     if max_pixels == PILLOW_LIMIT:
         from PIL import Image
 
@@ -325,7 +337,7 @@ def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None
             import warnings
 
             msg = (
-                f"{h.width}x{h.height} = {pixels} pixels is more than Image.MAX_IMAGE_PIXELS"
+                f"{size} = {pixels} pixels is more than Image.MAX_IMAGE_PIXELS"
                 f" ({limit}): could be a decompression bomb"
             )
             warnings.warn(msg, Image.DecompressionBombWarning, stacklevel=3)
@@ -333,7 +345,7 @@ def check_pixels(h: Header, max_pixels: int | str | None = PILLOW_LIMIT) -> None
         max_pixels = 2 * limit
     if max_pixels is not None and pixels > max_pixels:  # type: ignore[operator]
         msg = (
-            f"{h.width}x{h.height} = {pixels} pixels is more than max_pixels={max_pixels}"
+            f"{size} = {pixels} pixels is more than max_pixels={max_pixels}"
             " (pass max_pixels=None to lift the limit)"
         )
         raise LimitError(msg)
@@ -355,6 +367,8 @@ def read(
     Returns
     -------
     KmqImage
+        For an animation, its first frame (:func:`kmcodec.read_animation` gives every frame);
+        ``indices`` is then uint16 where the palette has more than 256 entries.
 
     Raises
     ------
@@ -364,7 +378,13 @@ def read(
     head, stream = split_file(data)
     h = head.header
     check_pixels(h, max_pixels)
-    indices = codings.decode(stream, h).array()
+    if h.is_animated:
+        from .animation import AnimationReader
+
+        reader = AnimationReader(head, lambda offset, size: stream[offset : offset + size])
+        indices = reader.frame(0).copy()
+    else:
+        indices = codings.decode(stream, h).array()
     palette = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels).copy()
     return KmqImage(
         palette=palette,

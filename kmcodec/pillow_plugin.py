@@ -10,6 +10,12 @@ by :func:`kmcodec.encode` with the save options of :mod:`kmcodec.options`.
   "P", palette, ``info`` and one tile; nothing is decoded until ``load()``.
 - The decoder hands the decoded rows to Pillow as raw "P;1", "P;2", "P;4" or "P" data: no
   Python loop runs over pixels.
+- An animation (spec section 2.8) has ``n_frames``, ``is_animated``, ``seek``/``tell`` and
+  ``info["duration"]``/``info["loop"]`` as Pillow's GIF and WebP do; frames are "P" (or "RGB"/
+  "RGBA" where the palette has more than 256 entries), decoded one at a time by
+  :class:`kmcodec.animation.AnimationReader`, which reads each frame from the file as it is
+  needed. ``save_all=True`` with more than one frame writes an animation
+  (:func:`kmcodec.animation.encode_animation`).
 - Errors out of ``Image.open`` are ``SyntaxError`` (Pillow turns them into
   ``UnidentifiedImageError``); out of ``load()`` they are ``OSError``.
 """
@@ -22,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
+from .animation import AnimationReader
 from .codec import encode, encode_indexed
 from .errors import KmqError, TruncatedError
 from .format import codings, layout
@@ -58,10 +65,11 @@ class KmqImageFile(ImageFile.ImageFile):
             raise SyntaxError(msg) from None
         h = head.header
         self._size = (h.width, h.height)
-        self._mode = "P"
+        self._mode = "P" if h.colors <= 256 else ("RGBA" if h.has_alpha else "RGB")
         entries = np.frombuffer(head.palette, dtype=np.uint8).reshape(h.colors, h.channels)
-        self.palette = ImagePalette.raw("RGB", entries[:, :3].tobytes())
-        if h.has_alpha:
+        if self._mode == "P":
+            self.palette = ImagePalette.raw("RGB", entries[:, :3].tobytes())
+        if h.has_alpha and self._mode == "P":
             alpha = entries[:, 3].tobytes()
             if _SIMPLE_TRANSPARENCY.match(alpha):
                 self.info["transparency"] = alpha.index(b"\x00")  # one transparent entry
@@ -73,7 +81,75 @@ class KmqImageFile(ImageFile.ImageFile):
             self.info["exif"] = layout.exif_from_chunk(head.chunks[layout.CHUNK_EXIF])
         self._header = h
         self._stream_left = layout.bytes_left(self.fp)
+        self._animation: AnimationReader | None = None
+        if h.is_animated:
+            self._open_animation(head)
+            return
         self.tile = [ImageFile._Tile("kmq", (0, 0, h.width, h.height), head.stream_offset, (h,))]
+
+    def _open_animation(self, head: layout.Head) -> None:
+        """Read the frame table; frames are decoded by :meth:`load` after :meth:`seek`."""
+        assert self.fp is not None
+        h = head.header
+        fp, start = self.fp, head.stream_offset
+        if self._stream_left is not None and self._stream_left > h.stream_size:
+            msg = f"not a valid KMQ file: {self._stream_left - h.stream_size} trailing bytes"
+            raise SyntaxError(msg)
+
+        def read_at(offset: int, size: int) -> bytes:
+            fp.seek(start + offset)
+            return fp.read(size)
+
+        try:
+            self._animation = AnimationReader(head, read_at)
+        except KmqError as exc:
+            msg = f"not a valid KMQ file: {exc}"
+            raise SyntaxError(msg) from None
+        self.n_frames = self._animation.n_frames
+        self.is_animated = self.n_frames > 1
+        Image._decompression_bomb_check((h.width, h.height * self.n_frames))
+        if self._animation.table.loop is not None:
+            self.info["loop"] = self._animation.table.loop
+        self.info["duration"] = self._animation.durations[0]
+        self._frame = 0
+        self._loaded_frame = -1
+        self._close_exclusive_fp_after_loading = False  # later frames are read from it
+        self.tile = []
+
+    def seek(self, frame: int) -> None:
+        """Go to frame ``frame`` (decoded at the next :meth:`load`)."""
+        if self._animation is None:
+            super().seek(frame)
+            return
+        if not self._seek_check(frame):
+            return
+        self._frame = frame
+        self.info["duration"] = self._animation.durations[frame]
+
+    def tell(self) -> int:
+        """The current frame."""
+        return self._frame if self._animation is not None else 0
+
+    def _load_frame(self) -> Any:
+        """Decode the current frame into Pillow's image (a copy of the reader's canvas)."""
+        assert self._animation is not None
+        if self._loaded_frame != self._frame:
+            try:
+                if self.mode == "P":
+                    data = self._animation.frame(self._frame).tobytes()
+                else:
+                    data = self._animation.pixels(self._frame).tobytes()
+            except (KmqError, EOFError) as exc:
+                raise OSError(str(exc)) from None
+            if self.mode == "P":
+                self.im = Image.core.map_buffer(data, self.size, "raw", 0, ("P", 0, 1))
+            else:  # Pillow keeps RGB as 4 bytes a pixel: its raw decoder converts
+                self.im = Image.frombytes(self.mode, self.size, data).im
+            if self.palette:
+                self.palette.dirty = 1
+            self.readonly = 1
+            self._loaded_frame = self._frame
+        return Image.Image.load(self)
 
     def load(self) -> Any:
         """Decode the index stream. Where it decodes to one byte an index (codings 1 and 2, and
@@ -81,6 +157,8 @@ class KmqImageFile(ImageFile.ImageFile):
         does for memory-mapped raw files: no second copy of the pixels (a 24 MP file loads in
         one plane's memory, not two). The packed 2- and 4-bit rows go through Pillow's raw
         decoder (``KmqDecoder``)."""
+        if getattr(self, "_animation", None) is not None:
+            return self._load_frame()
         h = getattr(self, "_header", None)
         if h is not None and self._truncated_load():
             return self._load_truncated()
@@ -175,6 +253,17 @@ class KmqImageFile(ImageFile.ImageFile):
         if self.fp is None:
             msg = "verify must be called directly after open"
             raise RuntimeError(msg)
+        if self._animation is not None:
+            try:
+                for n in range(self.n_frames):
+                    self._animation.frame(n)
+            except TruncatedError as exc:
+                raise OSError(str(exc)) from None
+            except KmqError as exc:
+                msg = f"broken KMQ file ({exc})"
+                raise SyntaxError(msg) from None
+            super().verify()
+            return
         self.fp.seek(self.tile[0].offset)
         try:
             codings.read_plane(self.fp, self._header)
@@ -297,17 +386,46 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     fp.write(encode(im, **options))
 
 
+#: Keys of ``encoderinfo`` an animation takes beside the encode options, as GIF and WebP do.
+_ANIMATION_KEYS = frozenset({"duration", "loop"})
+
+
 def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    """``save_all=True``: a ``.kmq`` file holds one image, so more than one frame (the image's
-    own or ``append_images``) is refused, instead of keeping the first and dropping the rest."""
-    frames = getattr(im, "n_frames", 1) + len(im.encoderinfo.get("append_images") or ())
-    if frames > 1:
-        msg = (
-            f"KMQ holds one image, not {frames} frames: save one frame (im.seek(n); im.save(...))"
-            " or choose a format for animations (GIF, WebP, PNG)"
-        )
-        raise ValueError(msg)
-    _save(im, fp, filename)
+    """``save_all=True``: every frame of ``im`` and of ``append_images`` in one animation.
+
+    Frames are taken as Pillow composites them (RGBA); an animated GIF keeps every frame
+    exactly. ``duration`` (ms, one or a list) defaults to each frame's ``info["duration"]``,
+    ``loop`` to ``im.info["loop"]`` (none: played once). One frame is saved as a still image.
+    """
+    from PIL import ImageSequence
+
+    from .animation import encode_animation
+
+    append = list(im.encoderinfo.get("append_images") or ())
+    count = getattr(im, "n_frames", 1) + sum(getattr(a, "n_frames", 1) for a in append)
+    if count == 1:
+        _save(im, fp, filename)
+        return
+    info = im.encoderinfo
+    _check_save_options({k: v for k, v in info.items() if k not in _ANIMATION_KEYS})
+    options = {k: v for k, v in info.items() if k in SAVE_OPTIONS and v is not None}
+    for key in ("icc_profile", "exif"):
+        options.setdefault(key, im.info.get(key))
+    resolve(**options)  # every option checked before any frame is read
+    frames, durations = [], []
+    here = im.tell()
+    try:
+        for source in (im, *append):
+            for frame in ImageSequence.Iterator(source):
+                frames.append(frame.convert("RGBA"))
+                durations.append(frame.info.get("duration", 0))
+    finally:
+        im.seek(here)
+    duration = info.get("duration")
+    duration = durations if duration is None else duration
+    loop = info["loop"] if "loop" in info else im.info.get("loop")
+    colors = options.pop("colors", None)
+    fp.write(encode_animation(frames, duration, loop, colors, **options))
 
 
 def register() -> None:

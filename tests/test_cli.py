@@ -364,23 +364,73 @@ def _animation(path: Path, frames: int = 3) -> list[np.ndarray]:
     return out
 
 
-def test_an_animated_input_is_refused_with_exit_5_and_nothing_written(tmp_path) -> None:
+def test_an_animated_input_keeps_every_frame_exactly(tmp_path) -> None:
     gif = tmp_path / "anim.gif"
-    _animation(gif)
-    result = kmq("encode", str(gif))
-    assert result.returncode == 5
-    assert b"3 frames" in result.stderr and b"--frame" in result.stderr
-    assert not (tmp_path / "anim.kmq").exists()
+    frames = _animation(gif)
+    result = kmq("encode", "-v", str(gif))
+    assert result.returncode == 0, result.stderr
+    assert b"3 frames" in result.stderr and b"exact" in result.stderr
+    with Image.open(tmp_path / "anim.kmq") as im:
+        assert im.n_frames == 3 and im.info["duration"] == 100 and im.info["loop"] == 0
+        for n, want in enumerate(frames):
+            im.seek(n)
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), want)
 
 
-def test_an_animated_input_in_a_folder_sets_exit_5_and_the_still_images_are_converted(
-    tmp_path, photo
-) -> None:
+def test_an_animated_input_in_a_folder_is_encoded_beside_the_still_images(tmp_path, photo) -> None:
     _animation(tmp_path / "anim.gif")
     Image.fromarray(photo).save(tmp_path / "still.png")
     result = kmq("encode", str(tmp_path))
-    assert result.returncode == 5
-    assert (tmp_path / "still.kmq").exists() and not (tmp_path / "anim.kmq").exists()
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "still.kmq").exists() and (tmp_path / "anim.kmq").exists()
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_an_animation_decodes_to_an_animated_file_with_every_frame(tmp_path, suffix) -> None:
+    frames = _animation(tmp_path / "anim.gif", frames=4)
+    assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
+    out = tmp_path / f"out{suffix}"
+    result = kmq("decode", str(tmp_path / "anim.kmq"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.n_frames == 4
+        for n, want in enumerate(frames):
+            im.seek(n)
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), want)
+
+
+def test_an_animation_to_a_format_of_one_image_fails_and_names_the_ways_out(tmp_path) -> None:
+    _animation(tmp_path / "anim.gif")
+    assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
+    result = kmq("decode", str(tmp_path / "anim.kmq"), "-o", str(tmp_path / "a.jpg"))
+    assert result.returncode != 0
+    assert b"--frames" in result.stderr and b"animation of 3 frames" in result.stderr
+    assert not (tmp_path / "a.jpg").exists()
+
+
+def test_decode_frames_writes_one_png_a_frame(tmp_path) -> None:
+    frames = _animation(tmp_path / "anim.gif")
+    assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
+    result = kmq("decode", str(tmp_path / "anim.kmq"), "--frames", str(tmp_path / "f"))
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "f").iterdir())
+    assert names == ["anim-0000.png", "anim-0001.png", "anim-0002.png"]
+    for name, want in zip(names, frames, strict=True):
+        with Image.open(tmp_path / "f" / name) as im:
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), want)
+    again = kmq("decode", str(tmp_path / "anim.kmq"), "--frames", str(tmp_path / "f"))
+    assert again.returncode != 0 and b"--force" in again.stderr
+
+
+def test_info_shows_frames_durations_and_loop(tmp_path) -> None:
+    _animation(tmp_path / "anim.gif")
+    assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
+    text = kmq("info", "--check", str(tmp_path / "anim.kmq")).stdout.decode()
+    assert "3 frames, 300 ms in all, loops for ever" in text and "checksums: OK" in text
+    import json
+
+    info = json.loads(kmq("info", "--json", str(tmp_path / "anim.kmq")).stdout)
+    assert info["animation"]["frames"] == 3 and info["animation"]["durations"] == [100] * 3
 
 
 def test_frame_chooses_the_frame_to_encode(tmp_path) -> None:

@@ -57,7 +57,20 @@ def random_files(folder: Path, count: int = 240, seed: int = 11) -> int:
         data = kmcodec.encode_indexed(palette, plane, coding=coding, index_bits=bits)
         (folder / f"{i:03d}.kmq").write_bytes(data)
         (folder / f"{i:03d}.rgba").write_bytes(_rgba(kmcodec.decode(data)))
-    return count
+    for i in range(count, count + 24):  # animations: every frame's pixels, one after another
+        k = int(rng.choice([2, 5, 40, 200, 300]))
+        width, height = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        palette = rng.integers(0, 256, size=(k, int(rng.choice([3, 4]))), dtype=np.uint8)
+        planes = [rng.integers(0, k, size=(height, width))]
+        for _ in range(int(rng.integers(1, 6))):
+            keep = rng.random((height, width)) < rng.choice([0.3, 0.9, 1.0])
+            planes.append(np.where(keep, planes[-1], rng.integers(0, k, size=(height, width))))
+        frames = [palette[p] for p in planes]
+        data = kmcodec.encode_animation(frames, 50, colors=65535, coding=int(rng.integers(0, 3)))
+        anim = kmcodec.read_animation(data)
+        (folder / f"{i:03d}.kmq").write_bytes(data)
+        (folder / f"{i:03d}.rgba").write_bytes(b"".join(_rgba(f) for f in anim))
+    return count + 24
 
 
 @_needs(NODE, "node")
@@ -78,7 +91,7 @@ def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout
-    assert "decoded 240 random files" in result.stdout
+    assert "decoded 264 random files" in result.stdout
 
 
 CHROMIUM_FLAGS = [
@@ -200,7 +213,8 @@ def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None
     assert result["failures"] == []
     assert result["valid"] == len(manifest["valid"])
     assert result["invalid"] == len(manifest["invalid"])
-    assert result["random"] == count == 200
+    assert result["animations"] == len(manifest["animations"])
+    assert result["random"] == count == 224
 
 
 @_needs(CHROMIUM, "chromium")

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 import kmcodec
 from kmcodec import pillow_plugin
@@ -231,8 +231,23 @@ def test_invalid_files_fail_as_pillow_users_expect(case) -> None:
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         return  # not a (valid) KMQ header
-    with pytest.raises(OSError):
-        im.load()
+    with pytest.raises(OSError):  # an animation's defect may be in any frame
+        for frame in ImageSequence.Iterator(im):
+            frame.load()
+
+
+@pytest.mark.parametrize("case", MANIFEST["animations"], ids=lambda c: c["file"])
+def test_valid_animation_vectors_through_pillow(case) -> None:
+    with Image.open(VECTORS / case["file"]) as im:
+        assert im.n_frames == len(case["frames"]) and im.info.get("loop") == case["loop"]
+        for frame, png, duration in zip(
+            ImageSequence.Iterator(im), case["frames"], case["durations"], strict=True
+        ):
+            assert frame.info["duration"] == duration
+            with Image.open(VECTORS / png) as ref:
+                mode = "RGBA" if ref.mode == "RGBA" else "RGB"
+                got = np.asarray(frame.convert(mode))
+                np.testing.assert_array_equal(got, np.asarray(ref.convert(mode)), err_msg=png)
 
 
 @pytest.mark.parametrize("case", MANIFEST["valid"], ids=lambda c: c["file"])
@@ -319,11 +334,14 @@ def test_one_byte_planes_load_without_a_second_copy(tmp_path, photo, coding, col
         np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), kmcodec.load(path))
 
 
-def test_save_all_of_several_frames_raises_a_clear_value_error(tmp_path) -> None:
+def test_save_all_of_several_frames_writes_an_animation(tmp_path) -> None:
     frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
-    with pytest.raises(ValueError, match="one image, not 2 frames"):
-        frames[0].save(tmp_path / "a.kmq", save_all=True, append_images=frames[1:])
-    assert not (tmp_path / "a.kmq").exists()
+    frames[0].save(tmp_path / "a.kmq", save_all=True, append_images=frames[1:], duration=[40, 60])
+    with Image.open(tmp_path / "a.kmq") as im:
+        assert (im.n_frames, im.is_animated, "loop" in im.info) == (2, True, False)
+        assert im.convert("RGB").getpixel((0, 0)) == (255, 0, 0) and im.info["duration"] == 40
+        im.seek(1)
+        assert im.convert("RGB").getpixel((0, 0)) == (0, 0, 255) and im.info["duration"] == 60
 
 
 def test_save_all_of_one_frame_saves_it(tmp_path) -> None:

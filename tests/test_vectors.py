@@ -18,7 +18,7 @@ MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 
 
 def test_manifest_lists_every_file() -> None:
-    listed = {v["file"] for v in MANIFEST["valid"] + MANIFEST["invalid"]}
+    listed = {v["file"] for v in MANIFEST["valid"] + MANIFEST["invalid"] + MANIFEST["animations"]}
     on_disk = {str(p.relative_to(VECTORS)) for p in VECTORS.rglob("*.kmq")}
     assert listed == on_disk
     assert len(MANIFEST["valid"]) >= 10 and len(MANIFEST["invalid"]) >= 30
@@ -32,12 +32,31 @@ def test_valid_file_decodes_to_its_png(case: dict) -> None:
     np.testing.assert_array_equal(kmcodec.decode(data), expected)
 
 
+@pytest.mark.parametrize("case", MANIFEST["animations"], ids=lambda c: c["file"])
+def test_valid_animation_decodes_to_its_frames(case: dict) -> None:
+    anim = kmcodec.read_animation((VECTORS / case["file"]).read_bytes())
+    assert anim.durations == case["durations"] and anim.loop == case["loop"]
+    assert anim.n_frames == len(case["frames"])
+    for n, png in reversed(list(enumerate(case["frames"]))):  # backwards: seeking too
+        with Image.open(VECTORS / png) as im:
+            np.testing.assert_array_equal(anim.frame(n), np.asarray(im), err_msg=png)
+
+
+def _decode_every_frame(data: bytes) -> None:
+    """What a conformant decoder does with a file: every frame of an animation, or the image."""
+    anim = kmcodec.read_animation(data)
+    for n in range(anim.n_frames):
+        anim.frame(n)
+
+
 @pytest.mark.parametrize("case", MANIFEST["invalid"], ids=lambda c: c["file"])
 def test_invalid_file_raises_the_named_error(case: dict) -> None:
     data = (VECTORS / case["file"]).read_bytes()
     expected = getattr(errors, case["error"])
     with pytest.raises(expected) as info:
-        kmcodec.decode(data)
+        _decode_every_frame(data) if case["file"].startswith("invalid/anim-") else kmcodec.decode(
+            data
+        )
     # The exact class, not merely a parent: each defect has its own error.
     assert type(info.value) is expected
 

@@ -25,6 +25,8 @@ from construct import Container
 from PIL import Image
 
 from kmcodec.codec import encode_indexed
+from kmcodec.format import animation as anim
+from kmcodec.format import codings
 from kmcodec.format import layout as container
 from kmcodec.format.codings import bitpack, fast
 from kmcodec.format.codings import zstd_frame as compression
@@ -501,6 +503,240 @@ def fast_invalid_files() -> dict[str, tuple[bytes, str]]:
     }
 
 
+# --- animations (spec 2.8) ---------------------------------------------------------------
+
+
+def _anim_layer(kind, x, y, plane, mapping, coding=2, index_bits=None) -> anim.Layer:
+    """A layer whose stream codes ``plane`` (symbols) with kmcodec's coder of ``coding``."""
+    symbols = len(mapping) + (kind == anim.DELTA)
+    if coding == 0:
+        bits = index_bits or container.index_bits_allowed(symbols)[0]
+        stream, bits = codings.encode(
+            plane,
+            symbols,
+            container.Coding.ROWS,
+            index_bits=bits,
+            level_for=lambda b: 19,
+            every_width=False,
+        )
+    else:
+        stream, bits = codings.encode(plane, symbols, container.Coding(coding))
+    h, w = plane.shape
+    return anim.Layer(kind, x, y, w, h, tuple(mapping), coding, index_bits or bits, stream)
+
+
+def _anim_file(
+    width: int,
+    height: int,
+    palette: np.ndarray,
+    frames: list[bytes],
+    durations: list[int] | None = None,
+    loop: int | None = 0,
+    stream: bytes | None = None,
+    **header: int,
+) -> bytes:
+    if stream is None:
+        stream = anim.build_stream(frames, durations or [100] * len(frames), loop)
+    fields = dict(
+        width=width,
+        height=height,
+        colors=len(palette),
+        index_bits=0,
+        coding=0,
+        flags=container.FLAG_ANIMATION | (container.FLAG_ALPHA if palette.shape[1] == 4 else 0),
+    )
+    fields.update(header)
+    return _build(
+        dict(header=dict(value=fields), palette=palette.tobytes(), chunks=[], stream=stream)
+    )
+
+
+def anim_example() -> tuple[bytes, list[np.ndarray]]:
+    """The animation of spec section 2.8.4, and its frames' palette indices."""
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    first = np.array([[0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
+    second = first.copy()
+    second[1, 1] = 0
+    frames = [
+        anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, first, (0, 1))]),
+        anim.build_frame([_anim_layer(anim.DELTA, 1, 1, np.array([[1, 0]], np.uint8), (0,))]),
+    ]
+    return _anim_file(4, 3, palette, frames), [palette[first], palette[second]]
+
+
+def animation_vectors() -> tuple[dict, dict]:
+    """Valid animations {name: (file, [frame pixels], durations, loop)} and invalid ones
+    {name: (file, error)}."""
+    valid: dict = {}
+    data, pixels = anim_example()
+    valid["anim-example"] = (data, pixels, [100, 100], 0)
+    # 300 colours over three frames, layers of every coding, an empty frame, a key frame in the
+    # middle, no loop count.
+    rng = np.random.default_rng(20261207)
+    palette = rng.integers(0, 256, (300, 3), dtype=np.uint8)
+    w, h = 12, 9
+    canvas = np.zeros((h, w), np.int64)
+    frames, shown = [], []
+    low = rng.integers(0, 200, (h, w)).astype(np.uint8)
+    frames.append(  # its map of 200 entries as a bitset (38 bytes, not 400)
+        anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, low, range(200), coding=1)], 300)
+    )
+    canvas[:] = low
+    shown.append(canvas.copy())
+    high = rng.integers(0, 101, (4, 5)).astype(np.uint8)  # 0: unchanged, else 199 + s
+    frames.append(
+        anim.build_frame([_anim_layer(anim.DELTA, 3, 2, high, range(200, 300), coding=0)])
+    )
+    canvas[2:6, 3:8] = np.where(high == 0, canvas[2:6, 3:8], 199 + high.astype(np.int64))
+    shown.append(canvas.copy())
+    frames.append(anim.build_frame([]))
+    shown.append(canvas.copy())
+    key = rng.integers(0, 3, (h, w)).astype(np.uint8)
+    over = rng.integers(0, 2, (2, 3)).astype(np.uint8)
+    frames.append(
+        anim.build_frame(
+            [
+                _anim_layer(anim.PLAIN, 0, 0, key, (5, 250, 299)),
+                _anim_layer(anim.DELTA, w - 3, h - 2, over, (7,), coding=2),
+            ]
+        )
+    )
+    canvas[:] = np.array([5, 250, 299])[key]
+    canvas[h - 2 :, w - 3 :] = np.where(over == 0, canvas[h - 2 :, w - 3 :], 7)
+    shown.append(canvas.copy())
+    durations = [40, 0, 1000, 65535]
+    data = _anim_file(w, h, palette, frames, durations, loop=None)
+    valid["anim-300-colors"] = (data, [palette[c] for c in shown], durations, None)
+    rgba = np.array([[0, 0, 0, 0], [200, 30, 30, 255], [10, 10, 240, 128]], np.uint8)
+    plane = np.array([[0, 1, 2], [2, 1, 0]], np.uint8)
+    moved = np.array([[1, 2]], np.uint8)
+    frames = [
+        anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, plane, (0, 1, 2), coding=0)]),
+        anim.build_frame([_anim_layer(anim.PLAIN, 1, 0, moved, (0, 1, 2))]),
+    ]
+    second = plane.copy()
+    second[0, 1:] = moved
+    valid["anim-rgba"] = (
+        _anim_file(3, 2, rgba, frames, loop=7),
+        [rgba[plane], rgba[second]],
+        [100, 100],
+        7,
+    )
+
+    pal2 = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    plane = np.array([[0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
+    key = anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, plane, (0, 1))])
+
+    def one(frame: bytes, **kw: object) -> bytes:
+        return _anim_file(4, 3, pal2, [key, frame], **kw)  # type: ignore[arg-type]
+
+    def layer_bytes(table: bytes = struct.pack("<H", 1), **change: object) -> bytes:
+        """A frame of one PLAIN 1x1 layer at (0, 0) mapping symbol 0 to entry 1, with fields of
+        its fixed part (or its map's bytes) changed."""
+        la = _anim_layer(anim.PLAIN, 0, 0, np.zeros((1, 1), np.uint8), (1,))
+        fields = dict(
+            kind=la.kind, x=0, y=0, w=1, h=1, size=1, form=0, coding=la.coding, bits=la.index_bits
+        )
+        fields.update(change)
+        return (
+            b"\x01"
+            + struct.pack(
+                "<BIIIIH",
+                fields["kind"],
+                fields["x"],
+                fields["y"],
+                fields["w"],
+                fields["h"],
+                fields["size"],
+            )
+            + struct.pack("<B", fields["form"])
+            + table
+            + struct.pack("<BBI", fields["coding"], fields["bits"], len(la.stream))
+            + bytes(la.stream)
+        )
+
+    bad_symbol = _frame_with_symbol(2)  # a PLAIN layer of map size 2: symbol 2 >= S
+    delta_first = anim.build_frame([_anim_layer(anim.DELTA, 0, 0, plane, (0,))])
+    checksum = bytearray(anim.build_frame([_anim_layer(anim.DELTA, 0, 0, plane, (1,), coding=2)]))
+    checksum[-1] ^= 0xFF
+    good = one(anim.build_frame([]))
+    head = struct.pack("<IHH", 2, 0, anim.ANIM_LOOP)
+    table = struct.pack("<IIII", 100, len(key), 100, 1)
+    invalid = {
+        "anim-first-frame-empty": (_anim_file(4, 3, pal2, [anim.build_frame([])]), "CorruptError"),
+        "anim-first-frame-not-key": (_anim_file(4, 3, pal2, [delta_first]), "CorruptError"),
+        "anim-no-frames": (
+            _anim_file(4, 3, pal2, [], stream=struct.pack("<IHH", 0, 0, 0)),
+            "CorruptError",
+        ),
+        "anim-too-many-frames": (
+            _anim_file(4, 3, pal2, [], stream=struct.pack("<IHH", anim.MAX_FRAMES + 1, 0, 0)),
+            "LimitError",
+        ),
+        "anim-table-larger-than-stream": (
+            _anim_file(4, 3, pal2, [], stream=struct.pack("<IHH", 1000, 0, 0) + key),
+            "CorruptError",
+        ),
+        "anim-sizes-do-not-add-up": (
+            _anim_file(4, 3, pal2, [], stream=head + table + key + b"\0\0"),
+            "CorruptError",
+        ),
+        "anim-zero-frame-size": (
+            _anim_file(
+                4, 3, pal2, [], stream=head + struct.pack("<IIII", 100, len(key), 100, 0) + key
+            ),
+            "CorruptError",
+        ),
+        "anim-reserved-flag": (
+            _anim_file(4, 3, pal2, [], stream=struct.pack("<IHH", 2, 0, 2) + table + key + b"\0"),
+            "CorruptError",
+        ),
+        "anim-header-index-bits": (_with_index_bits(good, 1), "CorruptError"),
+        "anim-header-coding": (_anim_file(4, 3, pal2, [key, b"\0"], coding=2), "CorruptError"),
+        "anim-layer-unknown-kind": (one(layer_bytes(kind=2)), "CorruptError"),
+        "anim-layer-outside-canvas": (one(layer_bytes(x=4)), "CorruptError"),
+        "anim-layer-wraps-around": (one(layer_bytes(x=0xFFFFFFFF, w=2)), "CorruptError"),
+        "anim-layer-empty": (one(layer_bytes(w=0)), "CorruptError"),
+        "anim-map-too-large": (one(layer_bytes(size=257)), "CorruptError"),
+        "anim-map-unknown-form": (one(layer_bytes(form=2)), "CorruptError"),
+        "anim-bitset-count": (one(layer_bytes(b"\x03", form=1)), "CorruptError"),
+        "anim-bitset-out-of-range": (one(layer_bytes(b"\x20", form=1)), "CorruptError"),
+        "anim-map-out-of-range": (
+            one(anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, plane, (0, 2))])),
+            "CorruptError",
+        ),
+        "anim-layer-past-frame": (
+            one(anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, plane, (0, 1))])[:-1]),
+            "CorruptError",
+        ),
+        "anim-frame-left-over": (one(anim.build_frame([]) + b"\0"), "CorruptError"),
+        "anim-layer-unknown-coding": (one(layer_bytes(coding=3)), "UnsupportedError"),
+        "anim-layer-index-bits": (one(layer_bytes(bits=3)), "CorruptError"),
+        "anim-symbol-out-of-range": (one(bad_symbol), "IndexRangeError"),
+        "anim-layer-checksum": (one(bytes(checksum)), "ChecksumError"),
+        "anim-truncated": (good[:-1], "TruncatedError"),
+    }
+    return valid, invalid
+
+
+def _with_index_bits(data: bytes, bits: int) -> bytes:
+    parts = _parts(data)
+    fields = dict(parts["header"]["value"])
+    fields["index_bits"] = bits
+    return _build(dict(parts, header=dict(value=fields)))
+
+
+def _frame_with_symbol(symbol: int) -> bytes:
+    """A frame of one PLAIN 1x1 layer with map size 2 whose coding-0 stream (2 bits an index)
+    holds ``symbol``."""
+    plane = np.full((1, 1), symbol, np.uint8)
+    stream, bits = codings.encode(
+        plane, 4, container.Coding.ROWS, index_bits=2, level_for=lambda b: 19, every_width=False
+    )
+    layer = anim.Layer(anim.PLAIN, 0, 0, 1, 1, (0, 1), 0, bits, stream)
+    return anim.build_frame([layer])
+
+
 def write(out: Path) -> dict:
     """Write every vector and the manifest under ``out``; return the manifest."""
     (out / "valid").mkdir(parents=True, exist_ok=True)
@@ -511,7 +747,18 @@ def write(out: Path) -> dict:
         (out / "valid" / f"{name}.kmq").write_bytes(data)
         Image.fromarray(pixels).save(out / "valid" / f"{name}.png", optimize=True)
         manifest["valid"].append({"file": f"valid/{name}.kmq", "png": f"valid/{name}.png"})
-    for name, (data, error) in (invalid_files() | frame_invalid).items():
+    anim_valid, anim_invalid = animation_vectors()
+    manifest["animations"] = []
+    for name, (data, frames, durations, loop) in anim_valid.items():
+        (out / "valid" / f"{name}.kmq").write_bytes(data)
+        pngs = []
+        for n, pixels in enumerate(frames):
+            Image.fromarray(pixels).save(out / "valid" / f"{name}.{n}.png", optimize=True)
+            pngs.append(f"valid/{name}.{n}.png")
+        manifest["animations"].append(
+            {"file": f"valid/{name}.kmq", "frames": pngs, "durations": durations, "loop": loop}
+        )
+    for name, (data, error) in (invalid_files() | frame_invalid | anim_invalid).items():
         (out / "invalid" / f"{name}.kmq").write_bytes(data)
         manifest["invalid"].append({"file": f"invalid/{name}.kmq", "error": error})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

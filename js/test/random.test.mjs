@@ -14,7 +14,13 @@ test("random files from the Python encoder", { skip: !FOLDER && "KMQ_RANDOM not 
   for (const name of names) {
     const image = decode(readFileSync(join(FOLDER, name)));
     const want = readFileSync(join(FOLDER, name.replace(/\.kmq$/, ".rgba")));
-    assert.ok(Buffer.from(image.rgba.buffer).equals(want), `${name}: pixels differ`);
+    let got = Buffer.from(image.rgba.buffer);
+    if (image.animation) { // every frame, in order
+      const frames = [];
+      for (let n = 0; n < image.animation.frameCount; n++) frames.push(Buffer.from(image.animation.rgba(n).buffer));
+      got = Buffer.concat(frames);
+    }
+    assert.ok(got.equals(want), `${name}: pixels differ`);
   }
   console.log(`# decoded ${names.length} random files`);
 });

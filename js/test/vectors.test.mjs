@@ -24,10 +24,33 @@ for (const { file } of manifest.valid) {
   });
 }
 
+for (const { file, frames, durations, loop } of manifest.animations) {
+  test(`valid animation ${file}`, () => {
+    const image = kmq.decode(readFileSync(join(VECTORS, file)));
+    const anim = image.animation;
+    assert.equal(anim.frameCount, frames.length);
+    assert.deepEqual(anim.durations, durations);
+    assert.equal(anim.loop, loop);
+    for (let n = frames.length - 1; n >= 0; n--) { // backwards: seeking to key frames too
+      const rgba = anim.rgba(n);
+      if (EXPECTED) {
+        const want = readFileSync(join(EXPECTED, frames[n].replace(/\//g, "_").replace(/\.png$/, ".kmq.rgba")));
+        assert.ok(Buffer.from(rgba.buffer).equals(want), `frame ${n} differs from ${frames[n]}`);
+      }
+    }
+  });
+}
+
+/** What a conformant decoder does with a file: the image, or every frame of an animation. */
+function decodeAll(data) {
+  const image = kmq.decode(data);
+  if (image.animation) for (let n = 0; n < image.animation.frameCount; n++) image.animation.frame(n);
+}
+
 for (const { file, error } of manifest.invalid) {
   test(`invalid ${file} -> ${error}`, () => {
     assert.throws(
-      () => kmq.decode(readFileSync(join(VECTORS, file))),
+      () => decodeAll(readFileSync(join(VECTORS, file))),
       (e) => e instanceof kmq.KmqError && e.name === error,
     );
   });

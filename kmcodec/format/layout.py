@@ -88,10 +88,12 @@ __all__ = [
     "EXTENSION",
     "FILE",
     "FLAG_ALPHA",
+    "FLAG_ANIMATION",
     "HEADER",
     "HEADER_SIZE",
     "KNOWN_CHUNKS",
     "MAGIC",
+    "MAX_ANIMATION_COLORS",
     "MAX_PIXELS",
     "MIME_TYPE",
     "VERSION",
@@ -123,7 +125,13 @@ EXTENSION = ".kmq"
 
 #: ``flags`` bit 0: palette entries are RGBA (4 bytes) rather than RGB (3 bytes).
 FLAG_ALPHA = 0x01
-_RESERVED_FLAGS = 0xFF & ~FLAG_ALPHA
+#: ``flags`` bit 1: the index stream is an animation (spec section 2.8, :mod:`.animation`);
+#: the palette may then hold up to 65535 entries, and ``coding`` and ``index_bits`` are 0 (each
+#: layer of a frame names its own).
+FLAG_ANIMATION = 0x02
+_RESERVED_FLAGS = 0xFF & ~(FLAG_ALPHA | FLAG_ANIMATION)
+#: Largest palette of an animation (``colors`` is 16 bits).
+MAX_ANIMATION_COLORS = 0xFFFF
 
 #: The 28-byte header. ``chunk_count`` and ``stream_size`` default, when building a whole
 #: :data:`FILE`, to the number of chunks and the stream's length.
@@ -235,6 +243,11 @@ class Header:
         return bool(self.flags & FLAG_ALPHA)
 
     @property
+    def is_animated(self) -> bool:
+        """True if the index stream is an animation (flags bit 1)."""
+        return bool(self.flags & FLAG_ANIMATION)
+
+    @property
     def channels(self) -> int:
         """Bytes per palette entry: 4 for RGBA, 3 for RGB."""
         return 4 if self.has_alpha else 3
@@ -307,6 +320,17 @@ def _check_header(h: Header) -> None:
     if h.width * h.height > MAX_PIXELS:
         msg = f"{h.width}x{h.height} is more than the {MAX_PIXELS} pixels a KMQ file may hold"
         raise LimitError(msg)
+    if h.is_animated:
+        if not 1 <= h.colors <= MAX_ANIMATION_COLORS:
+            msg = f"an animation's palette must have 1 to 65535 colours, got {h.colors}"
+            raise CorruptError(msg)
+        if h.coding != 0 or h.index_bits != 0:
+            msg = (
+                "coding and index_bits must be 0 in an animation (each layer names its own),"
+                f" got {int(h.coding)} and {h.index_bits}"
+            )
+            raise CorruptError(msg)
+        return
     if not 1 <= h.colors <= 256:
         msg = f"palette size must be 1 to 256 colours, got {h.colors}"
         raise CorruptError(msg)

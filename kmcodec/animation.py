@@ -1,0 +1,578 @@
+"""Animations: frames of one palette in one ``.kmq`` file, each coded against the one before.
+
+Spec: ``spec/kmq.md`` section 2.8; the byte layout is :mod:`kmcodec.format.animation`. Design
+and measurements: ``docs/design/animation.md``.
+
+A frame is stored as what changed: the bounding box of the pixels that differ from the
+previous frame, as one or more *layers*. A layer is a still index plane (coded by coding 2 or
+coding 0, whichever is smaller, or the coding asked for) over at most 256 symbols: a PLAIN
+layer's symbols name palette entries, a DELTA layer's symbol 0 says "as in the previous frame"
+(so unchanged pixels inside the box cost almost nothing: coding 2's spans and coding 0's zstd
+see long runs of one symbol). The encoder codes both and keeps the smaller. More than 256
+colours in a frame (a GIF's local palettes over the whole animation) take more layers, each
+painting its share of the colours. A frame whose first layer is PLAIN over the whole canvas is
+a key frame: a reader seeking backwards starts there.
+
+Decoding holds one canvas of indices and one frame's bytes, never the whole animation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import options as _options
+from .codec import PILLOW_LIMIT, code_plane, options_with_metadata
+from .errors import CorruptError, KmqError, LimitError, OptionError
+from .format import animation as fmt
+from .format import codings
+from .format.layout import (
+    CHUNK_EXIF,
+    CHUNK_ICC,
+    FLAG_ALPHA,
+    FLAG_ANIMATION,
+    MAX_ANIMATION_COLORS,
+    MAX_PIXELS,
+    Coding,
+    Head,
+    Header,
+    build_file,
+    exif_to_chunk,
+    index_bits_allowed,
+    split_file,
+)
+
+__all__ = ["Animation", "AnimationReader", "encode_animation", "index_frames", "read_animation"]
+
+#: Colours a frame may bring for ``encode_animation`` to keep an animation exactly when no
+#: ``colors`` is given: what one GIF frame can hold (its palette of 256, and the transparency a
+#: disposal leaves). More, and the animation is quantised.
+LOSSLESS_FRAME_COLORS = 257
+
+
+# -- frames to one palette -------------------------------------------------------------------
+
+
+def _codes(rgba: np.ndarray) -> np.ndarray:
+    """One uint32 per pixel (R, G, B, A from the high byte); every transparent pixel is 0."""
+    a = np.ascontiguousarray(rgba, dtype=np.uint8)
+    codes = a.view(">u4").reshape(a.shape[:2]).astype(np.uint32)
+    codes[a[..., 3] == 0] = 0
+    return codes
+
+
+def _rgba(frame: Any) -> np.ndarray:
+    """A frame (PIL image or array) as an (H, W, 4) uint8 array."""
+    if hasattr(frame, "convert"):
+        return np.asarray(frame.convert("RGBA"))
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        msg = f"frames must be uint8 arrays, got {a.dtype}"
+        raise ValueError(msg)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        msg = f"a frame must have shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}"
+        raise ValueError(msg)
+    if a.shape[2] == 3:
+        a = np.concatenate([a, np.full((*a.shape[:2], 1), 255, np.uint8)], axis=2)
+    return a
+
+
+def index_frames(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every colour of every frame in one palette, and each frame as indices into it.
+
+    Parameters
+    ----------
+    codes : sequence of ndarray of uint32
+        Per frame, one code per pixel (see :func:`_codes`).
+
+    Returns
+    -------
+    palette : ndarray of uint8, shape (K, 4)
+        Sorted by colour; K <= 65535.
+    planes : list of ndarray of uint8 or uint16
+    """
+    # Only the pixels that change are looked at after the first frame: most of an animation's.
+    changed = [np.ones(codes[0].shape, bool)] + [c != p for p, c in itertools.pairwise(codes)]
+    distinct = np.unique(
+        np.concatenate([np.unique(c[m]) for c, m in zip(codes, changed, strict=True)])
+    )
+    if len(distinct) > MAX_ANIMATION_COLORS:
+        msg = f"{len(distinct)} colours is more than the {MAX_ANIMATION_COLORS} of an animation"
+        raise LimitError(msg)
+    dtype = np.uint8 if len(distinct) <= 256 else np.uint16
+    planes = [np.searchsorted(distinct, codes[0]).astype(dtype)]
+    for c, m in zip(codes[1:], changed[1:], strict=True):
+        plane = planes[-1].copy()
+        plane[m] = np.searchsorted(distinct, c[m])
+        planes.append(plane)
+    palette = np.stack([(distinct >> s) & 0xFF for s in (24, 16, 8, 0)], axis=1).astype(np.uint8)
+    return palette, planes
+
+
+def _palette_like(codes: Sequence[np.ndarray]) -> bool:
+    """Whether each frame's changed pixels (the first frame's all) have at most
+    :data:`LOSSLESS_FRAME_COLORS` colours, as every frame of a GIF does."""
+    for t, c in enumerate(codes):
+        new = c if t == 0 else c[c != codes[t - 1]]
+        if len(np.unique(new)) > LOSSLESS_FRAME_COLORS:
+            return False
+    return True
+
+
+def _quantize_frames(
+    rgba: list[np.ndarray], codes: list[np.ndarray], colors: int, opts: dict[str, Any]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One k-means palette over all frames (quantised as one tall image), then every pixel whose
+    colour is the same as in the previous frame keeps the previous frame's index, so that a
+    dither does not flicker where the picture stands still."""
+    from .codec import quantize
+
+    height = rgba[0].shape[0]
+    if sum(a.shape[0] * a.shape[1] for a in rgba) > MAX_PIXELS:
+        msg = f"quantising {len(rgba)} frames together is more than {MAX_PIXELS} pixels"
+        raise LimitError(msg)
+    q = quantize(np.concatenate(rgba, axis=0), colors, **opts)
+    planes = [q.indices[t * height : (t + 1) * height] for t in range(len(rgba))]
+    for t in range(1, len(planes)):
+        same = codes[t] == codes[t - 1]
+        planes[t] = np.where(same, planes[t - 1], planes[t])
+    palette = q.palette
+    if palette.shape[1] == 3:
+        palette = np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], axis=1)
+    return palette, planes
+
+
+# -- the encoder -----------------------------------------------------------------------------
+
+
+def _layer(
+    sub: np.ndarray,
+    inside: np.ndarray,
+    group: np.ndarray,
+    kind: int,
+    origin: tuple[int, int],
+    colors: int,
+    opts: Any,
+) -> fmt.Layer:
+    """One layer over the box ``sub`` (at ``origin``): the pixels where ``inside`` is set take
+    their colour's symbol in ``group`` (sorted); the others symbol 0."""
+    lut = np.zeros(colors, np.uint8)
+    lut[group] = np.arange(len(group)) + (kind == fmt.DELTA)
+    symbols = np.where(inside, lut[sub], 0).astype(np.uint8)
+    count = len(group) + (kind == fmt.DELTA)
+    coding, stream, index_bits = code_plane(symbols, count, opts)
+    height, width = sub.shape
+    mapping = tuple(int(v) for v in group)
+    return fmt.Layer(kind, *origin, width, height, mapping, int(coding), index_bits, stream)
+
+
+def _layers(
+    sub: np.ndarray, need: np.ndarray | None, origin: tuple[int, int], colors: int, opts: Any
+) -> list[fmt.Layer]:
+    """The layers that paint ``sub``: PLAIN first when ``need`` is None (every pixel is painted),
+    DELTA otherwise (only where ``need`` is set). Colours are taken most frequent first, 256
+    (PLAIN) or 255 (DELTA) a layer; a later layer covers the box of its own colours' pixels."""
+    values = sub if need is None else sub[need]
+    counts = np.bincount(values.ravel(), minlength=colors)
+    present = np.flatnonzero(counts)
+    first = 256 if need is None else 255
+    if len(present) <= first:
+        groups = [present]
+    else:
+        ranked = present[np.argsort(-counts[present], kind="stable")]
+        groups = [ranked[:first]] + [ranked[i : i + 255] for i in range(first, len(ranked), 255)]
+    layers = []
+    for n, group in enumerate(groups):
+        group = np.sort(group)
+        kind = fmt.PLAIN if need is None and n == 0 else fmt.DELTA
+        if len(groups) == 1:
+            member = np.ones(sub.shape, bool) if need is None else need
+        else:
+            in_group = np.zeros(colors, bool)
+            in_group[group] = True
+            member = in_group[sub] if need is None else in_group[sub] & need
+        if n == 0:
+            layers.append(_layer(sub, member, group, kind, origin, colors, opts))
+            continue
+        rows = np.flatnonzero(member.any(axis=1))
+        cols = np.flatnonzero(member.any(axis=0))
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        box = (origin[0] + int(x0), origin[1] + int(y0))
+        part = (slice(y0, y1), slice(x0, x1))
+        layers.append(_layer(sub[part], member[part], group, kind, box, colors, opts))
+    return layers
+
+
+def frame_layers(
+    prev: np.ndarray | None, cur: np.ndarray, colors: int, opts: Any
+) -> list[fmt.Layer]:
+    """The layers that turn the canvas ``prev`` (None: the first frame) into ``cur``: none if
+    nothing changed, else the smaller of PLAIN and DELTA layers over the changed pixels' box."""
+    if prev is None:
+        return _layers(cur, None, (0, 0), colors, opts)
+    changed = cur != prev
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return []
+    cols = np.flatnonzero(changed.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    sub = cur[y0:y1, x0:x1]
+    need = changed[y0:y1, x0:x1]
+
+    def cost(layers: list[fmt.Layer]) -> int:
+        return sum(len(la.stream) + len(fmt.map_bytes(la.mapping, colors)[1]) for la in layers)
+
+    # PLAIN or DELTA, chosen on coding 2 alone (fast to code), then coded as the options say.
+    ranking = opts if opts.coding is not None else _options.update(opts, coding=Coding.FAST)
+    plain = _layers(sub, None, (x0, y0), colors, ranking)
+    delta = _layers(sub, need, (x0, y0), colors, ranking)
+    best, kind = (plain, None) if cost(plain) < cost(delta) else (delta, need)
+    if opts.coding is None:
+        final = _layers(sub, kind, (x0, y0), colors, opts)
+        best = min(best, final, key=cost)
+    return best
+
+
+def _durations(duration: int | Sequence[int], count: int) -> list[int]:
+    values = [duration] * count if isinstance(duration, (int, np.integer)) else list(duration)
+    if len(values) != count:
+        msg = f"{len(values)} durations for {count} frames"
+        raise OptionError(msg)
+    for v in values:
+        if not isinstance(v, (int, np.integer, float)) or not 0 <= v <= 0xFFFFFFFF:
+            msg = f"a frame's duration is a number of milliseconds, 0 to 2**32 - 1, got {v!r}"
+            raise OptionError(msg)
+    return [round(v) for v in values]
+
+
+def encode_animation(
+    frames: Iterable[Any],
+    duration: int | Sequence[int] = 100,
+    loop: int | None = 0,
+    colors: int | None = None,
+    **options: Any,
+) -> bytes:
+    """Encode frames as one animated ``.kmq`` file.
+
+    Parameters
+    ----------
+    frames : iterable of PIL.Image.Image or array_like
+        The frames as shown (composited), all the same size: PIL images of any mode, or uint8
+        arrays of shape (H, W), (H, W, 3) or (H, W, 4).
+    duration : int or sequence of int, default=100
+        Milliseconds each frame shows: one for all, or one per frame.
+    loop : int or None, default=0
+        Times to play (0: for ever); None: no loop count is stored (played once, as a GIF
+        without one).
+    colors : int, optional
+        Without it the frames are kept exactly when the pixels each frame changes have at most
+        257 colours (any GIF: a local palette and a disposal's transparency; the animation as a
+        whole may have up to 65535), else they are quantised to 256 colours. With
+        it (1 to 65535), kept exactly when the whole animation has at most ``colors`` colours,
+        else quantised to ``min(colors, 256)`` with one palette for every frame.
+    **options
+        Encode options (those of :func:`kmcodec.encode`): the quantiser's when quantising,
+        ``coding`` and ``compress_level`` for every layer, ``icc_profile`` and ``exif``.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ValueError
+        No frames, or frames of different sizes.
+    OptionError, LimitError
+    """
+    first = None
+    rgba: list[np.ndarray] = []
+    for frame in frames:
+        if first is None:
+            first = frame
+        a = _rgba(frame)
+        if rgba and a.shape != rgba[0].shape:
+            want, got = rgba[0].shape, a.shape
+            msg = f"every frame must be {want[1]}x{want[0]} like the first, got {got[1]}x{got[0]}"
+            raise ValueError(msg)
+        rgba.append(a)
+    if not rgba:
+        raise ValueError("an animation needs at least one frame")
+    height, width = rgba[0].shape[:2]
+    if len(rgba) > fmt.MAX_FRAMES:
+        msg = f"{len(rgba)} frames is more than the {fmt.MAX_FRAMES} of an animation"
+        raise LimitError(msg)
+    durations = _durations(duration, len(rgba))
+    if loop is not None and not (isinstance(loop, (int, np.integer)) and 0 <= loop <= 0xFFFF):
+        msg = f"loop must be 0 (for ever) to 65535, or None; got {loop!r}"
+        raise OptionError(msg)
+    if colors is not None and (
+        isinstance(colors, bool)
+        or not isinstance(colors, (int, np.integer))
+        or not 1 <= colors <= MAX_ANIMATION_COLORS
+    ):
+        msg = f"colors must be an integer from 1 to {MAX_ANIMATION_COLORS}, got {colors!r}"
+        raise OptionError(msg)
+    quantized_colors = min(colors or 256, 256)
+    opts = _options.resolve(**options_with_metadata(first, {"colors": quantized_colors, **options}))
+    codes = [_codes(a) for a in rgba]
+    lossless = colors is not None or _palette_like(codes)
+    if lossless:
+        palette, planes = index_frames(codes)
+        lossless = colors is None or len(palette) <= colors
+    if not lossless:
+        quant = {k: v for k, v in options.items() if _options.stage(k) == "quantize"}
+        palette, planes = _quantize_frames(rgba, codes, opts.colors, quant)
+    del rgba
+    if (palette[:, 3] == 255).all():
+        palette = np.ascontiguousarray(palette[:, :3])
+    layer_opts = _options.update(opts, index_bits=None)
+    frame_bytes = []
+    prev = None
+    for plane in planes:
+        frame_bytes.append(
+            fmt.build_frame(frame_layers(prev, plane, len(palette), layer_opts), len(palette))
+        )
+        prev = plane
+    header = Header(
+        width=width,
+        height=height,
+        colors=len(palette),
+        index_bits=0,
+        flags=FLAG_ANIMATION | (FLAG_ALPHA if palette.shape[1] == 4 else 0),
+        coding=0,
+    )
+    chunks: dict[bytes, bytes] = {}
+    if opts.icc_profile:
+        chunks[CHUNK_ICC] = opts.icc_profile
+    if opts.exif:
+        chunks[CHUNK_EXIF] = exif_to_chunk(opts.exif)
+    stream = fmt.build_stream(frame_bytes, durations, loop)
+    return build_file(header, palette.tobytes(), chunks, stream)
+
+
+# -- the decoder -----------------------------------------------------------------------------
+
+
+def _layer_header(la: fmt.Layer) -> Header:
+    """The still header a layer's stream is decoded with, checked as the spec says."""
+    if la.coding not in tuple(Coding):
+        msg = f"unsupported index coding {la.coding} in a layer"
+        from .errors import UnsupportedError
+
+        raise UnsupportedError(msg)
+    if la.index_bits not in index_bits_allowed(la.symbols):
+        msg = f"{la.index_bits} bits per index cannot code a layer's {la.symbols} symbols"
+        raise CorruptError(msg)
+    return Header(
+        width=la.width,
+        height=la.height,
+        colors=la.symbols,
+        index_bits=la.index_bits,
+        coding=Coding(la.coding),
+        stream_size=len(la.stream),
+    )
+
+
+def apply_layer(canvas: np.ndarray, la: fmt.Layer) -> None:
+    """Decode a layer's stream and paint it onto the canvas (in place)."""
+    h = _layer_header(la)
+    codings.check_start(la.stream[: codings.START_BYTES], len(la.stream), h)
+    symbols = codings.decode(la.stream, h).array()
+    box = canvas[la.y : la.y + la.height, la.x : la.x + la.width]
+    if la.kind == fmt.PLAIN:
+        box[...] = np.asarray(la.mapping, dtype=canvas.dtype)[symbols]
+    else:
+        lut = np.asarray((0, *la.mapping), dtype=canvas.dtype)
+        np.copyto(box, lut[symbols], where=symbols != 0)
+
+
+class AnimationReader:
+    """Decode an animated file's frames one at a time, in any order.
+
+    Holds one canvas of indices; going back starts again at the last key frame at or before the
+    frame asked for (the frames after it are decoded, never stored).
+
+    Parameters
+    ----------
+    head : kmcodec.format.layout.Head
+        The file's head (:func:`~kmcodec.format.layout.read_head`).
+    read_at : callable
+        ``read_at(offset, size)`` returns ``size`` bytes of the index stream from ``offset``
+        (fewer if the file ends sooner).
+    """
+
+    def __init__(self, head: Head, read_at: Callable[[int, int], bytes | memoryview]) -> None:
+        h = head.header
+        self.header = h
+        self._read_at = read_at
+        start = bytes(read_at(0, fmt.HEAD_SIZE))
+        size = fmt.table_size(start)
+        if size > h.stream_size:
+            self.table = fmt.parse_table(start, h.stream_size)  # raises the error that says why
+        self.table = fmt.parse_table(read_at(0, size), h.stream_size)
+        self.palette = np.frombuffer(head.palette, np.uint8).reshape(h.colors, h.channels)
+        self._canvas = np.zeros((h.height, h.width), np.uint8 if h.colors <= 256 else np.uint16)
+        self._at = -1
+        self._pixels: np.ndarray | None = None  # the canvas's colours, kept by :meth:`pixels`
+        self._painted: list[tuple[slice, slice]] = []  # boxes painted since then
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.table)
+
+    @property
+    def durations(self) -> list[int]:
+        return [f.duration for f in self.table.frames]
+
+    def _layers(self, n: int) -> list[fmt.Layer]:
+        entry = self.table.frames[n]
+        data = self._read_at(entry.offset, entry.size)
+        if len(data) < entry.size:
+            from .errors import TruncatedError
+
+            msg = f"truncated frame {n}: {len(data)} of {entry.size} bytes"
+            raise TruncatedError(msg)
+        layers = fmt.parse_frame(data, (self.header.width, self.header.height), self.header.colors)
+        if n == 0 and not fmt.is_key(layers, (self.header.width, self.header.height)):
+            raise CorruptError("the first frame must be a key frame (PLAIN over the canvas)")
+        return layers
+
+    def _is_key(self, n: int) -> bool:
+        entry = self.table.frames[n]
+        prefix = self._read_at(entry.offset, min(entry.size, fmt.KEY_PREFIX))
+        return fmt.is_key_prefix(prefix, (self.header.width, self.header.height))
+
+    def frame(self, n: int) -> np.ndarray:
+        """The canvas of indices after frame ``n`` (a view: copy it to keep it).
+
+        Raises
+        ------
+        IndexError
+            ``n`` out of range.
+        kmcodec.errors.KmqError
+            The frame (or one it is coded against) is corrupt; the message names it.
+        """
+        if not 0 <= n < self.n_frames:
+            msg = f"frame {n} is out of range (the animation has {self.n_frames})"
+            raise IndexError(msg)
+        if n < self._at or self._at < 0:
+            start = n
+            while start > 0 and not self._is_key(start):
+                start -= 1
+            self._at = start - 1
+        while self._at < n:
+            t = self._at + 1
+            try:
+                for la in self._layers(t):
+                    apply_layer(self._canvas, la)
+                    self._painted.append(
+                        (slice(la.y, la.y + la.height), slice(la.x, la.x + la.width))
+                    )
+            except KmqError as exc:
+                self._at = -1  # the canvas is half painted: start again next time
+                self._pixels = None
+                raise type(exc)(f"frame {t}: {exc}") from None
+            self._at = t
+        return self._canvas
+
+    def pixels(self, n: int) -> np.ndarray:
+        """Frame ``n`` as (height, width, 3 or 4) colours (a view, as :meth:`frame`): only the
+        boxes painted since the last call are looked up in the palette again."""
+        canvas = self.frame(n)
+        if self._pixels is None:
+            self._pixels = self.palette[canvas]
+        else:
+            for box in self._painted:
+                self._pixels[box] = self.palette[canvas[box]]
+        self._painted.clear()
+        return self._pixels
+
+
+@dataclass
+class Animation:
+    """A decoded animated ``.kmq`` file, frame by frame.
+
+    Attributes
+    ----------
+    palette : ndarray of uint8, shape (K, 3) or (K, 4)
+    durations : list of int
+        Milliseconds per frame.
+    loop : int or None
+        0: for ever; None: no loop count stored.
+    header : kmcodec.format.layout.Header
+    """
+
+    palette: np.ndarray
+    durations: list[int]
+    loop: int | None
+    header: Header
+    _reader: AnimationReader
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.durations)
+
+    def indices(self, n: int) -> np.ndarray:
+        """Frame ``n`` as a (height, width) plane of palette indices (a copy)."""
+        return self._reader.frame(n).copy()
+
+    def frame(self, n: int) -> np.ndarray:
+        """Frame ``n`` as (height, width, 3 or 4) pixels."""
+        return self.palette[self._reader.frame(n)]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The frames' pixels in order."""
+        return (self.frame(n) for n in range(self.n_frames))
+
+    def __repr__(self) -> str:
+        h = self.header
+        return f"<Animation {h.width}x{h.height}, {self.n_frames} frames, {h.colors} colours>"
+
+
+def read_animation(
+    data: bytes | bytearray | memoryview, *, max_pixels: int | str | None = PILLOW_LIMIT
+) -> Animation:
+    """Open an animated ``.kmq`` file (a still file reads as one frame of no duration).
+
+    Parameters
+    ----------
+    data : bytes-like
+        The whole file.
+    max_pixels : int, "pillow" or None, default="pillow"
+        Largest width x height x frames (see :func:`kmcodec.read`), checked before any frame is
+        decoded.
+
+    Raises
+    ------
+    kmcodec.errors.KmqError
+    """
+    from .codec import check_pixels
+
+    head, stream = split_file(data)
+    h = head.header
+    if not h.is_animated:
+        from .codec import read
+
+        still = read(data, max_pixels=max_pixels)
+        reader = _StillReader(still.indices)
+        return Animation(still.palette, [0], None, h, reader)  # type: ignore[arg-type]
+    reader = AnimationReader(head, lambda offset, size: stream[offset : offset + size])
+    check_pixels(h, max_pixels, frames=reader.n_frames)
+    return Animation(reader.palette.copy(), reader.durations, reader.table.loop, h, reader)
+
+
+class _StillReader:
+    def __init__(self, indices: np.ndarray) -> None:
+        self._indices = indices
+
+    def frame(self, n: int) -> np.ndarray:
+        if n != 0:
+            msg = f"frame {n} is out of range (the file is a still image)"
+            raise IndexError(msg)
+        return self._indices

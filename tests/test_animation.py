@@ -1,0 +1,351 @@
+"""Animations: every frame kept, seeking, Pillow's API, quantising, and hostile files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageSequence
+
+import kmcodec
+from kmcodec.animation import AnimationReader, encode_animation, read_animation
+from kmcodec.errors import CorruptError, KmqError, LimitError, TruncatedError
+from kmcodec.format import animation as fmt
+from kmcodec.format.layout import FLAG_ANIMATION, HEADER, build_file, split_file
+
+
+def _sprite_frames(n: int = 6, size: tuple[int, int] = (40, 32), colors: int = 5) -> list:
+    """A background with a square moving over it: most pixels stay as they were."""
+    rng = np.random.default_rng(3)
+    h, w = size[1], size[0]
+    palette = rng.integers(0, 256, (colors, 3), dtype=np.uint8)
+    background = rng.integers(0, colors - 1, (h, w))
+    frames = []
+    for t in range(n):
+        plane = background.copy()
+        plane[5:13, 2 + 4 * t : 10 + 4 * t] = colors - 1
+        frames.append(palette[plane])
+    return frames
+
+
+def _rgba(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.shape[2] == 3:
+        a = np.concatenate([a, np.full((*a.shape[:2], 1), 255, np.uint8)], axis=2)
+    a = a.copy()
+    a[a[..., 3] == 0] = 0
+    return a
+
+
+def _assert_same_frames(anim: kmcodec.Animation, frames: list) -> None:
+    assert anim.n_frames == len(frames)
+    for n, want in enumerate(frames):
+        np.testing.assert_array_equal(_rgba(anim.frame(n)), _rgba(want), err_msg=f"frame {n}")
+
+
+def test_frames_round_trip_exactly_with_durations_and_loop() -> None:
+    frames = _sprite_frames()
+    data = encode_animation(frames, duration=[10, 20, 30, 40, 50, 60], loop=3)
+    anim = read_animation(data)
+    _assert_same_frames(anim, frames)
+    assert anim.durations == [10, 20, 30, 40, 50, 60] and anim.loop == 3
+    assert anim.header.colors == 5 and anim.palette.shape == (5, 3)
+
+
+def test_an_unchanged_frame_costs_a_byte_and_a_moving_sprite_a_small_box() -> None:
+    frames = _sprite_frames()
+    frames.insert(3, frames[2])
+    _head, stream = split_file(encode_animation(frames))
+    table = fmt.parse_table(stream, len(stream))
+    assert table.frames[3].size == 1  # no layers: the frame is the one before
+    layers = fmt.parse_frame(stream[table.frames[1].offset :][: table.frames[1].size], (40, 32), 5)
+    assert all(la.width <= 12 and la.height == 8 for la in layers)
+
+
+def test_frames_with_their_own_palettes_are_kept_exactly_beyond_256_colours() -> None:
+    # As a GIF with a local palette per frame: each frame brings 200 colours of its own.
+    rng = np.random.default_rng(1)
+    palettes = [rng.integers(0, 256, (200, 3), dtype=np.uint8) for _ in range(3)]
+    frames = [p[rng.integers(0, 200, (20, 30))] for p in palettes]
+    anim = read_animation(encode_animation(frames))
+    assert anim.header.colors > 256 and anim.indices(0).dtype == np.uint16
+    _assert_same_frames(anim, frames)
+
+
+def test_a_frame_of_more_colours_than_a_gif_holds_is_quantised_unless_colors_allows_them() -> None:
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (20, 30, 3), dtype=np.uint8) for _ in range(2)]
+    assert read_animation(encode_animation(frames)).header.colors <= 256
+    exact = read_animation(encode_animation(frames, colors=65535))
+    assert exact.header.colors > 256
+    _assert_same_frames(exact, frames)
+
+
+def test_transparency_is_kept_and_every_transparent_pixel_is_one_colour() -> None:
+    frames = []
+    for t in range(3):
+        a = np.zeros((8, 8, 4), np.uint8)
+        a[t : t + 3, t : t + 3] = (200, 10, 10, 255)
+        a[0, 7] = (1, 2, 3, 0)  # transparent, with some RGB that is not kept
+        frames.append(a)
+    anim = read_animation(encode_animation(frames))
+    assert anim.palette.shape[1] == 4
+    _assert_same_frames(anim, frames)
+
+
+def test_seeking_backwards_gives_the_same_frames_as_going_forwards() -> None:
+    frames = _sprite_frames(n=9)
+    frames[5] = np.full_like(frames[5], 9)  # a cut: a key frame in the middle
+    anim = read_animation(encode_animation(frames))
+    for n in (8, 2, 6, 5, 0, 7, 7, 1):
+        np.testing.assert_array_equal(anim.frame(n), frames[n], err_msg=f"frame {n}")
+
+
+def test_the_same_frames_give_the_same_bytes() -> None:
+    frames = _sprite_frames()
+    assert encode_animation(frames, duration=40) == encode_animation(frames, duration=40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 5),
+    st.integers(1, 24),
+    st.integers(1, 20),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([None, 0, 1, 2]),
+)
+def test_random_palette_animations_round_trip(
+    frames: int, width: int, height: int, colors: int, seed: int, coding: int | None
+) -> None:
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(0, 256, (colors, 4), dtype=np.uint8)
+    planes = [rng.integers(0, colors, (height, width)) for _ in range(frames)]
+    for t in range(1, frames):  # some pixels kept from the frame before
+        keep = rng.random((height, width)) < 0.6
+        planes[t] = np.where(keep, planes[t - 1], planes[t])
+    images = [palette[p] for p in planes]
+    options = {} if coding is None else {"coding": coding}
+    anim = read_animation(encode_animation(images, duration=5, **options))
+    _assert_same_frames(anim, images)
+
+
+# --- quantising an animation ------------------------------------------------------------------
+
+
+def test_a_photographic_clip_is_quantised_with_one_palette_and_still_pixels_keep_their_index() -> (
+    None
+):
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    frames = []
+    for t in range(4):
+        f = base.copy()
+        f[8:16, 4 * t : 4 * t + 12] = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+        frames.append(f)
+    anim = read_animation(encode_animation(frames, colors=16, dither=1.0))
+    assert anim.header.colors <= 16
+    for t in range(1, 4):
+        still = (frames[t] == frames[t - 1]).all(axis=2)
+        assert np.array_equal(anim.indices(t)[still], anim.indices(t - 1)[still])
+
+
+# --- Pillow -----------------------------------------------------------------------------------
+
+
+def _gif(frames: list, **kw) -> io.BytesIO:
+    images = [Image.fromarray(f) for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], **kw)
+    buf.seek(0)
+    return buf
+
+
+def test_pillow_opens_an_animation_with_its_frames_and_info() -> None:
+    frames = _sprite_frames()
+    buf = io.BytesIO(encode_animation(frames, duration=70, loop=0))
+    with Image.open(buf) as im:
+        assert (im.format, im.mode, im.n_frames, im.is_animated) == ("KMQ", "P", 6, True)
+        assert im.info["duration"] == 70 and im.info["loop"] == 0
+        got = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+        assert im.tell() == 5
+        im.seek(1)
+        assert im.tell() == 1
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[1])
+        with pytest.raises(EOFError):
+            im.seek(6)
+    for a, b in zip(got, frames, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_animated_gif_saved_with_save_all_keeps_every_frame_exactly() -> None:
+    frames = _sprite_frames(n=5)
+    gif = _gif(frames, duration=[30, 40, 50, 60, 70], loop=2)
+    out = io.BytesIO()
+    with Image.open(gif) as src:
+        src.save(out, "KMQ", save_all=True)
+    out.seek(0)
+    with Image.open(out) as im, Image.open(_gif(frames, duration=[30, 40, 50, 60, 70])) as ref:
+        assert im.n_frames == ref.n_frames and im.info["loop"] == 2
+        for a, b in zip(ImageSequence.Iterator(im), ImageSequence.Iterator(ref), strict=True):
+            assert a.info["duration"] == b.info["duration"]
+            np.testing.assert_array_equal(
+                np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
+            )
+
+
+def test_an_animation_of_more_than_256_colours_opens_as_rgb() -> None:
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 256, (10, 40, 3), dtype=np.uint8) for _ in range(2)]
+    with Image.open(io.BytesIO(encode_animation(frames, colors=65535))) as im:
+        assert im.mode == "RGB"
+        im.seek(1)
+        np.testing.assert_array_equal(np.asarray(im), frames[1])
+
+
+def test_pillow_bomb_check_counts_every_frame(monkeypatch) -> None:
+    data = encode_animation(_sprite_frames(n=6))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40 * 32 * 2)  # two frames' worth
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(data))
+    with pytest.raises(LimitError, match="6 frames"):
+        read_animation(data, max_pixels=40 * 32 * 5)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def _frames_file(frames: list[bytes], colors: int = 2, size: tuple[int, int] = (4, 3)) -> bytes:
+    stream = fmt.build_stream(frames, [10] * len(frames), 0)
+    header = kmcodec.format.layout.Header(
+        width=size[0], height=size[1], colors=colors, index_bits=0, flags=FLAG_ANIMATION
+    )
+    return build_file(header, bytes(3 * colors), {}, stream)
+
+
+def _layer(kind=fmt.PLAIN, x=0, y=0, w=4, h=3, mapping=(0, 1), plane=None) -> fmt.Layer:
+    from kmcodec.format import codings
+    from kmcodec.format.layout import Coding
+
+    symbols = len(mapping) + (kind == fmt.DELTA)
+    plane = np.zeros((h, w), np.uint8) if plane is None else plane
+    stream, bits = codings.encode(plane, symbols, Coding.FAST)
+    return fmt.Layer(kind, x, y, w, h, tuple(mapping), int(Coding.FAST), bits, stream)
+
+
+def test_a_hand_made_file_decodes() -> None:
+    plane = np.array([[0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
+    key = fmt.build_frame([_layer(plane=plane)])
+    delta = fmt.build_frame([_layer(fmt.DELTA, 1, 1, 2, 1, (0,), np.array([[1, 0]], np.uint8))])
+    anim = read_animation(_frames_file([key, delta, fmt.build_frame([])]))
+    want = plane.copy()
+    want[1, 1] = 0
+    np.testing.assert_array_equal(anim.indices(1), want)
+    np.testing.assert_array_equal(anim.indices(2), want)
+
+
+@pytest.mark.parametrize(
+    ("frames", "error", "match"),
+    [
+        ([fmt.build_frame([])], CorruptError, "key frame"),
+        ([fmt.build_frame([_layer(fmt.DELTA, mapping=(0,))])], CorruptError, "key frame"),
+        ([fmt.build_frame([_layer(x=1)])], CorruptError, "not inside"),
+        ([fmt.build_frame([_layer(mapping=(0, 2))])], CorruptError, "palette entry 2"),
+        ([fmt.build_frame([_layer()]) + b"\x00"], CorruptError, "left over"),
+        ([fmt.build_frame([_layer()])[:-3]], CorruptError, "past the end"),
+    ],
+)
+def test_a_bad_frame_is_refused_with_the_documented_error(frames, error, match) -> None:
+    with pytest.raises(error, match=match):
+        read_animation(_frames_file(frames)).indices(0)
+
+
+def test_a_corrupt_frame_is_named_and_the_frames_before_it_stay_readable() -> None:
+    frames = _sprite_frames(n=5)
+    data = bytearray(encode_animation(frames, coding=2))
+    head, stream = split_file(bytes(data))
+    table = fmt.parse_table(stream, len(stream))
+    entry = table.frames[3]
+    data[head.stream_offset + entry.offset + entry.size - 2] ^= 0xFF  # inside its stream's CRC
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        im.seek(2)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[2])
+        im.seek(3)
+        with pytest.raises(OSError, match="frame 3"):
+            im.load()
+        im.seek(1)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[1])
+
+
+def test_a_truncated_animation_opens_and_its_first_frames_decode() -> None:
+    frames = _sprite_frames(n=5)
+    data = encode_animation(frames)
+    head, stream = split_file(data)
+    table = fmt.parse_table(stream, len(stream))
+    cut = data[: head.stream_offset + table.frames[3].offset + 2]
+    with Image.open(io.BytesIO(cut)) as im:
+        im.seek(2)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[2])
+        im.seek(3)
+        with pytest.raises(OSError, match="truncated frame 3"):
+            im.load()
+    with pytest.raises(TruncatedError):
+        read_animation(cut)
+
+
+def test_a_frame_table_larger_than_the_stream_is_refused_before_it_is_read() -> None:
+    stream = struct.pack("<IHH", fmt.MAX_FRAMES, 0, 0)
+    with pytest.raises(CorruptError, match="does not fit"):
+        fmt.parse_table(stream, len(stream))
+    with pytest.raises(LimitError):
+        fmt.parse_table(struct.pack("<IHH", fmt.MAX_FRAMES + 1, 0, 0), 10**9)
+
+
+def test_frame_sizes_that_do_not_add_up_are_refused() -> None:
+    stream = fmt.build_stream([fmt.build_frame([_layer()])], [10], None)
+    with pytest.raises(CorruptError, match="add up"):
+        fmt.parse_table(stream, len(stream) + 1)
+
+
+def test_an_animation_header_with_index_bits_is_refused() -> None:
+    data = bytearray(_frames_file([fmt.build_frame([_layer()])]))
+    fields = HEADER.parse(bytes(data[: HEADER.sizeof()]))
+    assert fields.flags == FLAG_ANIMATION
+    data[11] = 8  # index_bits
+    with pytest.raises(KmqError):
+        read_animation(bytes(data))
+
+
+def test_a_still_file_reads_as_an_animation_of_one_frame() -> None:
+    rgb = _sprite_frames(n=1)[0]
+    anim = read_animation(kmcodec.encode(rgb, 8))
+    assert anim.n_frames == 1
+    np.testing.assert_array_equal(anim.frame(0), rgb)
+
+
+def test_the_reader_holds_one_canvas_not_every_frame() -> None:
+    data = encode_animation(_sprite_frames(n=6))
+    head, stream = split_file(data)
+    reads: list[int] = []
+
+    def read_at(offset: int, size: int) -> memoryview:
+        reads.append(size)
+        return stream[offset : offset + size]
+
+    reader = AnimationReader(head, read_at)
+    reads.clear()
+    first = reader.frame(5)
+    assert first is reader.frame(5)  # the same canvas, painted in place
+    assert max(reads) < len(stream) // 2
+
+
+def test_still_image_warnings_are_not_raised_for_animation_save_options() -> None:
+    frames = [Image.fromarray(f) for f in _sprite_frames(n=2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frames[0].save(io.BytesIO(), "KMQ", save_all=True, append_images=frames[1:], loop=0)
