@@ -301,3 +301,29 @@ def test_viewer_decodes_in_a_worker(tmp_path, served, vector, title, error) -> N
     assert result["title"] == title
     assert result["where"] == "in a worker"
     assert (result.get("error") or {}).get("name") == error
+
+
+@_needs(CHROMIUM, "chromium")
+def test_viewer_steps_through_an_animation_decoded_frame_by_frame_in_a_worker(
+    tmp_path, served
+) -> None:
+    import json
+
+    _, server = served
+    vector = "valid/anim-300-colors.kmq"
+    page = f"{server.url}/js/viewer.html?report=/result&src=/spec/vectors/{vector}"
+    result = json.loads(chromium_until(tmp_path, server, page))
+    assert result["title"] == "anim-300-colors.kmq: 12x9, 300 colours, 4 frames"
+    assert result["where"] == "in a worker" and result.get("error") is None
+    assert result["frames"] == result["shown"] == 4
+
+
+@_needs(CHROMIUM, "chromium")
+def test_viewer_shows_the_frame_of_an_animation_that_is_corrupt(tmp_path, served) -> None:
+    import json
+
+    _, server = served
+    vector = "invalid/anim-layer-checksum.kmq"
+    page = f"{server.url}/js/viewer.html?report=/result&src=/spec/vectors/{vector}"
+    result = json.loads(chromium_until(tmp_path, server, page))
+    assert result["frames"] == 2 and result["shown"] == 1  # frame 0 shown, frame 1 refused

@@ -292,3 +292,46 @@ def test_estimate_anim(tmp_path) -> None:
     assert int(row[12]) == len(zstandard.ZstdCompressor(compression_params=params).compress(data))
     # the block model: most 4x4 blocks are unchanged, so it is far below coding 2 frame by frame
     assert 0 < int(row[14]) < c2 / 2
+
+
+def test_bench_anim_measures_every_file_and_checks_its_frames(tmp_path) -> None:
+    import json
+    import shutil
+
+    from kmcodec.animation import encode_animation
+
+    folder = tmp_path / "anim"
+    folder.mkdir()
+    frames = []
+    for i in range(5):
+        a = np.zeros((30, 40), np.uint8)
+        a[4:12, 3 + 5 * i : 11 + 5 * i] = 1
+        im = Image.fromarray(a, "P")
+        im.putpalette([0, 0, 0, 255, 200, 0])
+        frames.append(im)
+    frames[0].save(
+        folder / "move.gif", save_all=True, append_images=frames[1:], duration=40, loop=0
+    )
+    out = tool(
+        "bench_anim.py",
+        str(folder),
+        "--no-made",
+        "--no-quantised",
+        "--repeat",
+        "1",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
+    result = json.loads((tmp_path / "r.json").read_text())
+    (row,) = result["lossless"]
+    with Image.open(folder / "move.gif") as im:
+        from PIL import ImageSequence
+
+        rgba = [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+    assert row["kmq"] == len(encode_animation(rgba, [40] * 5, 0))  # the real file's size
+    assert row["exact"] is True and row["frames"] == 5 and row["colors"] == 2
+    assert "every frame identical to the source's: 1 of 1 files" in out
+    if shutil.which("gifsicle"):
+        assert row["gifsicle"] > 0 and "median kmq / gifsicle -O3" in out
+    else:
+        assert "gifsicle is not installed" in out

@@ -18,8 +18,9 @@ plus 64 MB.
 Each finding's whole input is saved in ``--save`` (default ``fuzz-findings/``), to be kept in
 ``tests/data/`` (with its expected error in ``tests/data/expected.json``).
 
-Entry points: ``decode`` (kmcodec.decode; documented errors: KmqError), ``pillow``
-(``Image.open(f).load()``; UnidentifiedImageError, OSError, Pillow's decompression-bomb errors)
+Entry points: ``decode`` (``kmcodec.read_animation`` and every frame decoded: a still file is
+one frame; documented errors: KmqError), ``pillow`` (``Image.open(f)`` and every frame loaded
+through ``ImageSequence``; UnidentifiedImageError, OSError, Pillow's decompression-bomb errors)
 and ``info`` (``kmq info --check``; exit codes 0, 1 or 3 and no traceback). Anything else is a
 finding. Prints inputs tried, outcomes per exception type, hangs, memory findings and the peak
 RSS, and exits 1 if anything undocumented happened.
@@ -58,7 +59,8 @@ MEMORY_SLACK = 64 << 20
 
 def seeds() -> list[bytes]:
     manifest = json.loads((VECTORS / "manifest.json").read_text())
-    return [(VECTORS / c["file"]).read_bytes() for c in manifest["valid"] + manifest["invalid"]]
+    cases = manifest["valid"] + manifest["invalid"] + manifest.get("animations", [])
+    return [(VECTORS / c["file"]).read_bytes() for c in cases]
 
 
 def _fix_header_crc(data: bytearray) -> None:
@@ -169,12 +171,17 @@ def _run_one(entry: str, data: bytes, scratch: Path) -> str:
     warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: an outcome, not noise
     try:
         if entry == "decode":
-            kmcodec.decode(data)
+            anim = kmcodec.read_animation(data)  # a still file: its one image
+            for n in range(anim.n_frames):
+                anim.frame(n)
         elif entry == "pillow":
+            from PIL import ImageSequence
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with Image.open(io.BytesIO(data)) as im:
-                    im.load()
+                    for frame in ImageSequence.Iterator(im):
+                        frame.load()
         else:
             scratch.write_bytes(data)
             out = io.StringIO()
