@@ -30,6 +30,7 @@ from .codec import PILLOW_LIMIT, code_plane, options_with_metadata
 from .errors import CorruptError, KmqError, LimitError, OptionError
 from .format import animation as fmt
 from .format import codings
+from .format.codings._fast_coder import paint as _paint
 from .format.layout import (
     CHUNK_EXIF,
     CHUNK_ICC,
@@ -383,13 +384,14 @@ def apply_layer(canvas: np.ndarray, la: fmt.Layer) -> None:
     """Decode a layer's stream and paint it onto the canvas (in place)."""
     h = _layer_header(la)
     codings.check_start(la.stream[: codings.START_BYTES], len(la.stream), h)
-    symbols = codings.decode(la.stream, h).array()
-    box = canvas[la.y : la.y + la.height, la.x : la.x + la.width]
-    if la.kind == fmt.PLAIN:
-        box[...] = np.asarray(la.mapping, dtype=canvas.dtype)[symbols]
-    else:
-        lut = np.asarray((0, *la.mapping), dtype=canvas.dtype)
-        np.copyto(box, lut[symbols], where=symbols != 0)
+    symbols = np.ascontiguousarray(codings.decode(la.stream, h).array())
+    lut = np.asarray(la.mapping if la.kind == fmt.PLAIN else (0, *la.mapping), np.uint16)
+    height, width = canvas.shape
+    delta = la.kind == fmt.DELTA
+    args = (la.x, la.y, la.width, la.height, lut, delta)
+    if _paint(canvas, width, height, canvas.itemsize, symbols, *args) != 0:
+        msg = "a layer's symbol has no entry in its map"  # the codings' own checks prevent it
+        raise CorruptError(msg)
 
 
 class AnimationReader:

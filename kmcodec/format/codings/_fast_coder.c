@@ -1035,6 +1035,66 @@ static PyObject *py_decode_part(PyObject *self, PyObject *args) {
     return PyLong_FromLong(rc);
 }
 
+/* paint(canvas, canvas_width, canvas_height, item, plane, x, y, w, h, lut, delta) -> 0 or -1:
+   an animation layer's symbols (spec section 2.8.2) onto a canvas of uint8 (item 1) or uint16
+   (item 2) palette indices: canvas[y + j][x + i] = lut[s], or kept where delta and s == 0.
+   lut holds uint16 entries; -1 if a symbol has none (the coding's own check makes that
+   impossible). Not coding 2's, but the one loop over pixels an animation's reader has. */
+static PyObject *py_paint(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer canvas, plane, lut;
+    int cw, ch, item, x, y, w, h, delta;
+    if (!PyArg_ParseTuple(args, "w*iiiy*iiiiy*i", &canvas, &cw, &ch, &item, &plane, &x, &y, &w,
+                          &h, &lut, &delta))
+        return NULL;
+    int ok = (item == 1 || item == 2) && cw > 0 && ch > 0 && w > 0 && h > 0 && x >= 0 &&
+             y >= 0 && (int64_t)x + w <= cw && (int64_t)y + h <= ch &&
+             canvas.len == (Py_ssize_t)cw * ch * item && plane.len == (Py_ssize_t)w * h &&
+             lut.len % 2 == 0 && lut.len > 0;
+    if (!ok) {
+        PyBuffer_Release(&canvas);
+        PyBuffer_Release(&plane);
+        PyBuffer_Release(&lut);
+        PyErr_SetString(PyExc_ValueError, "the layer does not fit the canvas");
+        return NULL;
+    }
+    const uint8_t *sym = (const uint8_t *)plane.buf;
+    const uint16_t *map = (const uint16_t *)lut.buf;
+    const int n = (int)(lut.len / 2);
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint16_t full[256] = {0}; /* every symbol has an entry: no test in the loops */
+    for (int s = 0; s < 256; s++) full[s] = s < n ? map[s] : 0;
+    for (Py_ssize_t i = 0; i < plane.len; i++)
+        if (sym[i] >= n) rc = -1;
+    for (int j = 0; j < h && rc == 0; j++) {
+        const uint8_t *row = sym + (size_t)j * w;
+        size_t at = ((size_t)(y + j)) * cw + x;
+        if (item == 1) {
+            uint8_t *out = (uint8_t *)canvas.buf + at;
+            if (delta) {
+                for (int i = 0; i < w; i++)
+                    if (row[i]) out[i] = (uint8_t)full[row[i]];
+            } else {
+                for (int i = 0; i < w; i++) out[i] = (uint8_t)full[row[i]];
+            }
+        } else {
+            uint16_t *out = (uint16_t *)canvas.buf + at;
+            if (delta) {
+                for (int i = 0; i < w; i++)
+                    if (row[i]) out[i] = full[row[i]];
+            } else {
+                for (int i = 0; i < w; i++) out[i] = full[row[i]];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&canvas);
+    PyBuffer_Release(&plane);
+    PyBuffer_Release(&lut);
+    return PyLong_FromLong(rc);
+}
+
 static PyMethodDef methods[] = {
     {"encode", py_encode, METH_VARARGS,
      "encode(indices, width, height, colors, part_rows) -> (table_bytes, [part_bytes])"},
@@ -1042,6 +1102,8 @@ static PyMethodDef methods[] = {
      "parse_tables(table_bytes, colors) -> decoder tables (bytes) or a negative error code"},
     {"decode_part", py_decode_part, METH_VARARGS,
      "decode_part(tables, part_bytes, width, rows, colors, out) -> 0 or a negative error code"},
+    {"paint", py_paint, METH_VARARGS,
+     "paint(canvas, width, height, item, plane, x, y, w, h, lut, delta) -> 0 or -1"},
     {NULL, NULL, 0, NULL},
 };
 
