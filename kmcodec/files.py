@@ -85,8 +85,9 @@ def open_image(source: str | os.PathLike[str] | bytes, frame: int | None = None)
     frames = getattr(im, "n_frames", 1)
     if frame is None and frames > 1:
         msg = (
-            f"the image has {frames} frames and a .kmq file holds one; choose one with"
-            f" --frame N (frame=N), 0 to {frames - 1}"
+            f"the image has {frames} frames and this takes one image: choose it with frame=N"
+            f" (kmq encode --frame N), 0 to {frames - 1}; kmq encode without --frame keeps"
+            " every frame as an animated .kmq file"
         )
         raise AnimatedInputError(msg)
     if frame is not None:

@@ -349,3 +349,13 @@ def test_still_image_warnings_are_not_raised_for_animation_save_options() -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         frames[0].save(io.BytesIO(), "KMQ", save_all=True, append_images=frames[1:], loop=0)
+
+
+def test_reading_one_image_of_an_animation_asks_for_the_frame() -> None:
+    from kmcodec.errors import AnimatedInputError
+    from kmcodec.files import open_image
+
+    gif = _gif(_sprite_frames(n=3)).getvalue()
+    with pytest.raises(AnimatedInputError, match=r"3 frames .* frame=N .* 0 to 2"):
+        open_image(gif)
+    assert open_image(gif, frame=2).size == (40, 32)
