@@ -313,6 +313,13 @@ def encode_file(
         result.status, result.message = "failed", str(exc)
         return result, None
     result.colors, result.psnr, result.bytes_out = q.colors, q.psnr, len(encoded)
+    return _finish(result, encoded, target, skip_if_larger, t0)
+
+
+def _finish(
+    result: FileResult, encoded: bytes, target: str | None, skip_if_larger: bool, t0: float
+) -> tuple[FileResult, bytes | None]:
+    """The end of an encode: skipped if larger (``skip_if_larger``), else written atomically."""
     if skip_if_larger and len(encoded) > result.bytes_in:
         result.status = "larger"
         result.message = (
@@ -368,16 +375,7 @@ def _encode_animation_file(
     anim = read_animation(encoded, max_pixels=None)
     result.colors, result.bytes_out, result.frames = anim.header.colors, len(encoded), len(frames)
     result.psnr = _animation_psnr(frames, anim)
-    if skip_if_larger and len(encoded) > result.bytes_in:
-        result.status = "larger"
-        result.message = (
-            f"skipped: {len(encoded)} bytes would be larger than the input's {result.bytes_in}"
-        )
-        return result, None
-    if target is not None and not _wrote(result, target, encoded):
-        return result, None
-    result.seconds = time.perf_counter() - t0
-    return result, encoded
+    return _finish(result, encoded, target, skip_if_larger, t0)
 
 
 def _animation_psnr(frames: list[Any], anim: Any) -> float:

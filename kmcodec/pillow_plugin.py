@@ -253,20 +253,13 @@ class KmqImageFile(ImageFile.ImageFile):
         if self.fp is None:
             msg = "verify must be called directly after open"
             raise RuntimeError(msg)
-        if self._animation is not None:
-            try:
-                for n in range(self.n_frames):
-                    self._animation.frame(n)
-            except TruncatedError as exc:
-                raise OSError(str(exc)) from None
-            except KmqError as exc:
-                msg = f"broken KMQ file ({exc})"
-                raise SyntaxError(msg) from None
-            super().verify()
-            return
-        self.fp.seek(self.tile[0].offset)
         try:
-            codings.read_plane(self.fp, self._header)
+            if self._animation is not None:
+                for n in range(self.n_frames):  # every layer's checks, one canvas
+                    self._animation.frame(n)
+            else:
+                self.fp.seek(self.tile[0].offset)
+                codings.read_plane(self.fp, self._header)
         except TruncatedError as exc:
             raise OSError(str(exc)) from None
         except KmqError as exc:

@@ -216,6 +216,11 @@ def _ratio(row: dict, a: str, b: str) -> float | None:
     return row[a] / row[b] if a in row and b in row else None
 
 
+def _ratio_cell(row: dict, a: str, b: str, width: int) -> str:
+    v = _ratio(row, a, b)
+    return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
+
+
 def print_lossless(rows: list[dict]) -> dict:
     head = (
         f"{'file':28}{'frames':>7}{'canvas':>10}{'colours':>8}{'GIF':>9}{'gifsicle':>9}"
@@ -228,21 +233,15 @@ def print_lossless(rows: list[dict]) -> dict:
             f"{r['file'][:27]:28}{r['frames']:>7}{r['canvas']:>10}{r['colors']:>8}{r['gif']:>9}",
             f"{r.get('gifsicle', '-'):>9}{r.get('webp', '-'):>9}{r['kmq']:>9}{r['kmq_c1']:>9}",
         ]
-        for a, b, width in (
-            ("kmq", "gifsicle", 7),
-            ("kmq_c1", "gifsicle", 9),
-            ("kmq", "webp", 7),
-        ):
-            v = _ratio(r, a, b)
-            cells.append(f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}")
-        cells.append(f"{'yes' if r['exact'] else 'NO':>6}")
-        for a, b, width in (
+        sizes = (("kmq", "gifsicle", 7), ("kmq_c1", "gifsicle", 9), ("kmq", "webp", 7))
+        times = (
             ("open_kmq_s", "open_webp_s", 12),
             ("open_kmq_s", "open_gif_s", 7),
             ("encode_s", "gifsicle_s", 10),
-        ):
-            v = _ratio(r, a, b)
-            cells.append(f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}")
+        )
+        cells += [_ratio_cell(r, *column) for column in sizes]
+        cells.append(f"{'yes' if r['exact'] else 'NO':>6}")
+        cells += [_ratio_cell(r, *column) for column in times]
         print("".join(cells))
     summary: dict = {}
     for name, a, b in (
