@@ -141,10 +141,9 @@ class KmqImageFile(ImageFile.ImageFile):
                     data = self._animation.pixels(self._frame).tobytes()
             except (KmqError, EOFError) as exc:
                 raise OSError(str(exc)) from None
-            if self.mode == "P":
-                self.im = Image.core.map_buffer(data, self.size, "raw", 0, ("P", 0, 1))
-            else:  # Pillow keeps RGB as 4 bytes a pixel: its raw decoder converts
-                self.im = Image.frombytes(self.mode, self.size, data).im
+            # RGBA words (RGB with A = 255): what Pillow holds for RGB and RGBA images.
+            rawmode = "RGBX" if self.mode == "RGB" else self.mode
+            self.im = Image.frombytes(self.mode, self.size, data, "raw", rawmode).im
             if self.palette:
                 self.palette.dirty = 1
             self.readonly = 1
