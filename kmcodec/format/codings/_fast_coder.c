@@ -591,10 +591,11 @@ static uint32_t br_eg(bitreader *r, int k, int *err) {
     return (uint32_t)(((1ull << (z + k)) | m) - (1ull << k));
 }
 
-/* read one table's frequencies (scaled to 2^bits); return its symbol count or an error */
+/* read one table's frequencies (scaled to 2^bits) into freq[0 .. a - 1], the only entries a
+ * reader of the table looks at; return its symbol count or an error */
 static int read_table(bitreader *r, int a, int bits, uint32_t *freq) {
     int err = 0;
-    memset(freq, 0, 256 * sizeof(uint32_t));
+    memset(freq, 0, (size_t)a * sizeof(uint32_t)); /* not 256: most tables have 2 to 6 */
     uint32_t nz = br_eg(r, 0, &err);
     if (err) return err;
     if (nz > (uint32_t)a) return ERR_SYMBOL;
