@@ -229,15 +229,24 @@ def frame_layers(
     def cost(layers: list[fmt.Layer]) -> int:
         return sum(len(la.stream) + len(fmt.map_bytes(la.mapping, colors)[1]) for la in layers)
 
-    # PLAIN or DELTA, chosen on coding 2 alone (fast to code), then coded as the options say.
+    # PLAIN or DELTA, chosen on coding 2 alone (fast to code); then, with no coding asked
+    # for, coding 0 where it is smaller, by the still images' rule (codec.code_plane): at the
+    # screening zstd level first, and at the final level only where that comes close.
     ranking = opts if opts.coding is not None else _options.update(opts, coding=Coding.FAST)
     plain = _layers(sub, None, (x0, y0), colors, ranking)
     delta = _layers(sub, need, (x0, y0), colors, ranking)
     best, kind = (plain, None) if cost(plain) < cost(delta) else (delta, need)
-    if opts.coding is None:
-        final = _layers(sub, kind, (x0, y0), colors, opts)
-        best = min(best, final, key=cost)
-    return best
+    if opts.coding is not None:
+        return best
+    rows = _options.update(opts, coding=Coding.ROWS)
+    screen = opts.preset.screen_level
+    if screen is not None and opts.compress_level is None:
+        screened = _layers(
+            sub, kind, (x0, y0), colors, _options.update(rows, compress_level=screen)
+        )
+        if cost(screened) >= _options.SCREEN_MARGIN * cost(best):
+            return best
+    return min(best, _layers(sub, kind, (x0, y0), colors, rows), key=cost)
 
 
 def _durations(duration: int | Sequence[int], count: int) -> list[int]:

@@ -4,9 +4,9 @@ Usage::
 
     python tools/bench_anim.py [DIR] [--no-made] [--min-size] [--repeat N] [--json FILE]
 
-For every GIF in DIR (default ``../shared/corpus/anim``) and three animations the tool makes
-for what real GIFs there lack (a UI screencast and an animated bar chart, saved as GIFs by
-Pillow; see :func:`made_animations`):
+For every GIF in DIR (default ``../shared/corpus/anim``) and the animations the tool makes for
+what real GIFs there lack (a UI screencast, an animated bar chart and a dithered photographic
+clip with a palette per frame, saved as GIFs by Pillow; see :func:`made_animations`):
 
 - **lossless**: the frames as Pillow composites them, stored as .kmq (the encoder's default,
   and coding 1 in every layer), ``gifsicle -O3`` of the GIF, and animated WebP lossless
@@ -158,10 +158,21 @@ def photo_pan(frames: int = 30) -> list[Image.Image]:
     return [photo.crop((s, 40, s + w, 40 + h)) for s in np.linspace(0, span, frames).astype(int)]
 
 
+def dithered_clip(frames: int = 20) -> list[Image.Image]:
+    """A photographic clip as GIF encoders make one: each frame of :func:`photo_pan` reduced by
+    Pillow to 256 colours of its own, Floyd-Steinberg dithered (a local palette per frame, and
+    dither noise that changes wherever the picture moves)."""
+    return [f.quantize(256, dither=Image.Dither.FLOYDSTEINBERG) for f in photo_pan(frames)]
+
+
 def made_animations(folder: Path) -> list[Path]:
     """The palette animations the corpus lacks, written as GIFs into ``folder``."""
     made = []
-    for name, frames in (("made-ui-screencast", ui_screencast()), ("made-bar-chart", bar_chart())):
+    for name, frames in (
+        ("made-ui-screencast", ui_screencast()),
+        ("made-bar-chart", bar_chart()),
+        ("made-dithered-clip", dithered_clip()),
+    ):
         path = folder / f"{name}.gif"
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
         made.append(path)
