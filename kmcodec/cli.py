@@ -664,8 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="of an image with several frames (animated GIF, APNG or WebP, multi-page TIFF),"
-        " encode frame N (from 0); without it such an image is refused with exit 5, since a"
-        " .kmq file holds one image",
+        " encode frame N (from 0) as a still image; without it every frame is kept, as an"
+        " animated .kmq file (exit 5 if there is no frame N)",
     )
     enc.add_argument(
         "--skip-if-larger",
