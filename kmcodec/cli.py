@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -515,6 +516,44 @@ def _print_medians(medians: list[dict[str, Any]]) -> None:
 _COMPARE_OPTIONS = ("speed", "color_space")
 
 
+def _frames_of(path: str) -> int:
+    """Frames of an image file (1 for a still image, or one Pillow cannot open)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except (OSError, SyntaxError, ValueError):
+        return 1
+
+
+def _compare_animations(paths: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each animation stored losslessly as .kmq (default and coding 1) beside the original,
+    gifsicle -O3 and animated WebP (where installed), every frame checked; a table printed."""
+    from .comparison.animation import PEERS, measure_animation
+
+    rows = []
+    for path in paths:
+        rows.append(measure_animation(Path(path), Path(args.out) / "animations", repeat=1))
+    if args.quiet or not rows:
+        return rows
+    missing = [p for p in PEERS if shutil.which(p) is None]
+    if missing:
+        print(f"({', '.join(missing)} not installed: not measured; apt-get install gifsicle webp)")
+    print(
+        f"{'animation':28}{'frames':>7}{'colours':>8}{'original':>10}{'gifsicle':>10}"
+        f"{'WebP':>10}{'.kmq':>10}{'kmq c1':>10}{'exact':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['file'][:27]:28}{r['frames']:>7}{r['colors']:>8}{r['gif']:>10}"
+            f"{r.get('gifsicle', '-'):>10}{r.get('webp', '-'):>10}{r['kmq']:>10}{r['kmq_c1']:>10}"
+            f"{'yes' if r['exact'] else 'NO':>7}"
+        )
+    print(f"files in {Path(args.out) / 'animations'}/")
+    return rows
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare
     from .comparison.report import write_report
@@ -535,6 +574,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if missing:
         print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
         return EXIT_READ
+    animations = _compare_animations([p for p in images if _frames_of(p) > 1], args)
+    images = [p for p in images if _frames_of(p) <= 1]
+    if not images:
+        if args.json:
+            Path(args.json).write_text(json.dumps({"animations": animations}, indent=2) + "\n")
+        return EXIT_OK
     bar = _Progress(len(images), args.quiet, "kmq compare", every=1)
 
     def progress(name: str) -> None:
@@ -574,7 +619,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             writer.writeheader()
             writer.writerows(records)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        payload = result.to_json()
+        if animations:
+            payload["animations"] = animations
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     files: list[Path] = []
     if not args.no_plots:
         try:

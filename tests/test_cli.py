@@ -666,3 +666,23 @@ def test_encode_keeps_the_inputs_icc_profile_and_exif(tmp_path, photo) -> None:
     assert img.exif is not None
     with Image.open(tmp_path / "meta.kmq") as im:
         assert im.getexif()[0x0112] == 6
+
+
+def test_compare_measures_an_animation_against_its_peers(tmp_path) -> None:
+    import json
+    import shutil
+
+    _animation(tmp_path / "anim.gif", frames=4)
+    out = tmp_path / "cmp"
+    result = kmq(
+        "compare", str(tmp_path / "anim.gif"), "--out", str(out), "--json", str(tmp_path / "r.json")
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"anim.gif" in result.stdout and b"yes" in result.stdout
+    (row,) = json.loads((tmp_path / "r.json").read_text())["animations"]
+    kmq_file = out / "animations" / "anim.kmq"
+    assert row["kmq"] == kmq_file.stat().st_size and row["exact"] is True and row["frames"] == 4
+    with Image.open(kmq_file) as im:
+        assert im.n_frames == 4
+    if shutil.which("gifsicle"):
+        assert row["gifsicle"] == (out / "animations" / "anim.O3.gif").stat().st_size

@@ -29,12 +29,10 @@ ffmpeg``). It prints tables and medians, and with ``--json`` writes every figure
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,51 +40,13 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, corpus_files
-from PIL import Image, ImageDraw, ImageSequence
+from PIL import Image, ImageDraw
 
 import kmcodec
 from kmcodec.animation import encode_animation, read_animation
+from kmcodec.comparison.animation import _run, composited, measure_animation
 
 ANIM = ROOT.parent / "shared" / "corpus" / "anim"
-
-
-def composited(source: Path | bytes) -> tuple[list[np.ndarray], list[int], int | None]:
-    """Every frame as Pillow composites it (RGBA, transparent pixels as 0), the durations and
-    the loop count."""
-    fp = io.BytesIO(source) if isinstance(source, bytes) else source
-    with Image.open(fp) as im:
-        frames, durations = [], []
-        for frame in ImageSequence.Iterator(im):
-            a = np.array(frame.convert("RGBA"))
-            a[a[..., 3] == 0] = 0
-            frames.append(a)
-            durations.append(int(frame.info.get("duration", 0) or 0))
-        return frames, durations, im.info.get("loop")
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def open_every_frame(path: Path) -> None:
-    """What a Pillow user does to show an animation: open it and load each frame."""
-    with Image.open(path) as im:
-        for frame in ImageSequence.Iterator(im):
-            frame.load()
-
-
-def _run(cmd: list[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
-
-
-# --- animations made here -------------------------------------------------------------------
 
 
 def ui_screencast(frames: int = 48) -> list[Image.Image]:
@@ -180,47 +140,6 @@ def made_animations(folder: Path) -> list[Path]:
 
 
 # --- lossless ----------------------------------------------------------------------------------
-
-
-def lossless_row(gif: Path, work: Path, args: argparse.Namespace, peers: dict) -> dict:
-    row: dict = {"file": gif.name, "gif": gif.stat().st_size}
-    t = time.perf_counter()
-    frames, durations, loop = composited(gif)
-    kmq = encode_animation(frames, durations, loop)
-    row["encode_s"] = time.perf_counter() - t
-    row["frames"] = len(frames)
-    row["canvas"] = f"{frames[0].shape[1]}x{frames[0].shape[0]}"
-    row["kmq"] = len(kmq)
-    row["kmq_c1"] = len(encode_animation(frames, durations, loop, coding=1))
-    anim = read_animation(kmq, max_pixels=None)
-    row["colors"] = anim.header.colors
-    row["exact"] = all(
-        np.array_equal(_rgba(anim.frame(n)), f) for n, f in enumerate(frames)
-    ) and anim.n_frames == len(frames)
-    kmq_path = work / f"{gif.stem}.kmq"
-    kmq_path.write_bytes(kmq)
-    row["open_kmq_s"] = _best(lambda: open_every_frame(kmq_path), args.repeat)
-    row["open_gif_s"] = _best(lambda: open_every_frame(gif), args.repeat)
-    if peers["gifsicle"]:
-        out = work / f"{gif.stem}.O3.gif"
-        row["gifsicle_s"] = _run(["gifsicle", "-O3", str(gif), "-o", str(out)])
-        row["gifsicle"] = out.stat().st_size
-    if peers["gif2webp"]:
-        out = work / f"{gif.stem}.webp"
-        row["webp_s"] = _run(["gif2webp", "-m", "6", "-q", "100", str(gif), "-o", str(out)])
-        row["webp"] = out.stat().st_size
-        row["open_webp_s"] = _best(lambda: open_every_frame(out), args.repeat)
-        if args.min_size:
-            small = work / f"{gif.stem}.min.webp"
-            _run(["gif2webp", "-min_size", "-m", "6", "-q", "100", str(gif), "-o", str(small)])
-            row["webp_min"] = small.stat().st_size
-    return row
-
-
-def _rgba(a: np.ndarray) -> np.ndarray:
-    if a.shape[2] == 4:
-        return a
-    return np.concatenate([a, np.full((*a.shape[:2], 1), 255, np.uint8)], axis=2)
 
 
 def _ratio(row: dict, a: str, b: str) -> float | None:
@@ -396,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if not args.no_made:
             gifs += made_animations(work)
-        rows = [lossless_row(g, work, args, peers) for g in gifs]
+        rows = [
+            measure_animation(g, work, repeat=args.repeat, min_size=args.min_size) for g in gifs
+        ]
         print(f"lossless, {len(rows)} animations (times: best of {args.repeat}, one process)")
         summary = print_lossless(rows)
         quantised: list[dict] = []

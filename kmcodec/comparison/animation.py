@@ -1,0 +1,122 @@
+"""Animations on disk: ``.kmq`` against the original, gifsicle -O3 and animated WebP lossless.
+
+Used by ``kmq compare`` for inputs of several frames and by ``tools/bench_anim.py``. Every
+``.kmq`` file made is decoded and compared frame by frame with what Pillow composites from the
+input (``exact``); the peers run where installed (``apt-get install gifsicle webp``) and are
+left out otherwise. Sizes are of the files written; times are the best of ``repeat`` runs in
+this process (encoding includes reading the input's frames through Pillow).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PEERS", "composited", "measure_animation", "open_every_frame"]
+
+#: The peers measured, by the command that must be on PATH.
+PEERS = ("gifsicle", "gif2webp")
+
+
+def composited(source: Path | bytes) -> tuple[list[np.ndarray], list[int], int | None]:
+    """Every frame as Pillow composites it (RGBA, transparent pixels as 0), the durations and
+    the loop count (None if the file gives none)."""
+    from PIL import Image, ImageSequence
+
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    with Image.open(fp) as im:
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(im):
+            a = np.array(frame.convert("RGBA"))
+            a[a[..., 3] == 0] = 0
+            frames.append(a)
+            durations.append(int(frame.info.get("duration", 0) or 0))
+        return frames, durations, im.info.get("loop")
+
+
+def open_every_frame(path: Path) -> None:
+    """What a Pillow user does to show an animation: open it and load each frame."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        for frame in ImageSequence.Iterator(im):
+            frame.load()
+
+
+def _best(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _run(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def _rgba(a: np.ndarray) -> np.ndarray:
+    if a.shape[2] == 4:
+        return a
+    return np.concatenate([a, np.full((*a.shape[:2], 1), 255, np.uint8)], axis=2)
+
+
+def measure_animation(
+    source: Path, out: Path, *, repeat: int = 3, min_size: bool = False
+) -> dict[str, Any]:
+    """Measure one animation; write the files measured into ``out``.
+
+    Returns
+    -------
+    dict
+        ``file``, ``frames``, ``canvas``, ``colors``; sizes in bytes: ``gif`` (the input),
+        ``kmq`` (the encoder's default), ``kmq_c1`` (coding 1), ``gifsicle``, ``webp``
+        (``gif2webp -m 6 -q 100``) and ``webp_min`` (with ``-min_size``, if asked) where
+        installed; ``exact``; seconds: ``encode_s``, ``open_kmq_s``, ``open_gif_s``,
+        ``gifsicle_s``, ``webp_s``, ``open_webp_s``.
+    """
+    from ..animation import encode_animation, read_animation
+
+    out.mkdir(parents=True, exist_ok=True)
+    row: dict[str, Any] = {"file": source.name, "gif": source.stat().st_size}
+    t = time.perf_counter()
+    frames, durations, loop = composited(source)
+    kmq = encode_animation(frames, durations, loop)
+    row["encode_s"] = time.perf_counter() - t
+    row["frames"] = len(frames)
+    row["canvas"] = f"{frames[0].shape[1]}x{frames[0].shape[0]}"
+    row["kmq"] = len(kmq)
+    row["kmq_c1"] = len(encode_animation(frames, durations, loop, coding=1))
+    anim = read_animation(kmq, max_pixels=None)
+    row["colors"] = anim.header.colors
+    row["exact"] = anim.n_frames == len(frames) and all(
+        np.array_equal(_rgba(anim.frame(n)), f) for n, f in enumerate(frames)
+    )
+    kmq_path = out / f"{source.stem}.kmq"
+    kmq_path.write_bytes(kmq)
+    row["open_kmq_s"] = _best(lambda: open_every_frame(kmq_path), repeat)
+    row["open_gif_s"] = _best(lambda: open_every_frame(source), repeat)
+    if shutil.which("gifsicle"):
+        o3 = out / f"{source.stem}.O3.gif"
+        row["gifsicle_s"] = _run(["gifsicle", "-O3", str(source), "-o", str(o3)])
+        row["gifsicle"] = o3.stat().st_size
+    if shutil.which("gif2webp") and source.suffix.lower() == ".gif":
+        webp = out / f"{source.stem}.webp"
+        row["webp_s"] = _run(["gif2webp", "-m", "6", "-q", "100", str(source), "-o", str(webp)])
+        row["webp"] = webp.stat().st_size
+        row["open_webp_s"] = _best(lambda: open_every_frame(webp), repeat)
+        if min_size:
+            small = out / f"{source.stem}.min.webp"
+            _run(["gif2webp", "-min_size", "-m", "6", "-q", "100", str(source), "-o", str(small)])
+            row["webp_min"] = small.stat().st_size
+    return row
