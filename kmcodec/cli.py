@@ -54,6 +54,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 #: The reader of the output went away (``kmq info a.kmq | head``), as for SIGPIPE (128 + 13).
 EXIT_BROKEN_PIPE = 141
+#: pngquant's --speed 11: speed 10 without dithering.
+PNGQUANT_FASTEST = 11
 #: Which code wins when files of a batch end differently.
 _PRIORITY = (EXIT_READ, EXIT_ANIMATED, EXIT_WRITE, EXIT_FAILED, EXIT_QUALITY, EXIT_LARGER)
 
@@ -125,7 +127,19 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    sources = expand(args.inputs)
+    inputs = list(args.inputs)
+    if len(inputs) > 1 and inputs[0].isdigit() and not Path(inputs[0]).exists():
+        # pngquant's spelling: kmq encode 64 photo.png
+        if hasattr(args, "colors"):
+            print("kmq: give the colour count once (as N first or --colors N)", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            args.colors = options.check("colors", int(inputs[0]))
+        except ValueError as exc:
+            print(f"kmq: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        inputs = inputs[1:]
+    sources = expand(inputs)
     if not sources:
         print("kmq: no image files found", file=sys.stderr)
         return EXIT_READ
@@ -136,10 +150,16 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         if args.output != "-":
             batch.check_kmq_suffix(args.output or args.ext)
         given = options.given_arguments(args)
+        nofs = args.nofs
+        if given.get("speed") == PNGQUANT_FASTEST:  # as pngquant: speed 10, no dithering
+            given["speed"] = PNGQUANT_FASTEST - 1
+            nofs = nofs or "dither" not in given
         if args.nofs and "dither" in given:
-            raise ValueError("give --dither or --nofs, not both")
-        if not args.nofs and "dither" not in given:
+            raise ValueError("give --dither (or --floyd) or --nofs, not both")
+        if not nofs and "dither" not in given:
             given["dither"] = True  # as pngquant: Floyd-Steinberg unless --nofs
+        if args.strip:  # no ICC profile or EXIF from the input
+            given["icc_profile"] = given["exif"] = b""
         options.resolve(**given)  # together (quality and target_psnr exclude each other)
     except ValueError as exc:
         print(f"kmq: {exc}", file=sys.stderr)
@@ -650,6 +670,39 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _floyd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a strength 0-1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a strength 0-1, got {text!r}")
+    return value
+
+
+def _pngquant_argv(argv: list[str]) -> list[str]:
+    """pngquant's spellings in argparse's terms: ``--ext -fs8.png`` (a value that starts with
+    ``-``, which argparse would take for an option) as ``--ext=-fs8.png``, and
+    ``--floyd=STRENGTH`` as ``--dither=STRENGTH``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--ext" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append("--ext=" + argv[i + 1])
+            i += 2
+            continue
+        if argv[i].startswith("--floyd="):  # pngquant's --floyd=0.5 is our --dither=0.5
+            out.append(f"--dither={_floyd(argv[i].partition('=')[2])!r}")
+            i += 1
+            continue
+        if argv[i] == "--":
+            out += argv[i:]
+            break
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def _ranged(low: int, high: int):
     def parse(text: str) -> int:
         try:
@@ -682,7 +735,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Encode images (or folders of images) as .kmq.",
     )
     enc.add_argument(
-        "inputs", nargs="+", metavar="IN", help="image files or folders; - reads standard input"
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="image files or folders; - reads standard input. A number first is the colour"
+        " count, as pngquant's: kmq encode 64 photo.png",
     )
     out = enc.add_mutually_exclusive_group()
     out.add_argument(
@@ -692,7 +749,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file, one input only; - writes standard output",
     )
     out.add_argument("--ext", default=layout.EXTENSION, help="output file suffix (default .kmq)")
-    options.add_arguments(enc)  # every encode option, as kmcodec.options declares it
+    # every encode option, as kmcodec.options declares it (--speed also takes pngquant's 11)
+    options.add_arguments(enc, extra={"speed": PNGQUANT_FASTEST})
+    enc.add_argument(
+        "--floyd",
+        dest="dither",
+        action="store_const",
+        const=True,
+        default=argparse.SUPPRESS,
+        help="--floyd=STRENGTH, as pngquant's: Floyd-Steinberg dithering of this strength (0-1;"
+        " bare --floyd: 1); the same as --dither=STRENGTH",
+    )
+    enc.add_argument(
+        "--strip",
+        action="store_true",
+        help="store no metadata (the input's ICC profile and EXIF), as pngquant's --strip",
+    )
     enc.add_argument(
         "--nofs",
         action="store_true",
@@ -870,6 +942,11 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
+    try:
+        argv = _pngquant_argv(sys.argv[1:] if argv is None else argv)
+    except argparse.ArgumentTypeError as exc:
+        print(f"kmq: error: argument --floyd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(argv)
     if threading.current_thread() is not threading.main_thread():
         return int(args.func(args))

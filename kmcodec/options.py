@@ -337,7 +337,8 @@ OPTIONS: tuple[Option, ...] = (
         from_text=int,
         metavar="N",
         cli_help="1 (slowest, best) to 10 (fastest), as in pngquant: how hard the palette search"
-        " and coding 0's zstd work.",
+        " and coding 0's zstd work. kmq encode also takes pngquant's 11: speed 10 without"
+        " dithering.",
     ),
     Option(
         "quality",
@@ -394,6 +395,17 @@ OPTIONS: tuple[Option, ...] = (
         " --smooth off.",
         cli_values="off, 0-1, floyd-steinberg, sierra-lite, atkinson, bayer[:STRENGTH]",
         cli_default="floyd-steinberg at strength 1",
+    ),
+    Option(
+        "posterize",
+        0,
+        "0-4",
+        "Drop this many low bits of each channel of the palette (the high bits repeated into"
+        " them), as pngquant's --posterize, for displays of fewer bits a channel (4: RGBA4444,"
+        " 3 with RGB565-like output); 0 keeps full precision.",
+        lambda v: _integer("posterize", v, 0, 4),
+        from_text=int,
+        metavar="BITS",
     ),
     Option(
         "smooth",
@@ -657,13 +669,20 @@ def quantizer_arguments(options: Any) -> dict[str, Any]:
     return {"effort": SPEEDS[options.speed].effort, **given}
 
 
-def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    names: tuple[str, ...] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Add a flag for every option (or those in ``names``) but the metadata ones to a parser.
 
     Flags not given are absent from the parsed namespace, so :func:`resolve` fills in the
-    defaults declared here.
+    defaults declared here. ``extra`` maps an option's name to one more value its flag takes
+    (``kmq encode --speed 11``, pngquant's), which the command turns into options itself.
     """
     import argparse
+
+    extra = extra or {}
 
     for option in OPTIONS:
         if option.flag is None or (names is not None and option.name not in names):
@@ -672,6 +691,8 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
         def parse(text: str, option: Option = option) -> Any:
             try:
                 value = option.from_text(text) if option.from_text else text
+                if option.name in extra and value == extra[option.name]:
+                    return value
                 option.check(value)
             except (ValueError, TypeError) as exc:
                 if option.name == "quality":  # its own message says which part is wrong

@@ -686,3 +686,70 @@ def test_compare_measures_an_animation_against_its_peers(tmp_path) -> None:
         assert im.n_frames == 4
     if shutil.which("gifsicle"):
         assert row["gifsicle"] == (out / "animations" / "anim.O3.gif").stat().st_size
+
+
+# --- pngquant's spellings ---
+
+
+def test_a_colour_count_first_is_the_palette_size_as_in_pngquant(png) -> None:
+    result = kmq("encode", "12", str(png), "--nofs")
+    assert result.returncode == 0, result.stderr
+    assert kmcodec.read(png.with_suffix(".kmq").read_bytes()).header.colors == 12
+    both = kmq("encode", "12", str(png), "--colors", "8", "-f")
+    assert both.returncode == 2 and "once" in both.stderr.decode()
+
+
+def test_a_file_named_like_a_number_is_an_input_not_a_colour_count(tmp_path, photo) -> None:
+    Image.fromarray(photo).save(tmp_path / "64", format="PNG")  # a PNG called "64"
+    Image.fromarray(photo).save(tmp_path / "b.png")
+    result = kmq("encode", "64", "b.png", "--colors", "4", "--nofs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "64.kmq").exists() and (tmp_path / "b.kmq").exists()
+
+
+def test_ext_takes_a_suffix_that_starts_with_a_dash_after_a_space(png) -> None:
+    assert kmq("encode", "--ext", "-k.kmq", "--colors", "4", str(png)).returncode == 0
+    assert (png.parent / "photo-k.kmq").exists()
+
+
+def test_floyd_is_dithering_of_a_strength_and_bare_floyd_is_full(png, tmp_path) -> None:
+    made = {}
+    for flag in ("--floyd=0.5", "--dither=0.5", "--floyd", "--dither=1"):
+        out = tmp_path / f"{flag.strip('-').replace('=', '')}.kmq"
+        result = kmq("encode", flag, "--colors", "8", str(png), "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        made[flag] = out.read_bytes()
+    assert made["--floyd=0.5"] == made["--dither=0.5"] != made["--floyd"] == made["--dither=1"]
+    bad = kmq("encode", "--floyd=2", str(png), "-o", str(tmp_path / "x.kmq"))
+    assert bad.returncode == 2 and "--floyd" in bad.stderr.decode()
+    assert not (tmp_path / "x.kmq").exists()
+
+
+def test_speed_11_is_speed_10_without_dithering_as_in_pngquant(png, tmp_path) -> None:
+    eleven, ten = tmp_path / "11.kmq", tmp_path / "10.kmq"
+    assert kmq("encode", "--speed", "11", str(png), "-o", str(eleven)).returncode == 0
+    assert kmq("encode", "--speed", "10", "--nofs", str(png), "-o", str(ten)).returncode == 0
+    assert eleven.read_bytes() == ten.read_bytes()
+    assert kmq("encode", "--speed", "12", str(png), "-o", str(tmp_path / "x.kmq")).returncode == 2
+
+
+def test_strip_stores_no_icc_profile_or_exif(tmp_path, photo) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo).save(tmp_path / "m.png", icc_profile=profile, exif=exif.tobytes())
+    assert kmq("encode", "--strip", str(tmp_path / "m.png")).returncode == 0
+    chunks = kmcodec.read((tmp_path / "m.kmq").read_bytes())
+    assert chunks.icc_profile is None and chunks.exif is None
+    assert kmq("encode", str(tmp_path / "m.png"), "--ext", "-kept.kmq").returncode == 0
+    kept = kmcodec.read((tmp_path / "m-kept.kmq").read_bytes())
+    assert kept.icc_profile == profile and kept.exif
+
+
+def test_posterize_keeps_the_palettes_high_bits_only(png) -> None:
+    assert kmq("encode", "--posterize", "4", "--colors", "32", str(png)).returncode == 0
+    palette = kmcodec.read(png.with_suffix(".kmq").read_bytes()).palette
+    assert np.all(palette % 17 == 0)  # 0xAB -> 0xAA: the high nibble twice
+    assert kmq("encode", "--posterize", "5", str(png), "-f").returncode == 2

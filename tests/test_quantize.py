@@ -181,3 +181,23 @@ def test_small_images_get_fewer_swap_trials_above_64_colours() -> None:
     assert effort.swap_trials(256, SWAP_FULL_PIXELS) == full
     assert effort.swap_trials(256, SWAP_FULL_PIXELS / 4) == round(full / 4)
     assert effort.swap_trials(64, 100.0) == effort.swap_trials(64)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+def test_posterize_drops_low_bits_and_keeps_black_and_white(bits) -> None:
+    from kmcodec.quantization.quantize import posterize_colors
+
+    values = np.arange(256, dtype=np.uint8)
+    out = posterize_colors(values, bits)
+    assert out[0] == 0 and out[255] == 255
+    assert len(np.unique(out)) == 1 << (8 - bits)
+    np.testing.assert_array_equal(out >> bits, values >> bits)  # the high bits are kept
+
+
+def test_posterize_of_an_image_with_few_colours_merges_what_meets_and_is_not_lossless() -> None:
+    pixels = np.array([[[0, 17, 34], [1, 18, 35], [255, 255, 255]]], dtype=np.uint8)
+    q = kmcodec.quantize(pixels, 4, posterize=4)
+    assert len(q.palette) == 2 and not q.lossless
+    np.testing.assert_array_equal(q.palette[q.indices[0, 0]], [0, 17, 34])
+    assert q.indices[0, 0] == q.indices[0, 1]
+    assert kmcodec.quantize(pixels, 4).lossless

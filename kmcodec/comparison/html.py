@@ -30,16 +30,17 @@ _MIME = {
 
 
 def js_dir() -> Path:
-    """The folder of the JavaScript decoder: ``js/`` beside the package in a source checkout
-    (or an editable install)."""
-    folder = Path(__file__).resolve().parents[2] / "js"
-    if not (folder / "kmq.js").is_file():
-        msg = (
-            "the JavaScript decoder (js/kmq.js of the kmcodec source) is not here; --html needs"
-            " a source checkout or an editable install"
-        )
-        raise FileNotFoundError(msg)
-    return folder
+    """The folder of the JavaScript decoder: ``kmcodec/_js`` in an installed wheel, else
+    ``js/`` beside the package in a source checkout (or an editable install)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in (here / "_js", here.parent / "js"):
+        if (folder / "kmq.js").is_file():
+            return folder
+    msg = (
+        f"the JavaScript decoder (kmq.js) is in neither {here / '_js'} nor {here.parent / 'js'}:"
+        " the kmcodec install is incomplete; reinstall it (pip install kmcodec)"
+    )
+    raise FileNotFoundError(msg)
 
 
 def _module_name(path: str) -> str:

@@ -301,6 +301,16 @@ def _palette_search(
     return min(finished, key=lambda pair: pair[0])[1]  # ties: the first seeding
 
 
+def posterize_colors(colors: np.ndarray, bits: int) -> np.ndarray:
+    """Colours (uint8, any shape) with ``bits`` low bits of each channel dropped, as pngquant's
+    ``--posterize``: the kept high bits are repeated into the low ones, so that 0 and 255 stay
+    exact (``0xAB`` with 4 bits -> ``0xAA``), for displays of fewer bits a channel."""
+    if not bits:
+        return colors
+    high = colors & np.uint8((0xFF << bits) & 0xFF)
+    return high | (high >> np.uint8(8 - bits))
+
+
 def _quantize_k(
     pixels: np.ndarray,
     hist: ColorHistogram,
@@ -315,13 +325,22 @@ def _quantize_k(
     smooth: float,
     dither: tuple[str, float] | None,
     perceptual: float,
+    posterize: int = 0,
 ) -> PaletteImage:
     height, width, channels = pixels.shape
     n = len(hist)
-    if n <= k:
+    exact = n <= k
+    if exact:
         palette = hist.colors
         indices = hist.lookup(np.arange(n, dtype=np.uint8)).reshape(height, width)
         sse = 0.0
+        if posterize:  # the image's own colours, at fewer bits: merged where they meet
+            coarse = posterize_colors(palette, posterize)
+            diff = coarse.astype(np.float64) - hist.colors
+            sse = float(hist.counts @ np.einsum("ij,ij->i", diff, diff))
+            palette, merged = np.unique(coarse, axis=0, return_inverse=True)
+            indices = merged.reshape(-1).astype(np.uint8)[indices]
+            exact = sse == 0.0
     else:
         colors = hist.colors
         counts = hist.counts.astype(np.float64)
@@ -344,6 +363,8 @@ def _quantize_k(
             centers, mixed = refine(colors, counts, centers, perceptual, held=held)
         del counts  # 8 bytes a distinct colour; the remap counts by hist.counts
         rounded = np.clip(np.rint(from_space(centers, color_space)), 0, 255).astype(np.uint8)
+        if posterize:
+            rounded = posterize_colors(rounded, posterize)
         if mixed is None:
             palette = np.unique(np.concatenate([fixed, rounded]), axis=0)
         else:  # in the order the mixed cost's candidates refer to
@@ -372,9 +393,9 @@ def _quantize_k(
         palette=palette,
         indices=indices,
         mse=sse / (height * width * channels),
-        lossless=n <= k,
+        lossless=exact,
         distinct_colors=n,
-        _source=None if n <= k else pixels,
+        _source=None if exact else pixels,
     )
 
 
@@ -393,6 +414,7 @@ def quantize(
     tol: float,
     random_state: int | None,
     perceptual: float,
+    posterize: int = 0,
     max_pixels: int | None = None,
 ) -> PaletteImage:
     """Reduce an image to at most ``colors`` colours with k-means.
@@ -442,6 +464,7 @@ def quantize(
             smooth=smooth,
             dither=dither,
             perceptual=perceptual,
+            posterize=posterize,
         )
 
     k = colors
