@@ -50,10 +50,8 @@ class BuildExt(build_ext):
     """Flags by compiler: gcc and clang take C99 and -O3; MSVC compiles C99 as it is."""
 
     def build_extensions(self) -> None:
-        if self.compiler.compiler_type == "msvc":
-            args = ["/O2"]
-        else:
-            args = ["-O3", "-std=c99"]
+        msvc = self.compiler.compiler_type == "msvc"
+        args = ["/O2"] if msvc else ["-O3", "-std=c99"]
         for ext in self.extensions:
             ext.extra_compile_args = args
         super().build_extensions()
