@@ -35,6 +35,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../_portable.h"
+
 /* Row r of the image (clamped to 0..H-1), with its edge pixels repeated one step outwards:
  * luma (as numpy computed it, in float32: (r * .299 + g * .587) + b * .114) and colour codes. */
 static void fill_row(const unsigned char *px, int W, int H, int C, int r, float *luma,
@@ -198,7 +200,7 @@ static void grid_free(cell_grid *g) {
  * distance to the box is at most U can be nearest. A box keeps every entry that a box inside
  * it keeps (its U is no smaller, its smallest distances no larger), so a fine cell needs to
  * look only at its coarse cell's entries. */
-static inline __attribute__((always_inline)) int32_t
+KMQ_INLINE int32_t
 grid_build(cell_grid *g, const int C, const float *lo, const float *hi, size_t from, int n,
            int all, int *out_n) {
     float mind[256], upper = INFINITY;
@@ -237,7 +239,7 @@ grid_build(cell_grid *g, const int C, const float *lo, const float *hi, size_t f
 
 /* The candidate entries of the cell holding col (in index order), or NULL when out of memory.
  * col is in 0..255 in every channel. */
-static inline __attribute__((always_inline)) const uint8_t *
+KMQ_INLINE const uint8_t *
 grid_cell(cell_grid *g, const int C, const float *col, int *n) {
     const int L = g->levels, sub = g->levels / g->coarse;
     size_t ci = 0;
@@ -277,7 +279,7 @@ grid_cell(cell_grid *g, const int C, const float *col, int *n) {
     return g->pool + g->start[ci];
 }
 
-static inline __attribute__((always_inline)) int
+KMQ_INLINE int
 run_channels(const unsigned char *px, int W, int H, const int C, const float *lut,
              const float *pal, const unsigned char *pal8, int K, const float *weights,
              map_rows *rows_map, const unsigned char *scale, int kernel, float strength,
@@ -380,7 +382,7 @@ static int maps(const unsigned char *px, int W, int H, int C, float edge_start, 
     return 0;
 }
 
-static PyObject *py_maps(PyObject *self, PyObject *args) {
+static PyObject *py_maps(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, dm, nz;
     int W, H, C;
     float edge_start, edge_ramp, noise_half;
@@ -408,7 +410,7 @@ static PyObject *py_maps(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *py_diffuse(PyObject *self, PyObject *args) {
+static PyObject *py_diffuse(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, lut, pal, pal8, wt, out, scale = {0};
     int W, H, C, K, kernel;
     float strength, clamp, edge_start = 0, edge_ramp = 0;
@@ -467,7 +469,6 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_diffuse", "Compiled error diffusion of kmcodec's quantiser.", -1,
-    methods,
-};
+    methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__diffuse(void) { return PyModule_Create(&module); }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../_portable.h"
+
 #define WORDS (1u << 18) /* 2^24 bits in 64-bit words */
 
 static int rank24(const uint32_t *codes, Py_ssize_t n, const uint32_t *px, Py_ssize_t m,
@@ -27,18 +29,18 @@ static int rank24(const uint32_t *codes, Py_ssize_t n, const uint32_t *px, Py_ss
     int32_t total = 0;
     for (uint32_t w = 0; w < WORDS; w++) {
         before[w] = total;
-        total += (int32_t)__builtin_popcountll(bits[w]);
+        total += (int32_t)KMQ_POPCOUNT64(bits[w]);
     }
     for (Py_ssize_t i = 0; i < m; i++) {
         uint32_t c = px[i] & 0xFFFFFFu;
         uint64_t below = bits[c >> 6] & (((uint64_t)1 << (c & 63)) - 1);
-        out[i] = before[c >> 6] + (int32_t)__builtin_popcountll(below);
+        out[i] = before[c >> 6] + (int32_t)KMQ_POPCOUNT64(below);
     }
     free(bits); free(before);
     return 0;
 }
 
-static PyObject *py_rank24(PyObject *self, PyObject *args) {
+static PyObject *py_rank24(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer cb, pb, ob;
     Py_ssize_t n, m;
     if (!PyArg_ParseTuple(args, "y*ny*nw*", &cb, &n, &pb, &m, &ob)) return NULL;
@@ -66,7 +68,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_histogram", "Compiled pixel-to-distinct-colour ranks.", -1, methods,
-};
+    PyModuleDef_HEAD_INIT, "_histogram", "Compiled pixel-to-distinct-colour ranks.", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__histogram(void) { return PyModule_Create(&module); }

@@ -64,6 +64,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../_portable.h"
+
 #define STEPS 256
 #define MOVERS 8 /* centres a Lloyd iteration looks at exactly when bounds overlap */
 #define DMAX 4
@@ -195,7 +197,7 @@ static Py_ssize_t run(const double *x, const double *w, Py_ssize_t n, int D, int
     return count;
 }
 
-static PyObject *py_split(PyObject *self, PyObject *args) {
+static PyObject *py_split(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, wt, out;
     Py_ssize_t n;
     int D, k;
@@ -279,7 +281,7 @@ static int sorted_build(sorted_centres *s, const double *cen, int K, int D) {
     return 0;
 }
 
-static inline __attribute__((always_inline)) double sqdist(const double *a, const double *b,
+KMQ_INLINE double sqdist(const double *a, const double *b,
                                                           const int D) {
     double d = 0;
     for (int t = 0; t < D; t++) {
@@ -302,7 +304,7 @@ static inline __attribute__((always_inline)) double sqdist(const double *a, cons
     } while (0)
 
 /* The two nearest centres of one point, trying the hints (centre indices, -1: none) first. */
-static inline __attribute__((always_inline)) void find_two(sorted_centres *s, const double *xi,
+KMQ_INLINE void find_two(sorted_centres *s, const double *xi,
                                                           const int D, int h0, int h1, int h2,
                                                           int *j1, double *b1, int *j2,
                                                           double *b2) {
@@ -562,7 +564,7 @@ static void cheaper(const double *x, const float *lab, const double *w, Py_ssize
 
 /* ---- Python bindings ---- */
 
-static PyObject *py_nearest_two(PyObject *self, PyObject *args) {
+static PyObject *py_nearest_two(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, cen, gs, f, s, e1, e2;
     Py_ssize_t n;
     int K, D;
@@ -608,7 +610,7 @@ static int state_ok(Py_ssize_t n, int K, int D, Py_buffer *px, Py_buffer *cen, P
     return 1;
 }
 
-static PyObject *py_lloyd(PyObject *self, PyObject *args) {
+static PyObject *py_lloyd(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, wt, cen, lab, up, lo;
     Py_ssize_t n;
     int K, D, max_iter;
@@ -635,7 +637,7 @@ static PyObject *py_lloyd(PyObject *self, PyObject *args) {
     return PyLong_FromLong(it);
 }
 
-static PyObject *py_move_two(PyObject *self, PyObject *args) {
+static PyObject *py_move_two(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, cen, lab, up, lo;
     Py_ssize_t n;
     int K, D, a, b;
@@ -661,7 +663,7 @@ static PyObject *py_move_two(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *py_distances(PyObject *self, PyObject *args) {
+static PyObject *py_distances(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, cen, lab, out;
     Py_ssize_t n;
     int K, D;
@@ -687,7 +689,7 @@ static PyObject *py_distances(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *py_cheaper(PyObject *self, PyObject *args) {
+static PyObject *py_cheaper(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer px, lb, wt, cen, cl, a, b, ch, ot, gp, cnt, sm, iv, ivs;
     Py_ssize_t n;
     int K, D;
@@ -747,7 +749,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_kmeans", "Compiled parts of kmcodec's k-means.", -1, methods,
-};
+    PyModuleDef_HEAD_INIT, "_kmeans", "Compiled parts of kmcodec's k-means.", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kmeans(void) { return PyModule_Create(&module); }

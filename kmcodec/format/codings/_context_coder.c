@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../_portable.h"
+
 #define ERR_ENDS_EARLY (-1)   /* the range decoder needs a byte past the stream's end */
 #define ERR_LEFT_OVER (-2)    /* bytes are left after the last pixel, or the final code is not 0 */
 #define ERR_INDEX (-3)        /* a decoded index is >= colors */
@@ -246,7 +248,7 @@ static inline uint32_t hash_step(uint32_t h, uint32_t v) {
 
 /* One binary decision (spec 2.6.3): four counters' probabilities mixed in the logistic domain
  * by the weight set `set`, then the weights and the counters learn the bit. */
-static inline __attribute__((always_inline)) int
+KMQ_INLINE int
 decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, int bit, const int ENCODING,
        encoder *enc, decoder *dec) {
     int x[MIX_INPUTS];
@@ -274,7 +276,7 @@ decide(model *m, int set, counter *c1, counter *c2, counter *c3, counter *c4, in
 }
 
 /* The four counters and the weight set of the flag for source s (spec 2.6.5 steps 2-4). */
-static inline __attribute__((always_inline)) void
+KMQ_INLINE void
 flag_counters(model *m, const int *src, int s, int w, int n, int nw, int ne, int ww, int nn,
               uint32_t far, int mstate, int how, int K, unsigned hshift, counter **out,
               uint32_t *set) {
@@ -295,9 +297,9 @@ flag_counters(model *m, const int *src, int s, int w, int n, int nw, int ne, int
     out[1] = &m->flag_near[h >> hshift];
     out[2] = &m->flag_wide[h3 >> hshift];
     out[3] = &m->flag_value[h4 >> hshift];
-    __builtin_prefetch(out[1]);
-    __builtin_prefetch(out[2]);
-    __builtin_prefetch(out[3]);
+    KMQ_PREFETCH(out[1]);
+    KMQ_PREFETCH(out[2]);
+    KMQ_PREFETCH(out[3]);
     *set = (uint32_t)(s * MSTATES + mstate);
 }
 
@@ -305,7 +307,7 @@ flag_counters(model *m, const int *src, int s, int w, int n, int nw, int ne, int
  * Code every pixel in raster order. When ENCODING, `plane` holds the indices; otherwise it is
  * filled. Both directions share this one function so that they cannot disagree.
  */
-static inline __attribute__((always_inline)) int
+KMQ_INLINE int
 run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *dec) {
     const int W = m->width, H = m->height, K = m->colors, B = m->index_bits;
     const unsigned mshift = 32u - m->match_bits, hshift = 32u - m->hash_bits;
@@ -341,14 +343,14 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                 int v = row[x];
                 uint32_t h = hash_step(hash_step(hash_step(0xFFFFu, 1u), (uint32_t)w), (uint32_t)n);
                 uint32_t h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
-                __builtin_prefetch(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
-                __builtin_prefetch(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
+                KMQ_PREFETCH(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
+                KMQ_PREFETCH(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
                 if (B > 4) {
                     uint32_t node2 = (1u << 4) | (uint32_t)(v >> (B - 4));
                     h = hash_step(hash_step(hash_step(0xFFFFu, node2), (uint32_t)w), (uint32_t)n);
                     h3 = hash_step(hash_step(h, (uint32_t)nw), (uint32_t)ne);
-                    __builtin_prefetch(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
-                    __builtin_prefetch(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
+                    KMQ_PREFETCH(&m->literal_near[(size_t)(h >> (hshift + 4)) << 4]);
+                    KMQ_PREFETCH(&m->literal_wide[(size_t)(h3 >> (hshift + 4)) << 4]);
                 }
                 if (x + 1 < W) {
                     int n1 = y > 0 ? up[x + 1] : v;
@@ -359,7 +361,7 @@ run_model(model *m, uint8_t *plane, const int ENCODING, encoder *enc, decoder *d
                     uint32_t key1 = hash_step(hash_step(hash_step(hash_step(hash_step(
                         hash_step(0, (uint32_t)v), (uint32_t)n1), (uint32_t)nw1), (uint32_t)ne1),
                         (uint32_t)ww1), (uint32_t)nn1);
-                    __builtin_prefetch(&m->match[key1 >> mshift]);
+                    KMQ_PREFETCH(&m->match[key1 >> mshift]);
                 }
             }
             if (mlen == 0) mptr = *slot;  /* 0: none, else position + 1 */
@@ -494,7 +496,7 @@ static int decode_plane(const uint8_t *in, size_t len, int width, int height, in
 }
 
 /* ---- Python bindings ---- */
-static PyObject *py_encode(PyObject *self, PyObject *args) {
+static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer buf;
     int width, height, colors;
     if (!PyArg_ParseTuple(args, "y*iii", &buf, &width, &height, &colors)) return NULL;
@@ -528,7 +530,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     return res;
 }
 
-static PyObject *py_decode(PyObject *self, PyObject *args) {
+static PyObject *py_decode(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer in, out;
     int width, height, colors;
     if (!PyArg_ParseTuple(args, "y*iiiw*", &in, &width, &height, &colors, &out)) return NULL;
@@ -559,8 +561,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_context_coder",
-    "Compiled core of the .kmq context coding (coding 1).", -1, methods,
-};
+    "Compiled core of the .kmq context coding (coding 1).", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__context_coder(void) {
     init_tables();

@@ -1,0 +1,31 @@
+# Stubs of coding 2's compiled model and rANS coder (_fast_coder.c).
+ERR_ENDS_EARLY: int
+ERR_LEFT_OVER: int
+ERR_INDEX: int
+ERR_TABLE_SUM: int
+ERR_SYMBOL: int
+ERR_TABLE: int
+ERR_EMPTY: int
+ERR_SPAN: int
+ERR_STATE: int
+
+def encode(
+    indices: object, width: int, height: int, colors: int, part_rows: int
+) -> tuple[bytes, list[bytes]]: ...
+def parse_tables(table_bytes: object, colors: int) -> bytes | int: ...
+def decode_part(
+    tables: object, part_bytes: object, width: int, rows: int, colors: int, out: object
+) -> int: ...
+def paint(
+    canvas: object,
+    width: int,
+    height: int,
+    item: int,
+    plane: object,
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    lut: object,
+    delta: int,
+) -> int: ...
