@@ -29,16 +29,46 @@ function kind(id) {
 
 function readTables(bytes, colors) {
   let pos = 0;
+  const total = 8 * bytes.length;
+  const malformed = () => corrupt("the tables of the fast-coded stream are malformed");
   const bit = () => {
-    if (pos >= 8 * bytes.length) corrupt("the tables of the fast-coded stream are malformed");
+    if (pos >= total) malformed();
     const b = (bytes[pos >> 3] >> (pos & 7)) & 1;
     pos++;
     return b;
   };
-  const bits = (n) => { let v = 0; for (let i = 0; i < n; i++) v += bit() * 2 ** i; return v; };
+  // n bits, the first read the least significant; a byte's worth at a time
+  const bits = (n) => {
+    if (pos + n > total) malformed();
+    let v = 0, shift = 0;
+    while (n > 0) {
+      const off = pos & 7, take = Math.min(8 - off, n);
+      v += ((bytes[pos >> 3] >> off) & ((1 << take) - 1)) * 2 ** shift;
+      pos += take;
+      shift += take;
+      n -= take;
+    }
+    return v;
+  };
+  // Exp-Golomb of order k: at most 24 zero bits, then the 1, then z + k bits
   const eg = (k) => {
     let z = 0;
-    while (!bit()) if (++z > 24) corrupt("the tables of the fast-coded stream are malformed");
+    for (;;) {
+      if (pos >= total) malformed();
+      const rest = bytes[pos >> 3] >> (pos & 7);
+      if (rest === 0) {
+        const zeros = 8 - (pos & 7);
+        z += zeros;
+        pos += zeros;
+        if (z > 24) malformed();
+        continue;
+      }
+      const zeros = 31 - Math.clz32(rest & -rest);
+      z += zeros;
+      pos += zeros + 1;
+      if (z > 24) malformed();
+      break;
+    }
     return 2 ** (z + k) + bits(z + k) - 2 ** k;
   };
   const tables = [];
@@ -96,112 +126,147 @@ function readTables(bytes, colors) {
   return { cum, luts };
 }
 
+// The equality pattern of (W, N, NE, NW) as a 6-bit mask, as in _fast_coder.c: bit 0 N = W,
+// 1 NE = W, 2 NE = N, 3 NW = W, 4 NW = N, 5 NW = NE. For each mask: the pattern q, the number
+// of distinct values d, and which neighbour (0 W, 1 N, 2 NE, 3 NW) holds distinct value t.
+const Q_OF = new Uint8Array(64), D_OF = new Uint8Array(64), SRC_OF = new Uint8Array(256);
+for (let v = 0; v < 256; v++) {
+  const nb = [v & 3, (v >> 2) & 3, (v >> 4) & 3, (v >> 6) & 3];
+  const dist = [], lab = [];
+  for (const value of nb) {
+    let j = dist.indexOf(value);
+    if (j < 0) { j = dist.length; dist.push(value); }
+    lab.push(j);
+  }
+  const [w, n, ne, nw] = nb;
+  const m = (n === w) | ((ne === w) << 1) | ((ne === n) << 2) | ((nw === w) << 3) | ((nw === n) << 4) | ((nw === ne) << 5);
+  Q_OF[m] = 16 * lab[1] + 4 * lab[2] + lab[3];
+  D_OF[m] = dist.length;
+  for (let t = 0; t < 4; t++) {
+    const i = lab.indexOf(t);
+    SRC_OF[4 * m + t] = i < 0 ? 0 : i;
+  }
+}
+
+// One part: pixels in raster order (spec 2.7.3), one rANS state (2.7.4). The token tables are
+// looked up by the neighbours' mask and how W and N were coded, as the C decoder does; the
+// multiplies stay in 32-bit integers (Math.imul: every product and sum is below 2^32).
 function decodePart(src, tables, width, rows, colors, out) {
   const { cum, luts } = tables;
   const len = src.length;
   if (len < 4) corrupt("a part of the fast-coded stream ends before its last pixel");
-  let x0 = (src[0] | (src[1] << 8) | (src[2] << 16) | (src[3] << 24)) >>> 0;
-  if (x0 < 65536) corrupt("a part of the fast-coded stream starts with a rANS state below 65536");
-  let X = x0, p = 4;
+  let X = (src[0] | (src[1] << 8) | (src[2] << 16) | (src[3] << 24)) >>> 0;
+  if (X < 65536) corrupt("a part of the fast-coded stream starts with a rANS state below 65536");
+  let p = 4;
   const endsEarly = () => corrupt("a part of the fast-coded stream ends before its last pixel");
-  const renorm = () => {
+  const empty = () => corrupt("the fast-coded stream reads a symbol from an empty table");
+  // token tables by (mask << 4 | hw << 2 | hn), and after a span by mask
+  const byMask = new Array(1024).fill(null), afterSpan = new Array(64).fill(null);
+  for (let m = 0; m < 64; m++) {
+    const q = Q_OF[m];
+    afterSpan[m] = cum[TOKEN_CTX + q];
+    for (let hw = 0; hw < 3; hw++) for (let hn = 0; hn < 3; hn++) byMask[(m << 4) | (hw << 2) | hn] = cum[(q * 3 + hw) * 3 + hn];
+  }
+  const lits = luts.slice(16, 16 + colors);
+  const how = new Uint8Array(2 * width);
+  // a span or literal look-up table: the symbol; X advanced and renormalised
+  const lut = (t) => {
+    const e = t[X & 1023];
+    X = (Math.imul(((e >>> 10) & 1023) + 1, X >>> 10) + (e & 1023)) >>> 0;
     if (X < 65536) {
       if (p + 2 > len) endsEarly();
       X = ((X << 16) | src[p] | (src[p + 1] << 8)) >>> 0;
       p += 2;
     }
-  };
-  const lut = (t) => {
-    const e = t[X & 1023];
-    X = (((e >>> 10) & 1023) + 1) * (X >>> 10) + (e & 1023);
-    renorm();
     return e >>> 20;
   };
-  const how = new Uint8Array(2 * width);
-  const empty = () => corrupt("the fast-coded stream reads a symbol from an empty table");
-  // The distinct values among W, N, NE, NW in order of first appearance, and how many: one
-  // array for the whole part (a new one a pixel was most of the decoder's time, in the GC).
-  const dist = new Int32Array(4);
-  let nd = 0;
-  const label = (v) => {
-    for (let i = 0; i < nd; i++) if (dist[i] === v) return i;
-    dist[nd] = v;
-    return nd++;
-  };
-  // ctx: after a span, the pattern's own table; else the pattern and how W and N were coded
-  const pixel = (o, up, x, hrow, afterSpan, hw, hn) => {
-    const w = x ? out[o + x - 1] : (up >= 0 ? out[up + x] : 0);
-    const n = up >= 0 ? out[up + x] : w;
-    const nw = up >= 0 && x ? out[up + x - 1] : n;
-    const ne = up >= 0 && x + 1 < width ? out[up + x + 1] : n;
-    dist[0] = w;
-    nd = 1;
-    const q = 16 * label(n) + 4 * label(ne) + label(nw);
-    const c = cum[afterSpan ? TOKEN_CTX + q : (q * 3 + hw) * 3 + hn];
-    if (!c) empty();
-    const u = X & 4095;
-    const t = (u >= c[1]) + (u >= c[2]) + (u >= c[3]) + (u >= c[4]);
-    X = (c[t + 1] - c[t]) * (X >>> 12) + u - c[t];
-    renorm();
-    let v, h;
-    if (t < nd) {
-      v = dist[t];
-      h = t ? 1 : 0;
-    } else {
-      const l = luts[16 + w];
-      if (!l) empty();
-      v = lut(l);
-      if (v >= colors) throw new Fail(FAST_INDEX);
-      h = 2;
-    }
-    out[o + x] = v;
-    hrow[x] = h;
-  };
   for (let y = 0; y < rows; y++) {
-    const o = y * width, up = y ? o - width : -1;
-    const hrow = how.subarray((y & 1) * width, (y & 1) * width + width);
-    const hup = how.subarray(((y & 1) ^ 1) * width, ((y & 1) ^ 1) * width + width);
-    let x = 0, lastEnd = 0;
+    const o = y * width, up = o - width;
+    const hrow = (y & 1) * width, hup = width - hrow;
+    let x = 0, lastEnd = 0, hw = 0;
+    let w = y ? out[up] : 0;
     while (x < width) {
-      if (y > 0) {
-        const c = x ? out[o + x - 1] : out[up + x];
-        const n = out[up + x], nw = x ? out[up + x - 1] : n, ne = x + 1 < width ? out[up + x + 1] : n;
-        if (c === n && c === ne && c === nw) {
-          if (x >= lastEnd) {
-            let e = x + 1;
-            while (e < width && out[up + e] === c) e++;
-            lastEnd = e;
-          }
-          const r = lastEnd - x;
-          const l = luts[Math.min(31 - Math.clz32(r), 15)];
-          if (!l) empty();
-          const s = lut(l);
-          if (s === 0) {
-            out.fill(c, o + x, o + x + r);
-            hrow.fill(0, x, x + r);
-            x += r;
-            continue;
-          }
-          const tok = s - 1;
-          let k = tok;
-          if (tok >= 16) {
-            const e = 4 + ((tok - 16) >> 1);
-            let nb = e - 1, extra;
-            const raw = (m) => { const v = X & ((1 << m) - 1); X = X >>> m; renorm(); return v; };
-            extra = nb > 16 ? raw(16) + raw(nb - 16) * 65536 : raw(nb);
-            k = 2 ** e + (tok & 1) * 2 ** (e - 1) + extra;
-          }
-          if (k >= r) corrupt("a span of the fast-coded stream is longer than the run above it");
-          out.fill(c, o + x, o + x + k);
-          hrow.fill(0, x, x + k);
-          x += k;
-          pixel(o, up, x, hrow, true, 0, 0);
-          x++;
+      let c, m;
+      let n = w, ne = w, nw = w;
+      if (y) {
+        n = out[up + x];
+        nw = x ? out[up + x - 1] : n;
+        ne = x + 1 < width ? out[up + x + 1] : n;
+      }
+      m = (n === w) | ((ne === w) << 1) | ((ne === n) << 2) | ((nw === w) << 3) | ((nw === n) << 4) | ((nw === ne) << 5);
+      if (m === 63 && y) {
+        // a span: the row above's run of w from x (spec 2.7.3, "Spans")
+        if (x >= lastEnd) {
+          let e = x + 1;
+          while (e < width && out[up + e] === w) e++;
+          lastEnd = e;
+        }
+        const r = lastEnd - x;
+        const l = luts[31 - Math.clz32(r) < 15 ? 31 - Math.clz32(r) : 15];
+        if (!l) empty();
+        const s = lut(l);
+        if (s === 0) {
+          out.fill(w, o + x, o + x + r);
+          how.fill(0, hrow + x, hrow + x + r);
+          x += r;
+          hw = 0;
           continue;
         }
+        const tok = s - 1;
+        let k = tok;
+        if (tok >= 16) {
+          const e = 4 + ((tok - 16) >> 1);
+          const nb = e - 1;
+          const raw = (bits) => {
+            const v = X & ((1 << bits) - 1);
+            X = X >>> bits;
+            if (X < 65536) {
+              if (p + 2 > len) endsEarly();
+              X = ((X << 16) | src[p] | (src[p + 1] << 8)) >>> 0;
+              p += 2;
+            }
+            return v;
+          };
+          const extra = nb > 16 ? raw(16) + raw(nb - 16) * 65536 : raw(nb);
+          k = 2 ** e + (tok & 1) * 2 ** (e - 1) + extra;
+        }
+        if (k >= r) corrupt("a span of the fast-coded stream is longer than the run above it");
+        out.fill(w, o + x, o + x + k);
+        how.fill(0, hrow + x, hrow + x + k);
+        x += k;
+        n = out[up + x];
+        nw = x ? out[up + x - 1] : n;
+        ne = x + 1 < width ? out[up + x + 1] : n;
+        m = (n === w) | ((ne === w) << 1) | ((ne === n) << 2) | ((nw === w) << 3) | ((nw === n) << 4) | ((nw === ne) << 5);
+        c = afterSpan[m];
+      } else {
+        c = byMask[(m << 4) | (hw << 2) | (y ? how[hup + x] : 0)];
       }
-      const hw = x ? hrow[x - 1] : 0, hn = y ? hup[x] : 0;
-      pixel(o, up, x, hrow, false, hw, hn);
+      if (!c) empty();
+      const u = X & 4095;
+      const t = (u >= c[1]) + (u >= c[2]) + (u >= c[3]) + (u >= c[4]);
+      const lo = c[t];
+      X = (Math.imul(c[t + 1] - lo, X >>> 12) + u - lo) >>> 0;
+      if (X < 65536) {
+        if (p + 2 > len) endsEarly();
+        X = ((X << 16) | src[p] | (src[p + 1] << 8)) >>> 0;
+        p += 2;
+      }
+      let v;
+      if (t < D_OF[m]) {
+        const at = SRC_OF[4 * m + t];
+        v = at === 0 ? w : at === 1 ? n : at === 2 ? ne : nw;
+        hw = t ? 1 : 0;
+      } else {
+        const l = lits[w];
+        if (!l) empty();
+        v = lut(l);
+        if (v >= colors) throw new Fail(FAST_INDEX);
+        hw = 2;
+      }
+      out[o + x] = v;
+      how[hrow + x] = hw;
+      w = v;
       x++;
     }
   }

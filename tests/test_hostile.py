@@ -139,3 +139,31 @@ def test_decoding_memory_is_the_output_plus_the_plane_plus_a_constant(
     grown = int(result.stdout) * 1024
     output = width * height * (3 if entry == "decode" else 1)
     assert output <= grown <= output + width * height + (24 << 20), (grown, output)
+
+
+def test_coding_2_scratch_memory_of_a_very_wide_image_is_a_few_bytes_a_column(tmp_path) -> None:
+    # A fuzz finding: the coding-2 decoder padded its copy of a part by 10 bytes a column, so
+    # an image 16,777,216 x 1 pixels took 14 bytes a column of scratch. Now: two rows of how
+    # classes and the row above with its equalities (4 bytes a column), a padding that does not
+    # depend on the width, and the 1 MiB of look-up tables (spec 2.7.5).
+    width, height = 1 << 24, 1
+    rng = np.random.default_rng(5)
+    plane = (rng.random((height, width)) < 0.02).astype(np.uint8)
+    palette = np.array([[0, 0, 0], [255, 255, 255]], dtype=np.uint8)
+    path = tmp_path / "wide.kmq"
+    path.write_bytes(kmcodec.encode_indexed(palette, plane, coding=2))
+    code = (
+        "import re, kmcodec\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        "def kb(key):\n"
+        "    return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = kb('VmRSS')\n"
+        "out = kmcodec.decode_indexed(data, max_pixels=None)\n"
+        "print(kb('VmHWM') - before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    grown = int(result.stdout) * 1024
+    output = width * height
+    assert grown <= output + 4 * width + (24 << 20), (grown / width, "bytes a column")

@@ -433,7 +433,7 @@ static PyObject *words_to_bytes(const rans_out *o) {
     return b;
 }
 
-static PyObject *py_encode(PyObject *self, PyObject *args) {
+static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer buf;
     int width, height, colors, part_rows;
     if (!PyArg_ParseTuple(args, "y*iiii", &buf, &width, &height, &colors, &part_rows))
@@ -630,7 +630,7 @@ static int read_table(bitreader *r, int a, int bits, uint32_t *freq) {
     return (int)nz;
 }
 
-static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
+static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer buf;
     int colors;
     if (!PyArg_ParseTuple(args, "y*i", &buf, &colors)) return NULL;
@@ -749,17 +749,19 @@ static PyObject *py_parse_tables(PyObject *self, PyObject *args) {
  * The decoder of one part.
  * ==================================================================================== */
 
-/* One rANS state and its input. The part's bytes are copied into a buffer with pad_for(width)
- * zero bytes after them, so that the renormalisation can read a 16-bit word without a branch
- * on the (hard to predict) condition; a pixel reads at most 5 words, so a row at most 10 *
- * width bytes, and the decoder checks after every row that it has not gone past the part's
- * end, so it never reads past the padding. */
+/* One rANS state and its input. The part's bytes are copied into a buffer with PAD zero bytes
+ * after them, so that the renormalisation can read a 16-bit word without a branch on the (hard
+ * to predict) condition; a pixel (or a span) reads at most 5 words, and the decoder checks
+ * that it has not gone past the part's end every CHECK_EVERY pixels and at the end of every
+ * row, so it never reads past the padding, whose size does not depend on the image's width
+ * (a padding of a row's reads took 10 bytes a column: 160 MB for an image 16 M pixels wide). */
 typedef struct {
     uint32_t x;
     const uint8_t *p, *end;
 } rans_in;
 
-static size_t pad_for(int width) { return 10 * (size_t)width + 32; }
+#define CHECK_EVERY 4096
+#define PAD (10 * CHECK_EVERY + 32)
 
 #define RENORM(d)                                                                           \
     do {                                                                                    \
@@ -850,7 +852,7 @@ static void upper_pattern(const uint8_t *U, uint8_t *A, int width) {
 
 static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int width, int rows,
                        int colors, uint8_t *out, uint8_t *how, uint8_t *scratch) {
-    /* src has pad_for(width) zero bytes after its len bytes; scratch has 2 * width + 2 */
+    /* src has PAD zero bytes after its len bytes; scratch has 2 * width + 2 */
     if (len < 4) return ERR_ENDS_EARLY;
     rans_in d;
     d.x = (uint32_t)src[0] | ((uint32_t)src[1] << 8) | ((uint32_t)src[2] << 16) |
@@ -885,6 +887,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
             }
             row[x] = (uint8_t)w;
             how[x] = (uint8_t)hw;
+            if ((x & (CHECK_EVERY - 1)) == CHECK_EVERY - 1 && d.p > d.end) return ERR_ENDS_EARLY;
         }
         if (d.p > d.end) return ERR_ENDS_EARLY;
     }
@@ -906,7 +909,12 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
         int x = 0;
         int hw = 0;
         int w = up[0];
+        int budget = CHECK_EVERY; /* pixels or spans until the next check of the end */
         while (x < width) {
+            if (--budget == 0) {
+                if (d.p > d.end) return ERR_ENDS_EARLY;
+                budget = CHECK_EVERY;
+            }
             int n = U[x + 1], ne = U[x + 2], nw = U[x];
             int m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
             const uint16_t *cum;
@@ -982,8 +990,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
             w = v;
             x++;
         }
-        /* a pixel reads at most 5 words: the padding holds a row's reads, so the end is
-         * checked once a row (an error found inside the padding is reported by FAIL) */
+        /* (an error found inside the padding is reported by FAIL as the part ending early) */
         if (d.p > d.end) return ERR_ENDS_EARLY;
     }
     if (d.p != d.end) return ERR_LEFT_OVER;
@@ -991,7 +998,7 @@ static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int
     return 0;
 }
 
-static PyObject *py_decode_part(PyObject *self, PyObject *args) {
+static PyObject *py_decode_part(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer tb, in, out;
     int width, rows, colors;
     if (!PyArg_ParseTuple(args, "y*y*iiiw*", &tb, &in, &width, &rows, &colors, &out))
@@ -1017,12 +1024,12 @@ static PyObject *py_decode_part(PyObject *self, PyObject *args) {
     int rc;
     Py_BEGIN_ALLOW_THREADS
     uint8_t *how = (uint8_t *)malloc(4 * (size_t)width + 2);
-    uint8_t *src = (uint8_t *)malloc((size_t)in.len + pad_for(width));
+    uint8_t *src = (uint8_t *)malloc((size_t)in.len + PAD);
     if (!how || !src) {
         rc = ERR_NOMEM;
     } else {
         memcpy(src, in.buf, (size_t)in.len);
-        memset(src + in.len, 0, pad_for(width));
+        memset(src + in.len, 0, PAD);
         rc = decode_rows(dt, src, (size_t)in.len, width, rows, colors, (uint8_t *)out.buf, how,
                          how + 2 * (size_t)width);
     }
@@ -1041,8 +1048,7 @@ static PyObject *py_decode_part(PyObject *self, PyObject *args) {
    (item 2) palette indices: canvas[y + j][x + i] = lut[s], or kept where delta and s == 0.
    lut holds uint16 entries; -1 if a symbol has none (the coding's own check makes that
    impossible). Not coding 2's, but the one loop over pixels an animation's reader has. */
-static PyObject *py_paint(PyObject *self, PyObject *args) {
-    (void)self;
+static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer canvas, plane, lut;
     int cw, ch, item, x, y, w, h, delta;
     if (!PyArg_ParseTuple(args, "w*iiiy*iiiiy*i", &canvas, &cw, &ch, &item, &plane, &x, &y, &w,
@@ -1110,8 +1116,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fast_coder",
-    "Compiled core of the .kmq fast coding (coding 2).", -1, methods,
-};
+    "Compiled core of the .kmq fast coding (coding 2).", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fast_coder(void) {
     init_tables();
