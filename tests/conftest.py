@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-VECTORS = ROOT / "spec" / "vectors"
+from .support import SAMPLES
 
 settings.register_profile("ci", max_examples=200, deadline=None)
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -24,15 +21,6 @@ def photo() -> np.ndarray:
     """A real photo from the samples, cropped to 192x128 to keep tests quick."""
     with Image.open(SAMPLES / "kodim23.png") as im:
         return np.asarray(im.convert("RGB"))[200:328, 300:492].copy()
-
-
-def shifted_copies(photo: np.ndarray, folder: Path, count: int, step: int, name: str) -> Path:
-    """Make ``folder`` and write ``count`` PNGs into it (``name.format(i)``), each ``photo``
-    rolled sideways by ``step * i`` pixels: a folder of different images that quantise alike."""
-    folder.mkdir()
-    for i in range(count):
-        Image.fromarray(np.roll(photo, step * i, axis=1)).save(folder / name.format(i))
-    return folder
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from PIL import Image
 import kmcodec
 from kmcodec import batch, cli
 
-from .conftest import shifted_copies
+from .support import shifted_copies
 
 
 @pytest.fixture
@@ -97,6 +97,7 @@ def dask_client():
     client.cluster.close()
 
 
+@pytest.mark.slow
 def test_encode_on_a_dask_local_cluster(folder, tmp_path, dask_client) -> None:
     assert len(dask_client.scheduler_info()["workers"]) == 2
     out = tmp_path / "out"
@@ -123,6 +124,7 @@ def redo_without_skips(results: list[batch.FileResult]) -> list[batch.FileResult
     return results
 
 
+@pytest.mark.slow
 def test_cli_dask_local(folder, tmp_path, capsys) -> None:
     pytest.importorskip("distributed")
     out = tmp_path / "out"

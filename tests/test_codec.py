@@ -217,3 +217,21 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path, 
     finally:
         os.scandir = real
     assert calls == []
+
+
+def test_dir_of_the_package_shows_only_the_api() -> None:
+    names = dir(kmcodec)
+    assert set(names) == {*kmcodec.__all__, "__version__"}
+    assert "np" not in names and "codec" not in names and "annotations" not in names
+
+
+def test_reprs_of_results_are_one_line_without_arrays(photo) -> None:
+    q = kmcodec.quantize(photo, 8)
+    image = kmcodec.read(q.encode())
+    animation = kmcodec.read_animation(q.encode())
+    for thing in (q, image, animation):
+        text = repr(thing)
+        assert "\n" not in text and "array" not in text and len(text) < 120, text
+    assert repr(q).startswith("Quantized(192x128, 8 colours, PSNR ")
+    assert repr(image) == "KmqImage(192x128, 8 colours (RGB), coding 2)"
+    assert repr(animation) == "<Animation 192x128, 1 frame, 8 colours>"

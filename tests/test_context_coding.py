@@ -20,7 +20,7 @@ from kmcodec.format.codings import context as context_coding
 from kmcodec.format.layout import split_file
 
 from . import context_reference as ref
-from .conftest import VECTORS
+from .support import VECTORS
 
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 CONTEXT_VALID = [c for c in MANIFEST["valid"] if "context-" in c["file"]]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from .conftest import ROOT
+from .support import ROOT
 
 
 def test_demo_encodes_decodes_and_prints_the_table(tmp_path) -> None:
@@ -53,9 +53,9 @@ def test_demo_says_where_the_seed_photos_come_from() -> None:
     assert "samples/" in result.stderr
 
 
-def test_make_docs_says_where_the_seed_photos_come_from(tmp_path) -> None:
+def test_make_experiment_says_where_the_seed_photos_come_from(tmp_path) -> None:
     result = subprocess.run(
-        ["make", "-s", "-o", ".venv/.installed-run", "docs", f"SEED={tmp_path}"],
+        ["make", "-s", "-o", ".venv/.installed-run", "experiment", f"SEED={tmp_path}"],
         capture_output=True,
         text=True,
         cwd=ROOT,

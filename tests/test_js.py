@@ -5,10 +5,8 @@ and in headless Chromium. Skipped, with the reason, where node or chromium is mi
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -17,20 +15,17 @@ from PIL import Image
 import kmcodec
 from kmcodec.format.codings import index_bits_allowed
 
-from .conftest import ROOT, VECTORS
-
-JS = ROOT / "js"
-NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-#: In CI (.ci/run installs node and chromium) a missing tool is a failure, not a skip.
-_IN_CI = bool(os.environ.get("CI"))
-
-
-def _needs(tool: str | None, what: str) -> pytest.MarkDecorator:
-    """Skip where ``what`` is missing, except in CI, where the test runs and fails."""
-    return pytest.mark.skipif(
-        tool is None and not _IN_CI, reason=f"{what} is not installed: {what} tests skipped"
-    )
+from .support import (
+    CHROMIUM,
+    JS,
+    NODE,
+    ROOT,
+    VECTORS,
+    Server,
+    chromium,
+    chromium_until,
+    needs,
+)
 
 
 def _rgba(pixels: np.ndarray) -> bytes:
@@ -73,7 +68,7 @@ def random_files(folder: Path, count: int = 240, seed: int = 11) -> int:
     return count + 24
 
 
-@_needs(NODE, "node")
+@needs(NODE, "node")
 def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     expected = tmp_path / "expected"
     expected.mkdir()
@@ -94,110 +89,18 @@ def test_node_decodes_every_vector_and_random_files(tmp_path) -> None:
     assert "decoded 264 random files" in result.stdout
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--force-color-profile=srgb",
-]
-
-
-class _Server:
-    """The repository's js/ and spec/ (and a folder of random files) over HTTP on loopback:
-    browsers do not run ES modules from file:// pages."""
-
-    def __init__(self, root: Path) -> None:
-        import functools
-        import http.server
-        import threading
-
-        self.results: list[bytes] = []
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.results = self.results  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
-def _quiet_handler():
-    import http.server
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        extensions_map: ClassVar[dict[str, str]] = {
-            **http.server.SimpleHTTPRequestHandler.extensions_map,
-            ".js": "text/javascript",
-            ".mjs": "text/javascript",
-        }
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # a page reports its result
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.server.results.append(body)  # type: ignore[attr-defined]
-            self.send_response(204)
-            self.end_headers()
-
-    return Handler
-
-
-_QuietHandler = _quiet_handler()
-
-
-def chromium_until(tmp_path: Path, server: _Server, url: str, timeout: float = 240) -> bytes:
-    """Open ``url`` in headless Chromium until the page POSTs its result; return it."""
-    import time
-
-    assert CHROMIUM, "chromium is required in CI (.ci/run installs it)"
-    process = subprocess.Popen(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while not server.results and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.2)
-    finally:
-        process.kill()
-        process.wait()
-    assert server.results, "the page posted no result"
-    return server.results[0]
-
-
-def chromium(tmp_path: Path, *args: str) -> str:
-    assert CHROMIUM, "chromium is required in CI (.ci/run installs it)"
-    profile = tmp_path / "profile"
-    result = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    return result.stdout
-
-
 @pytest.fixture
 def served(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     (root / "js").symlink_to(JS)
     (root / "spec").symlink_to(ROOT / "spec")
-    server = _Server(root)
+    server = Server(root)
     yield root, server
     server.close()
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None:
     import json
 
@@ -217,7 +120,7 @@ def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None
     assert result["random"] == count == 224
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
     _, server = served
     url = server.url
@@ -262,11 +165,12 @@ def test_html_report_bundles_the_decoder_and_embeds_every_file(tmp_path) -> None
     out = _compare_html(tmp_path, "kodim23.png", (200, 150, 392, 278), "4,16")
     page = (out / "report.html").read_text()
     assert page.count("data-kmq=") == 2
-    assert page.count("data:image/webp;base64,") == 2 and page.count("data:image/png;base64,") >= 4
+    assert page.count("data:image/webp;base64,") == 2 and page.count("data:image/png;base64,") >= 5
+    assert "original: 192x128" in page  # the original, beside the quantised files
     assert "http" not in page.split("<script>", 1)[0]  # nothing to fetch: works offline
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 def test_html_report_decodes_every_kmq_file_offline_in_the_browser(tmp_path) -> None:
     import re
     import zlib
@@ -284,7 +188,7 @@ def test_html_report_decodes_every_kmq_file_offline_in_the_browser(tmp_path) -> 
     assert len(re.findall(r"data-crc=", dom)) == 3
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 @pytest.mark.parametrize(
     ("vector", "title", "error"),
     [
@@ -303,7 +207,7 @@ def test_viewer_decodes_in_a_worker(tmp_path, served, vector, title, error) -> N
     assert (result.get("error") or {}).get("name") == error
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 def test_viewer_steps_through_an_animation_decoded_frame_by_frame_in_a_worker(
     tmp_path, served
 ) -> None:
@@ -318,7 +222,7 @@ def test_viewer_steps_through_an_animation_decoded_frame_by_frame_in_a_worker(
     assert result["frames"] == result["shown"] == 4
 
 
-@_needs(CHROMIUM, "chromium")
+@needs(CHROMIUM, "chromium")
 def test_viewer_shows_the_frame_of_an_animation_that_is_corrupt(tmp_path, served) -> None:
     import json
 
@@ -327,3 +231,91 @@ def test_viewer_shows_the_frame_of_an_animation_that_is_corrupt(tmp_path, served
     page = f"{server.url}/js/viewer.html?report=/result&src=/spec/vectors/{vector}"
     result = json.loads(chromium_until(tmp_path, server, page))
     assert result["frames"] == 2 and result["shown"] == 1  # frame 0 shown, frame 1 refused
+
+
+def test_html_report_of_several_images_is_an_index_and_a_page_an_image(tmp_path) -> None:
+    from kmcodec import cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, box in enumerate([(0, 0, 96, 64), (100, 100, 196, 164), (300, 200, 396, 264)]):
+        with Image.open(ROOT / "samples" / "kodim05.png") as im:
+            im.crop(box).save(folder / f"p{i}.png")
+    out = tmp_path / "cmp"
+    assert (
+        cli.main(["compare", str(folder), "--colors", "4,16", "--out", str(out), "--html", "-q"])
+        == 0
+    )
+    index = (out / "report.html").read_text()
+    pages = sorted(out.glob("report-*.html"))
+    assert len(pages) == 3
+    for page in pages:
+        assert f'href="{page.name}"' in index
+        text = page.read_text()
+        assert text.count("data-kmq=") == 2 and 'href="report.html"' in text
+        assert len(text) < 3 * 2**20  # one image's files a page
+    assert "data-kmq=" not in index and "window.kmq" not in index  # the index stays small
+
+
+@needs(CHROMIUM, "chromium")
+def test_html_report_views_the_files_at_1_to_1_scrolled_together(tmp_path) -> None:
+    out = _compare_html(tmp_path, "kodim23.png", (0, 0, 400, 300), "16")
+    page = out / "report.html"
+    # click "2x", scroll one frame, and read where the others are
+    probe = (
+        "<script>addEventListener('load', () => setTimeout(() => {"
+        "document.querySelector('.zoom button[data-z=\"2\"]').click();"
+        "const frames = [...document.querySelectorAll('.frame')];"
+        "frames[1].scrollLeft = 150; frames[1].scrollTop = 90;"
+        "frames[1].dispatchEvent(new Event('scroll'));"
+        "setTimeout(() => { document.body.dataset.probe = frames.map((f) =>"
+        " `${f.scrollLeft},${f.scrollTop},${f.firstElementChild.getBoundingClientRect().width}`)"
+        ".join(' '); }, 200); }, 500));</script></body>"
+    )
+    page.write_text(page.read_text().replace("</body>", probe))
+    dom = chromium(tmp_path, "--virtual-time-budget=20000", "--dump-dom", page.as_uri())
+    import re
+
+    probe_value = re.search(r'data-probe="([^"]+)"', dom)
+    assert probe_value, dom[:300]
+    cells = [tuple(map(float, c.split(","))) for c in probe_value.group(1).split()]
+    assert len(cells) >= 6  # the original, .kmq, PNG-8, WebP, GIF, JPEG
+    assert {c[:2] for c in cells} == {(150.0, 90.0)}, cells  # every frame scrolled together
+    assert {c[2] for c in cells} == {800.0}  # 400 pixels wide at 2x
+
+
+@needs(CHROMIUM, "chromium")
+def test_viewer_says_not_found_for_a_missing_file(tmp_path, served) -> None:
+    import json
+
+    _root, server = served
+    page = f"{server.url}/js/viewer.html?report=/result&src=/spec/vectors/no-such-file.kmq"
+    result = json.loads(chromium_until(tmp_path, server, page))
+    assert result["title"] == "error: not found"
+
+
+@needs(CHROMIUM, "chromium")
+def test_viewer_from_a_file_url_says_why_nothing_happens(tmp_path) -> None:
+    dom = chromium(
+        tmp_path, "--virtual-time-budget=5000", "--dump-dom", (JS / "viewer.html").as_uri()
+    )
+    assert 'id="noscript"' in dom and "python -m http.server" in dom
+
+
+@needs(CHROMIUM, "chromium")
+def test_viewer_shows_no_empty_boxes_before_a_file_is_opened(tmp_path, served) -> None:
+    _root, server = served
+    shot = tmp_path / "empty.png"
+    chromium(
+        tmp_path,
+        "--window-size=900,700",
+        "--virtual-time-budget=5000",
+        f"--screenshot={shot}",
+        f"{server.url}/js/viewer.html",
+    )
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("L"))
+    assert pixels.shape == (700, 900)
+    # the title and the drop zone at the top; below them, nothing but the white page
+    assert (pixels[250:, :] == 255).all()
+    assert (pixels[:200, :] < 200).any()  # the drop zone's dashed border is drawn

@@ -15,14 +15,13 @@ from kmcodec.errors import ChecksumError, CorruptError, TruncatedError
 from kmcodec.format import layout
 from kmcodec.format.codings import Coding
 
-from .conftest import VECTORS
-from .test_spec import _table_after
+from .support import ROOT, VECTORS, table_after
 
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 
 
 def test_spec_file_table_lists_the_declarations_parts_in_order() -> None:
-    parts = [row[0] for row in _table_after("file-table")]
+    parts = [row[0] for row in table_after((ROOT / "spec" / "kmq.md").read_text(), "file-table")]
     assert parts == ["Header", "Palette", "Header CRC", "Metadata chunks", "Index stream"]
     names = [s.name for s in layout.FILE.subcons if s.name]
     assert names == ["header", "palette", "header_crc", "chunks", "stream"]

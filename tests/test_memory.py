@@ -16,7 +16,7 @@ from kmcodec.quantization import histogram as histogram_module
 from kmcodec.quantization import remap as remap_module
 from kmcodec.quantization.pixels import as_pixels
 
-from .conftest import SAMPLES
+from .support import SAMPLES
 
 # (kmcodec.quantization.quantize is also the name of a function the package exports)
 quantize_module = importlib.import_module("kmcodec.quantization.quantize")

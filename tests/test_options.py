@@ -13,7 +13,7 @@ from PIL import Image
 import kmcodec
 from kmcodec import cli, options
 
-from .conftest import ROOT
+from .support import ROOT
 
 # name: (a value other than the default, its command-line text, a bad value, its text)
 CASES: dict[str, tuple[object, str | None, object, str]] = {
@@ -42,8 +42,8 @@ def test_every_option_but_metadata_has_a_case_and_a_flag() -> None:
     assert {o.name for o in options.OPTIONS if not o.flag} == {"icc_profile", "exif"}
 
 
-def test_readme_has_the_option_table_made_from_the_declaration() -> None:
-    assert options.markdown_table() in (ROOT / "README.md").read_text()
+def test_the_guide_has_the_option_table_made_from_the_declaration() -> None:
+    assert options.markdown_table() in (ROOT / "docs" / "guide.md").read_text()
 
 
 def test_encode_help_lists_every_flag() -> None:
@@ -224,3 +224,16 @@ def test_file_options_change_after_any_quantise_options(photo, quantize_options)
     q = kmcodec.quantize(photo, 8, **quantize_options)
     assert kmcodec.read(q.encode(coding=0)).header.coding == 0
     assert kmcodec.decode(q.encode(coding=0)).shape == photo.shape
+
+
+def test_the_typed_structures_name_every_option_with_its_default() -> None:
+    import dataclasses
+    import typing
+
+    fields = {f.name: f.default for f in dataclasses.fields(options.EncodeOptions)}
+    assert list(fields) == [o.name for o in options.OPTIONS]
+    resolved = options.resolve()
+    for o in options.OPTIONS:  # the dataclass's defaults are the declaration's, normalised
+        assert fields[o.name] == getattr(resolved, o.name), o.name
+    keys = typing.get_type_hints(options.EncodeOptionValues)
+    assert set(keys) == {o.name for o in options.OPTIONS} - {"colors"}

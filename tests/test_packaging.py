@@ -9,7 +9,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
-from .conftest import ROOT
+from .support import ROOT
 
 
 def test_license_is_an_spdx_string_not_a_deprecated_table() -> None:
@@ -34,3 +34,12 @@ def test_every_c_file_is_built_by_setup_py_and_imports() -> None:
     assert "kmcodec.format.codings._context_coder" in listed
     for name in listed:  # built by the install, not merely present
         assert importlib.import_module(name).__file__.endswith((".so", ".pyd"))
+
+
+def test_test_modules_do_not_import_one_another() -> None:
+    import re
+
+    for path in (ROOT / "tests").glob("test_*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*from \.(test_\w+|conftest) import", text, re.M), path.name
+        assert not re.search(r"^\s*from \. import test_", text, re.M), path.name

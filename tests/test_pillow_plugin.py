@@ -16,7 +16,7 @@ from kmcodec.format.codings import context as context_coding
 from kmcodec.format.codings import zstd_frame as compression
 from kmcodec.quantization.quality import pngquant_error_of, quality_to_mse
 
-from .conftest import VECTORS
+from .support import VECTORS
 
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 
@@ -47,7 +47,7 @@ def test_open_reads_only_the_header_and_stays_lazy(tmp_path, photo, coding, monk
     real = getattr(module, name)
     monkeypatch.setattr(module, name, lambda *a: calls.append(1) or real(*a))
     with Image.open(kmq_file) as im:
-        assert len(im.tile) == 1 and im.tile[0].codec_name == "kmq"
+        assert len(im.tile) == 1 and im.tile[0][0] == "kmq"
         assert calls == []
         im.load()
         assert calls == [1]

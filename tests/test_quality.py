@@ -90,7 +90,7 @@ def test_quality_is_on_pngquants_scale() -> None:
     import subprocess
     import sys
 
-    from .conftest import ROOT, SAMPLES
+    from .support import ROOT, SAMPLES
 
     if shutil.which("pngquant") is None:
         pytest.skip("pngquant is not installed (apt-get install pngquant)")

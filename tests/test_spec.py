@@ -11,21 +11,10 @@ import numpy as np
 import kmcodec
 from kmcodec.format import layout as container
 
-from .conftest import ROOT, VECTORS
+from .support import ROOT, VECTORS, table_after
 
 SPEC = (ROOT / "spec" / "kmq.md").read_text()
 TYPE_SIZES = {"u8": 1, "u16": 2, "u32": 4}
-
-
-def _table_after(marker: str) -> list[list[str]]:
-    """The rows of the markdown table that follows an HTML comment marker."""
-    lines = SPEC.split(f"<!-- {marker} -->", 1)[1].strip().splitlines()
-    rows = []
-    for line in lines[2:]:  # skip the head and the |---| line
-        if not line.startswith("|"):
-            break
-        rows.append([c.strip() for c in line.strip("|").split("|")])
-    return rows
 
 
 def _hexdump() -> tuple[bytes, list[tuple[int, bytes, str]]]:
@@ -42,7 +31,7 @@ def _hexdump() -> tuple[bytes, list[tuple[int, bytes, str]]]:
 
 
 def test_header_table_matches_the_construct_declaration() -> None:
-    rows = _table_after("header-table")
+    rows = table_after(SPEC, "header-table")
     subcons = container.HEADER.subcons
     assert [r[3] for r in rows] == [s.name for s in subcons]
     offset = 0
@@ -65,7 +54,7 @@ def test_spec_states_the_magic_limit_and_mime_type_of_the_code() -> None:
 
 
 def test_chunk_table_matches_the_chunk_header() -> None:
-    rows = _table_after("chunk-table")
+    rows = table_after(SPEC, "chunk-table")
     assert [r[3] for r in rows] == [s.name for s in container.CHUNK.subcons]
     assert container.CHUNK_HEADER_SIZE == 8
     for kind in container.KNOWN_CHUNKS:
@@ -92,7 +81,7 @@ def test_hexdump_annotations_name_the_header_fields_in_order() -> None:
 
 def test_spec_lists_every_conformance_file() -> None:
     manifest = json.loads((VECTORS / "manifest.json").read_text())
-    listed = {r[0].strip("`") for r in _table_after("vectors")}
+    listed = {r[0].strip("`") for r in table_after(SPEC, "vectors")}
     every = manifest["valid"] + manifest["invalid"] + manifest["animations"]
     assert listed == {v["file"] for v in every}
 
@@ -122,7 +111,7 @@ def _trace_rows() -> list[list[str]]:
 
 def test_context_worked_example_is_what_the_reference_coder_does() -> None:
     expected, stream = _trace_rows()
-    table = _table_after("context-example")
+    table = table_after(SPEC, "context-example")
     assert len(table) == len(expected)
     for got, want in zip(table, expected, strict=True):
         # The spec drops the repeated "literal" word after the first literal decision.
@@ -145,7 +134,7 @@ def test_spec_squash_table_is_the_coders() -> None:
 def test_error_table_names_every_error_the_vectors_use() -> None:
     from kmcodec import errors
 
-    names = {row[1].split()[0].strip("`") for row in _table_after("errors")}
+    names = {row[1].split()[0].strip("`") for row in table_after(SPEC, "errors")}
     manifest = json.loads((VECTORS / "manifest.json").read_text())
     used = {case["error"] for case in manifest["invalid"]}
     assert used <= names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 import sys
@@ -13,7 +14,10 @@ from PIL import Image
 
 import kmcodec
 
-from .conftest import ROOT
+from .support import ROOT
+
+#: Each tool runs in a subprocess on real images: make test-quick skips them.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +170,24 @@ def test_make_vectors_reproduces_the_committed_files(tmp_path) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-def test_bench_size(corpus) -> None:
-    out = tool("bench_size.py", str(corpus), "--colors", "4,16", "--repeat", "1")
-    assert "median bits per pixel" in out and ".kmq c2" in out and "Image.open(f).load()" in out
-    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("4 ", "16 "))]
-    first = rows[0]
-    # codings 0, 1 and 2, and the default is the smaller of codings 0 and 2
-    c0, c1, c2, default = (float(v) for v in first[1:5])
-    assert default == min(c0, c2) and c1 < c2
-    assert "coding 2" in out and "c2/WebP" in out
+def test_bench_size(corpus, tmp_path) -> None:
+    figures, page = tmp_path / "r.json", tmp_path / "docs" / "bench_size.md"
+    out = tool(
+        "bench_size.py", str(corpus), "--colors", "4,16", "--repeat", "1",
+        "--json", str(figures), "--markdown", str(page),
+    )  # fmt: skip
+    assert "median bits per pixel" in out and "Image.open(f).load()" in out
+    result = json.loads(figures.read_text())
+    for k in ("4", "16"):
+        bpp = result["median_bpp"][k]
+        # codings 0, 1 and 2, and the default is the smaller of codings 0 and 2
+        assert bpp["kmq"] == min(bpp["kmq0"], bpp["kmq2"]) and bpp["kmq1"] < bpp["kmq2"]
+        assert set(result["load_ms"][k]) >= {"kmq0", "kmq1", "kmq2", "png8"}
+    # the documentation page: stamped, what was printed, the plots beside it
+    text = page.read_text()
+    assert "**Commit:**" in text and "**Machine:**" in text and "**Command:**" in text
+    assert "median bits per pixel" in text and "img/bench_size-bpp.png" in text
+    assert (page.parent / "img" / "bench_size-bpp.png").stat().st_size > 1000
 
 
 def test_bench_compiled() -> None:

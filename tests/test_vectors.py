@@ -12,7 +12,7 @@ from PIL import Image
 import kmcodec
 from kmcodec import errors
 
-from .conftest import VECTORS
+from .support import VECTORS
 
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 

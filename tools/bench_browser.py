@@ -22,13 +22,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import Report, add_report_arguments
 from PIL import Image
 
 import kmcodec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.test_js import CHROMIUM, _Server, chromium_until  # noqa: E402
+from tests.support import CHROMIUM, Server, chromium_until  # noqa: E402
 
 KODIM = ROOT.parent / "shared" / "corpus" / "kodak" / "kodim23.png"
 NODE_SCRIPT = """
@@ -77,7 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image", nargs="?", type=Path)
     parser.add_argument("--colors", default="16,256")
     parser.add_argument("--repeat", type=int, default=5)
+    add_report_arguments(parser)
     args = parser.parse_args(argv)
+    about = (
+        "kmq.js decoding each coding in headless Chromium and in Node, at 768x512 and 12 MP, next"
+        " to the browser's own PNG-8 decode (`createImageBitmap`)."
+    )
+    with Report("bench_browser", "Decoding in the browser", about, args) as report:
+        return _measure(args, report)
+
+
+def _measure(args: argparse.Namespace, report: Report) -> int:
     if CHROMIUM is None:
         print("skipped: chromium is not installed (apt-get install -y chromium)")
         return 0
@@ -92,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         for job in jobs:
             job["file"] = f"/files/{job['file']}"
         (files / "list.json").write_text(json.dumps(jobs))
-        server = _Server(root)
+        server = Server(root)
         try:
             page = f"{server.url}/js/bench.html?list=/files/list.json&repeat={args.repeat}"
             rows = json.loads(chromium_until(root, server, page, timeout=900))
@@ -144,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{(f'{nms:.1f}' if nms is not None and r['kind'] == 'kmq' else '-'):>9}"
                     f"{r['ms'] / png['ms']:>19.2f}"
                     + (f"{r['ms'] / c0['ms']:>12.2f}" if r["kind"] == "kmq" else f"{'-':>12}")
+                )
+                report.record(
+                    f"{image} K={k} {name}",
+                    dict(
+                        bytes=r["bytes"],
+                        browser_ms=r["ms"],
+                        node_ms=nms,
+                        x_png8=r["ms"] / png["ms"],
+                    ),
                 )
     return 0
 

@@ -1,9 +1,12 @@
-"""``kmq compare --html``: the comparison as one self-contained HTML page.
+"""``kmq compare --html``: the comparison as self-contained HTML pages.
 
 Every ``.kmq`` file is embedded and drawn by the JavaScript decoder (``js/kmq.js``, bundled into
-the page), next to the same image as PNG-8, WebP, GIF and the same-PSNR JPEG (embedded as data
-URLs), with the sizes, quality figures and plots. Nothing is fetched: the page works offline and
-from ``file://``.
+the page), next to the original and the same image as PNG-8, WebP, GIF and the same-PSNR JPEG
+(embedded as data URLs), with the sizes, quality figures and plots; a view at 1:1, 2x or 4x,
+scrolled together, shows text and dithering as they are. One image makes one page,
+``report.html``; several make an index (``report.html``: a line an image, the medians) and a
+page an image, so that no page holds more than one image's files. Nothing is fetched: the pages
+work offline and from ``file://``.
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ def _esc(text: Any) -> str:
     return html.escape(str(text))
 
 
+#: The original is embedded as PNG up to this many bytes, else as a JPEG at quality 95 (said so).
+ORIGINAL_PNG_LIMIT = 2_000_000
+
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1400px; }
 table { border-collapse: collapse; margin: 0.6em 0 1em; }
@@ -99,6 +105,15 @@ th { background: #f4f4f4; }
 figure { margin: 0; }
 figure canvas, figure img { display: block; max-width: 320px; height: auto;
   image-rendering: auto; border: 1px solid #ddd; }
+.zoom { margin: 0.3em 0; }
+.zoom button { font: inherit; margin-right: 4px; }
+.zoom button.on { font-weight: 700; }
+section:not([data-zoom="0"]) .frame { width: 320px; height: 320px; overflow: auto;
+  border: 1px solid #ddd; }
+section:not([data-zoom="0"]) .frame canvas, section:not([data-zoom="0"]) .frame img {
+  max-width: none; image-rendering: pixelated; border: 0; }
+.original figcaption { font-weight: 600; }
+nav a { margin-right: 1em; }
 figcaption { font-size: 12px; color: #444; max-width: 320px; }
 .kmq figcaption { color: #124; font-weight: 600; }
 .error { color: #b00; }
@@ -109,7 +124,7 @@ _SCRIPT = """
 (() => {
   let decoded = 0, errors = 0;
   for (const canvas of document.querySelectorAll("canvas[data-kmq]")) {
-    const caption = canvas.parentElement.querySelector(".decode");
+    const caption = canvas.closest("figure").querySelector(".decode");
     try {
       const bytes = Uint8Array.from(atob(canvas.dataset.kmq), (c) => c.charCodeAt(0));
       const t0 = performance.now();
@@ -127,8 +142,66 @@ _SCRIPT = """
   }
   document.body.dataset.decoded = String(decoded);
   document.body.dataset.errors = String(errors);
+  // View at fit, 1:1, 2x or 4x; the frames of a section scroll together
+  for (const section of document.querySelectorAll("section[data-zoom]")) {
+    const media = [...section.querySelectorAll(".frame > canvas, .frame > img")];
+    section.querySelector(".zoom").addEventListener("click", (event) => {
+      const z = Number(event.target.dataset.z);
+      if (Number.isNaN(z)) return;
+      section.dataset.zoom = String(z);
+      for (const b of section.querySelectorAll(".zoom button")) {
+        b.classList.toggle("on", b === event.target);
+      }
+      for (const m of media) {
+        const width = m.naturalWidth || m.width;
+        m.style.width = z ? `${width * z}px` : "";
+      }
+    });
+    let syncing = false;
+    section.addEventListener("scroll", (event) => {
+      const from = event.target;
+      if (syncing || !from.classList || !from.classList.contains("frame")) return;
+      syncing = true;
+      for (const frame of section.querySelectorAll(".frame")) {
+        if (frame !== from) {
+          frame.scrollLeft = from.scrollLeft;
+          frame.scrollTop = from.scrollTop;
+        }
+      }
+      syncing = false;
+    }, true);
+  }
 })();
 """
+
+
+def _original_figure(source: str | Path) -> str:
+    """The original image as a figure: PNG, or a JPEG at quality 95 where its PNG would pass
+    :data:`ORIGINAL_PNG_LIMIT` bytes (the caption says which)."""
+    import io
+
+    from PIL import Image
+
+    path = Path(source)
+    with Image.open(path) as im:
+        im.load()
+        alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        pixels = im.convert("RGBA" if alpha else "RGB")
+    buf = io.BytesIO()
+    pixels.save(buf, format="PNG", compress_level=6)
+    mime, note = "image/png", ""
+    if buf.tell() > ORIGINAL_PNG_LIMIT:
+        png_bytes = buf.tell()
+        buf = io.BytesIO()
+        pixels.convert("RGB").save(buf, format="JPEG", quality=95, subsampling=0)
+        mime, note = "image/jpeg", f"; shown as JPEG q95 (its PNG would be {png_bytes:,} bytes)"
+    url = f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    size = path.stat().st_size
+    return (
+        f'<figure class="original"><div class="frame"><img src="{url}" alt="original"></div>'
+        f"<figcaption>original: {pixels.width}x{pixels.height}, {size:,} bytes on disk"
+        f"{_esc(note)}</figcaption></figure>"
+    )
 
 
 def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) -> list[str]:
@@ -157,14 +230,20 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
         )
     out.append("</table>")
     out += [f'<img class="plot" src="{_data_url(p)}" alt="{_esc(p.stem)}">' for p in plots]
+    out += [
+        '<section data-zoom="0"><div class="zoom">view: <button data-z="0" class="on">fit'
+        '</button><button data-z="1">1:1</button><button data-z="2">2x</button>'
+        '<button data-z="4">4x</button> (the views scroll together)</div>',
+        f'<div class="row">{_original_figure(ic.image)}</div>',
+    ]
     pixels = ic.width * ic.height
     for m in ic.measurements:
         out.append(f"<h3>K = {m.k} ({plural(m.colors, 'colour')}, PSNR {psnr_text(m.psnr)})</h3>")
         out.append('<div class="row">')
         for name in ("kmq", "png8", "webp", "gif", "jpeg"):
-            path = by_suffix.get((m.k, name))
+            found = by_suffix.get((m.k, name))
             size = m.sizes.get(name)
-            if path is None or size is None:
+            if found is None or size is None:
                 continue
             label = (
                 f"{SHORT_NAMES[name]}: {size.bytes:,} bytes, {8 * size.bytes / pixels:.3f} bpp,"
@@ -173,53 +252,88 @@ def _image_section(ic: ImageComparison, files: list[Path], plots: list[Path]) ->
                 + (f", quality {size.quality}" if size.quality else "")
             )
             if name == "kmq":
-                data = base64.b64encode(path.read_bytes()).decode("ascii")
+                data = base64.b64encode(found.read_bytes()).decode("ascii")
                 out.append(
-                    f'<figure class="kmq"><canvas data-kmq="{data}" data-file="{_esc(path.name)}">'
-                    f'</canvas><figcaption>{_esc(label)}<br><span class="decode">not decoded'
-                    " (JavaScript is off)</span></figcaption></figure>"
+                    f'<figure class="kmq"><div class="frame"><canvas data-kmq="{data}"'
+                    f' data-file="{_esc(found.name)}"></canvas></div><figcaption>{_esc(label)}'
+                    '<br><span class="decode">not decoded (JavaScript is off)</span>'
+                    "</figcaption></figure>"
                 )
             else:
                 out.append(
-                    f'<figure><img src="{_data_url(path)}" alt="{_esc(path.name)}">'
-                    f"<figcaption>{_esc(label)}</figcaption></figure>"
+                    f'<figure><div class="frame"><img src="{_data_url(found)}"'
+                    f' alt="{_esc(found.name)}"></div><figcaption>{_esc(label)}</figcaption>'
+                    "</figure>"
                 )
         out.append("</div>")
+    out.append("</section>")
     return out
 
 
 def write_html(comparison: Comparison, out: str | Path, plots: list[Path] | None = None) -> Path:
-    """Write ``report.html`` into ``out`` and return its path.
+    """Write ``report.html`` (and, for several images, a page an image) into ``out``; return
+    the path of ``report.html``.
 
-    ``comparison`` must have been made with ``out`` set (the page embeds its files); ``plots``
+    ``comparison`` must have been made with ``out`` set (the pages embed its files); ``plots``
     are the report's figures (from :func:`.report.write_report`), embedded under each image
-    whose file name they start with.
+    whose file name they start with, the medians on ``report.html``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plots = [p for p in plots or [] if p.suffix == ".png"]
-    body = [
-        "<h1>kmcodec compare</h1>",
+    script = bundle_js()
+    intro = (
         "<p>Each <code>.kmq</code> file below is embedded in this page and decoded by"
-        " <code>kmq.js</code>, the JavaScript decoder, as the page opens; beside it the same"
-        " quantised pixels as PNG-8, WebP (lossless) and GIF, and the smallest JPEG that reaches"
-        " the same PSNR, decoded by the browser. Sizes are the files' sizes on disk.</p>",
-    ]
-    for ic in comparison.images:
+        " <code>kmq.js</code>, the JavaScript decoder, as the page opens; beside it the original"
+        " and the same quantised pixels as PNG-8, WebP (lossless) and GIF, and the smallest JPEG"
+        " that reaches the same PSNR, decoded by the browser. Sizes are the files' sizes on"
+        " disk. <i>view</i> shows them at 1:1, 2x or 4x, scrolled together.</p>"
+    )
+
+    def sections(ic: ImageComparison) -> list[str]:
         stem = Path(ic.image).stem
         mine = [p for p in plots if p.name.startswith(f"{stem}-") and "contact-sheet" not in p.name]
-        body += _image_section(ic, comparison.files.get(ic.image, []), mine)
+        return _image_section(ic, comparison.files.get(ic.image, []), mine)
+
     medians = [p for p in plots if p.name.startswith("medians")]
-    if medians:
-        body.append(f"<h2>Medians over {len(comparison.images)} images</h2>")
-        body += [f'<img class="plot" src="{_data_url(p)}" alt="medians">' for p in medians]
-    page = (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<title>kmcodec compare</title>"
-        f"<style>{_STYLE}</style></head><body>\n"
-        + "\n".join(body)
-        + f"\n<script>\n{bundle_js()}\n</script>\n<script>{_SCRIPT}</script>\n</body></html>\n"
-    )
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    if len(comparison.images) == 1:
+        body = ["<h1>kmcodec compare</h1>", intro, *sections(comparison.images[0])]
+        path.write_text(_page("kmcodec compare", body, script), encoding="utf-8")
+        return path
+    index = [
+        "<h1>kmcodec compare</h1>",
+        f"<p>{len(comparison.images)} images; each has a page of its own, with every file"
+        " decoded in the browser.</p>",
+        "<table><tr><th>image</th><th>size</th><th>best K</th><th>.kmq bytes at that K</th>"
+        "<th>PSNR dB</th></tr>",
+    ]
+    for i, ic in enumerate(comparison.images):
+        name = f"report-{i + 1:03d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(ic.image).stem)}.html"
+        back = '<nav><a href="report.html">&larr; all images</a></nav>'
+        body = [back, "<h1>kmcodec compare</h1>", intro, *sections(ic)]
+        (out / name).write_text(_page(Path(ic.image).name, body, script), encoding="utf-8")
+        best = next((m for m in ic.measurements if m.k == ic.best_k), None)
+        kmq = best.sizes.get("kmq") if best else None
+        index.append(
+            f'<tr><td style="text-align:left"><a href="{name}">{_esc(Path(ic.image).name)}</a>'
+            f"</td><td>{ic.width}x{ic.height}</td><td>{ic.best_k}</td>"
+            f"<td>{f'{kmq.bytes:,}' if kmq else '-'}</td>"
+            f"<td>{psnr_text(best.psnr, unit=False) if best else '-'}</td></tr>"
+        )
+    index.append("</table>")
+    if medians:
+        index.append(f"<h2>Medians over {len(comparison.images)} images</h2>")
+        index += [f'<img class="plot" src="{_data_url(p)}" alt="medians">' for p in medians]
+    path.write_text(_page("kmcodec compare", index, None), encoding="utf-8")
     return path
+
+
+def _page(title: str, body: list[str], script: str | None) -> str:
+    """A whole page: ``body`` and, with ``script`` (the bundled decoder), the decoding."""
+    scripts = f"\n<script>\n{script}\n</script>\n<script>{_SCRIPT}</script>" if script else ""
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_esc(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body) + scripts + "\n</body></html>\n"
+    )
