@@ -58,6 +58,9 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension(name, sources=[name.replace(".", "/") + ".c"]) for name in MODULES],
+    ext_modules=[
+        Extension(name, sources=[name.replace(".", "/") + ".c"], depends=["kmcodec/_portable.h"])
+        for name in MODULES
+    ],
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
 )

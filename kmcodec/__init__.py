@@ -60,6 +60,11 @@ __version__ = "0.1.0"
 register()  # Image.open("a.kmq") and im.save("a.kmq") work once kmcodec is imported
 
 
+def __dir__() -> list[str]:
+    # the API only: not the submodules and names the package uses itself
+    return sorted([*__all__, "__version__"])
+
+
 def compare(*args: Any, **kwargs: Any) -> Any:
     """Measure .kmq against PNG, JPEG, WebP and GIF: see :func:`kmcodec.comparison.compare`
     (imported on first use, so ``import kmcodec`` does not pay for it)."""

@@ -21,11 +21,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import options as _options
+from ._text import plural
 from .codec import PILLOW_LIMIT, code_plane, options_with_metadata
 from .errors import CorruptError, KmqError, LimitError, OptionError
 from .format import animation as fmt
@@ -46,6 +47,10 @@ from .format.layout import (
     index_bits_allowed,
     split_file,
 )
+from .options import EncodeOptionValues
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Animation", "AnimationReader", "encode_animation", "index_frames", "read_animation"]
 
@@ -238,15 +243,15 @@ def frame_layers(
     best, kind = (plain, None) if cost(plain) < cost(delta) else (delta, need)
     if opts.coding is not None:
         return best
-    rows = _options.update(opts, coding=Coding.ROWS)
+    zstd_rows = _options.update(opts, coding=Coding.ROWS)
     screen = opts.preset.screen_level
     if screen is not None and opts.compress_level is None:
         screened = _layers(
-            sub, kind, (x0, y0), colors, _options.update(rows, compress_level=screen)
+            sub, kind, (x0, y0), colors, _options.update(zstd_rows, compress_level=screen)
         )
         if cost(screened) >= _options.SCREEN_MARGIN * cost(best):
             return best
-    return min(best, _layers(sub, kind, (x0, y0), colors, rows), key=cost)
+    return min(best, _layers(sub, kind, (x0, y0), colors, zstd_rows), key=cost)
 
 
 def _durations(duration: int | Sequence[int], count: int) -> list[int]:
@@ -266,7 +271,7 @@ def encode_animation(
     duration: int | Sequence[int] = 100,
     loop: int | None = 0,
     colors: int | None = None,
-    **options: Any,
+    **options: Unpack[EncodeOptionValues],
 ) -> bytes:
     """Encode frames as one animated ``.kmq`` file.
 
@@ -551,7 +556,10 @@ class Animation:
 
     def __repr__(self) -> str:
         h = self.header
-        return f"<Animation {h.width}x{h.height}, {self.n_frames} frames, {h.colors} colours>"
+        return (
+            f"<Animation {h.width}x{h.height}, {plural(self.n_frames, 'frame')},"
+            f" {plural(h.colors, 'colour')}>"
+        )
 
 
 def read_animation(
@@ -579,8 +587,8 @@ def read_animation(
         from .codec import read
 
         still = read(data, max_pixels=max_pixels)
-        reader = _StillReader(still.indices)
-        return Animation(still.palette, [0], None, h, reader)  # type: ignore[arg-type]
+        still_reader = _StillReader(still.indices)
+        return Animation(still.palette, [0], None, h, still_reader)  # type: ignore[arg-type]
     reader = AnimationReader(head, lambda offset, size: stream[offset : offset + size])
     check_pixels(h, max_pixels, frames=reader.n_frames)
     return Animation(reader.palette.copy(), reader.durations, reader.table.loop, h, reader)

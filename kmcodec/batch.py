@@ -626,7 +626,15 @@ def to_animation_file(anim: Any, target: str | None, format: str | None = None) 
         if alpha is not None and (alpha == 0).any():
             save["transparency"] = int((alpha == 0).argmax())
     buf = io.BytesIO()
-    frames[0].save(buf, format=fmt, **save)
+    try:
+        frames[0].save(buf, format=fmt, **save)
+    except ValueError:
+        if fmt != "PNG" or not palette_frames:
+            raise
+        # Pillow before 10.3 cannot convert an APNG's frames of a small palette to packed
+        # indices ("conversion not supported"): one byte an index then
+        buf = io.BytesIO()
+        frames[0].save(buf, format=fmt, bits=8, **save)
     return buf.getvalue()
 
 
@@ -667,7 +675,7 @@ def output_format(target: str | None, format: str | None = None) -> str:
     elif target in (None, "-"):
         fmt = "PNG"
     else:
-        suffix = Path(target).suffix.lower()  # type: ignore[arg-type]
+        suffix = Path(target).suffix.lower()
         found = Image.registered_extensions().get(suffix)
         if found is None or found not in Image.SAVE:
             msg = (

@@ -366,7 +366,7 @@ def _describe(path: str, check: bool = False, max_pixels: Any = None) -> dict[st
         palette_format="RGBA" if h.has_alpha else "RGB",
         index_bits=h.index_bits,
         coding=int(h.coding),
-        coding_name=h.coding.name.lower(),
+        coding_name=layout.Coding(h.coding).name.lower(),
         stream_bytes=h.stream_size,
         chunks={k.decode("ascii"): len(v) for k, v in head.chunks.items()},
         bits_per_pixel=8 * len(data) / pixels,

@@ -12,14 +12,15 @@ caller (the CLI, ``kmq compare``, the demo, the Pillow plugin) uses.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import options as _options
+from ._text import plural
 from .errors import LimitError, OptionError
 from .files import write_atomic
 from .format import codings
@@ -36,8 +37,12 @@ from .format.layout import (
     index_bits_allowed,
     split_file,
 )
+from .options import EncodeOptionValues
 from .quantization import PaletteImage
 from .quantization import quantize as _quantize
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "PILLOW_LIMIT",
@@ -82,8 +87,19 @@ class KmqImage:
         """Return the pixels as a (height, width, 3 or 4) uint8 array."""
         return self.palette[self.indices]
 
+    def __repr__(self) -> str:
+        # one line: the arrays would fill a screen
+        h = self.header
+        extra = "".join(
+            f", {name}" for name, value in (("ICC", self.icc_profile), ("EXIF", self.exif)) if value
+        )
+        return (
+            f"KmqImage({h.width}x{h.height}, {plural(h.colors, 'colour')}"
+            f" ({'RGBA' if h.has_alpha else 'RGB'}), coding {int(h.coding)}{extra})"
+        )
 
-@dataclass
+
+@dataclass(repr=False)  # PaletteImage's one-line repr
 class Quantized(PaletteImage):
     """An image quantised by :func:`quantize`, with the options to encode it.
 
@@ -102,7 +118,7 @@ class Quantized(PaletteImage):
         """The speed it was made at; its preset sets the default zstd level."""
         return int(self.options.speed)
 
-    def encode(self, **file_options: Any) -> bytes:
+    def encode(self, **file_options: Unpack[EncodeOptionValues]) -> bytes:
         """The ``.kmq`` file of this palette and index plane.
 
         ``file_options`` (``coding``, ``compress_level``, ``index_bits``, ``icc_profile``,
@@ -115,12 +131,14 @@ class Quantized(PaletteImage):
         opts = _options.update(self.options, **file_options) if file_options else self.options
         return _encode_file(self.palette, self.indices, opts)
 
-    def save(self, path: str | os.PathLike[str], **file_options: Any) -> None:
+    def save(
+        self, path: str | os.PathLike[str], **file_options: Unpack[EncodeOptionValues]
+    ) -> None:
         """Write :meth:`encode`'s file to ``path`` atomically."""
         write_atomic(path, self.encode(**file_options))
 
 
-def quantize(image: object, colors: int = 256, **options: Any) -> Quantized:
+def quantize(image: object, colors: int = 256, **options: Unpack[EncodeOptionValues]) -> Quantized:
     """Reduce an image to at most ``colors`` colours with k-means.
 
     Parameters
@@ -159,7 +177,7 @@ def quantize(image: object, colors: int = 256, **options: Any) -> Quantized:
     return Quantized(**vars(result), options=opts)
 
 
-def options_with_metadata(image: object, options: dict[str, Any]) -> dict[str, Any]:
+def options_with_metadata(image: object, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` with the ICC profile and EXIF of a PIL image's ``info`` where the options do
     not give them (an option that is not None wins)."""
     info = getattr(image, "info", None) or {}
@@ -167,7 +185,7 @@ def options_with_metadata(image: object, options: dict[str, Any]) -> dict[str, A
     return {**options, **found}
 
 
-def encode(image: object, colors: int = 256, **options: Any) -> bytes:
+def encode(image: object, colors: int = 256, **options: Unpack[EncodeOptionValues]) -> bytes:
     """Quantise an image to at most ``colors`` colours and encode it as a ``.kmq`` file.
 
     The same as ``quantize(image, colors, **options).encode()``.
@@ -199,7 +217,9 @@ def encode(image: object, colors: int = 256, **options: Any) -> bytes:
     return quantize(image, colors, **options).encode()
 
 
-def encode_indexed(palette: np.ndarray, indices: np.ndarray, **options: Any) -> bytes:
+def encode_indexed(
+    palette: np.ndarray, indices: np.ndarray, **options: Unpack[EncodeOptionValues]
+) -> bytes:
     """Encode a palette and an index plane as a ``.kmq`` file, losslessly.
 
     Parameters
@@ -435,7 +455,12 @@ def decode(
     return read(data, max_pixels=max_pixels).image()
 
 
-def save(path: str | os.PathLike[str], image: object, colors: int = 256, **options: Any) -> None:
+def save(
+    path: str | os.PathLike[str],
+    image: object,
+    colors: int = 256,
+    **options: Unpack[EncodeOptionValues],
+) -> None:
     """Encode ``image`` and write it to ``path`` atomically (see :func:`encode`)."""
     quantize(image, colors, **options).save(path)
 

@@ -136,7 +136,7 @@ def to_encodable(im: Any) -> Any:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(info["icc_profile"]))
             srgb = ImageCms.createProfile("sRGB")
-            out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+            out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB") or im
         except (ImageCms.PyCMSError, OSError, ValueError):
             out = im.convert("RGB")
         info.pop("icc_profile")

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, make_dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -39,6 +39,7 @@ __all__ = [
     "OPTIONS",
     "SCREEN_MARGIN",
     "SPEEDS",
+    "EncodeOptionValues",
     "EncodeOptions",
     "Option",
     "SpeedPreset",
@@ -159,6 +160,8 @@ def parse_quality(quality: object) -> tuple[int, int]:
     ------
     OptionError
     """
+    low: object
+    high: object
     if isinstance(quality, str):
         m = re.fullmatch(r"\s*(\d{1,3})?\s*(?:-\s*(\d{1,3}))?\s*", quality)
         if not m or (m.group(1) is None and m.group(2) is None):
@@ -171,13 +174,13 @@ def parse_quality(quality: object) -> tuple[int, int]:
     elif isinstance(quality, (tuple, list)) and len(quality) == 2:
         low, high = quality
     else:
-        low, high = 0, quality
-    low = _integer("minimum quality", low, 0, 100)
-    high = _integer("quality", high, 0, 100)
-    if low > high:
-        msg = f"minimum quality {low} is above the target {high}"
+        low, high = 0, quality  # checked just below
+    minimum = _integer("minimum quality", low, 0, 100)
+    target = _integer("quality", high, 0, 100)
+    if minimum > target:
+        msg = f"minimum quality {minimum} is above the target {target}"
         raise OptionError(msg)
-    return low, high
+    return minimum, target
 
 
 #: Error-diffusion kernels and the ordered dither, by the names ``dither`` takes.
@@ -545,19 +548,62 @@ OPTIONS: tuple[Option, ...] = (
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 
-EncodeOptions = make_dataclass(
-    "EncodeOptions",
-    [(o.name, Any, field(default=o.default)) for o in OPTIONS],
-    frozen=True,
-    namespace={
-        "__doc__": "A checked set of encode options (see :data:`OPTIONS`); :func:`resolve`"
-        " makes one.",
-        "preset": property(
-            lambda self: SPEEDS[self.speed], doc="The :class:`SpeedPreset` of ``speed``."
-        ),
-    },
-)
-EncodeOptions.__module__ = __name__
+
+class EncodeOptionValues(TypedDict, total=False):
+    """The encode options as keyword arguments, each optional, with the types they take (the
+    table of :data:`OPTIONS` says their values and defaults): ``kmcodec.encode(image, colors,
+    **options)``, :func:`kmcodec.quantize`, :func:`kmcodec.save`, Pillow's ``im.save``.
+    ``colors`` is not here: those functions take it as their second argument."""
+
+    speed: int
+    quality: str | int | tuple[int, int] | None
+    target_psnr: float | None
+    color_space: str
+    dither: bool | float | str
+    posterize: int
+    smooth: float
+    perceptual: float
+    init: str
+    max_iter: int | None
+    tol: float
+    random_state: int | None
+    coding: int | None
+    compress_level: int | None
+    index_bits: int | None
+    icc_profile: bytes | None
+    exif: bytes | Any | None  # bytes or a PIL.Image.Exif
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """A checked, complete set of encode options (:func:`resolve` makes one): every option of
+    :data:`OPTIONS` normalised, ``quality`` as a (minimum, target) pair, ``dither`` as a
+    (kernel, strength) pair or None, ``coding`` as a :class:`~kmcodec.format.layout.Coding` or
+    None (the encoder chooses), the metadata as bytes or None."""
+
+    colors: int = 256
+    speed: int = DEFAULT_SPEED
+    quality: tuple[int, int] | None = None
+    target_psnr: float | None = None
+    color_space: str = "rgb"
+    dither: tuple[str, float] | None = None
+    posterize: int = 0
+    smooth: float = DEFAULT_SMOOTH
+    perceptual: float = DEFAULT_PERCEPTUAL
+    init: str = "split"
+    max_iter: int | None = None
+    tol: float = 0.1
+    random_state: int | None = 0
+    coding: Coding | None = None
+    compress_level: int | None = None
+    index_bits: int | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+    @property
+    def preset(self) -> SpeedPreset:
+        """The :class:`SpeedPreset` of ``speed``."""
+        return SPEEDS[self.speed]
 
 
 #: Names other libraries (and English) give our options; :func:`near_miss` also catches typos.
@@ -601,7 +647,7 @@ def near_miss(name: str) -> str | None:
     return close[0] if close else None
 
 
-def resolve(**given: Any) -> Any:
+def resolve(**given: Any) -> EncodeOptions:
     """Check encode options and fill in the defaults of those not given.
 
     Parameters
@@ -649,7 +695,7 @@ def stage(name: str) -> str:
     return _BY_NAME[name].stage
 
 
-def update(options: Any, **given: Any) -> Any:
+def update(options: EncodeOptions, **given: Any) -> EncodeOptions:
     """``options`` (an :class:`EncodeOptions`) with the ``given`` options checked and changed.
 
     Only the given values are checked: the others are already normalised (a ``dither`` of
@@ -660,7 +706,7 @@ def update(options: Any, **given: Any) -> Any:
     return dataclasses.replace(options, **{name: check(name, v) for name, v in given.items()})
 
 
-def quantizer_arguments(options: Any) -> dict[str, Any]:
+def quantizer_arguments(options: EncodeOptions) -> dict[str, Any]:
     """What :func:`kmcodec.quantization.quantize` takes from ``options`` (an
     :class:`EncodeOptions`): every quantise-stage option by name, with ``speed`` turned into its
     preset's ``effort``, and without ``colors`` (passed on its own)."""

@@ -23,7 +23,7 @@ by :func:`kmcodec.encode` with the save options of :mod:`kmcodec.options`.
 from __future__ import annotations
 
 import re
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
@@ -35,6 +35,9 @@ from .format import codings, layout
 from .format.layout import Coding
 from .options import OPTIONS, resolve
 from .quantization.pixels import PIL_MODES
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 __all__ = ["KmqDecoder", "KmqImageFile", "register"]
 
@@ -168,7 +171,7 @@ class KmqImageFile(ImageFile.ImageFile):
         try:
             self._check_before_allocating()
             self.fp.seek(self.tile[0].offset)
-            plane = codings.read_plane(self.fp, h)
+            plane = codings.read_plane(self.fp, self._header)
         except KmqError as exc:
             raise OSError(str(exc)) from None
         return self._load_from(*plane.raw())
@@ -198,8 +201,8 @@ class KmqImageFile(ImageFile.ImageFile):
         assert self.fp is not None
         Image.Image.load(self)
         self.fp.seek(self.tile[0].offset)
-        plane, _rows = codings.decode_prefix(self.fp.read(self._stream_left), self._header)
-        return self._load_from(memoryview(plane).cast("B"), "P")
+        plane, _rows = codings.decode_prefix(self.fp.read(self._stream_left or -1), self._header)
+        return self._load_from(plane.data.cast("B"), "P")
 
     def _load_from(self, data: memoryview | bytes, rawmode: str) -> Any:
         """Make Pillow's image a view of decoded index data and close the file."""
@@ -229,6 +232,7 @@ class KmqImageFile(ImageFile.ImageFile):
         """
         h = self._header
         layout.check_stream_present(self._stream_left, h)
+        assert self.fp is not None
         self.fp.seek(self.tile[0].offset)
         prefix = self.fp.read(min(h.stream_size, codings.START_BYTES))
         codings.check_start(prefix, h.stream_size, h)
@@ -272,7 +276,7 @@ class KmqDecoder(ImageFile.PyDecoder):
 
     _pulls_fd = True
 
-    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+    def decode(self, buffer: Any) -> tuple[int, int]:
         assert self.fd is not None
         (h,) = self.args
         try:
@@ -342,7 +346,8 @@ def _caller_level() -> int:
     frame outside Pillow and kmcodec."""
     import sys
 
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
         "PIL",
         "kmcodec",

@@ -15,7 +15,7 @@ from PIL import Image
 
 import kmcodec
 
-from .conftest import shifted_copies
+from .support import shifted_copies
 
 KMQ = shutil.which("kmq", path=str(Path(sys.executable).parent))
 

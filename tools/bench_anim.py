@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, corpus_files
+from _common import ROOT, Report, add_report_arguments, corpus_files
 from PIL import Image, ImageDraw
 
 import kmcodec
@@ -302,7 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--colors", default="64,256", help="K for the quantised animations")
     parser.add_argument("--no-quantised", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    add_report_arguments(parser, json=False)
     args = parser.parse_args(argv)
+    about = (
+        "Animated `.kmq` files against the original GIF, gifsicle -O3 and animated WebP lossless "
+        "(every composited frame checked identical), opening every frame through Pillow, and "
+        "quantised RGB animations against ffmpeg's palettegen/paletteuse GIF."
+    )
+    with Report("bench_anim", "Animations", about, args, json=False) as report:
+        return _measure(args, report)
+
+
+def _measure(args: argparse.Namespace, report: Report) -> int:
     peers = {name: shutil.which(name) is not None for name in ("gifsicle", "gif2webp", "ffmpeg")}
     for name, present in peers.items():
         if not present:

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import corpus_files, parse_options
+from _common import Report, add_report_arguments, corpus_files, parse_options
 from PIL import Image
 
 import kmcodec
@@ -141,7 +141,20 @@ def main(argv: list[str] | None = None) -> int:
         "--variant", action="append", default=[], help="extra kmcodec settings NAME=key=value,..."
     )
     parser.add_argument("--csv", type=Path, help="write every measurement here")
+    add_report_arguments(parser)
     args = parser.parse_args(argv)
+    about = (
+        "kmcodec's quantiser (plain, dithered, k-means++ seeding, `perceptual=0`) against "
+        "pngquant (default dithered, `--nofs`, `--speed 1`), scikit-learn's k-means and Pillow, "
+        "per K: median PSNR, ΔE, blurred ΔE, file size and time."
+    )
+    with Report(
+        "bench_quantize", "The quantiser against pngquant, scikit-learn and Pillow", about, args
+    ) as report:
+        return _measure(args, report)
+
+
+def _measure(args: argparse.Namespace, report: Report) -> int:
 
     corpus, files = corpus_files(args.corpus, args.limit)
     ks = [int(k) for k in args.colors.split(",")]
@@ -229,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                 for v, w, d in zip(cells, (8, 8, 9, 8, 9), (2, 3, 3, 3, 3), strict=True)
             )
             print(f"{k:>4}  {m:<28}{text}{len(sel):>8}")
+            report.record(
+                f"K={k} {m}",
+                dict(zip(("psnr", "delta_e", "blurred", "bpp", "seconds"), cells, strict=True)),
+            )
 
-    print("\nGoals (issue 13), per K")
+    print("\nGoals, per K")
     peers = [m for m in methods if not m.startswith("kmcodec") and m != PQ_DEFAULT]
     for k in ks:
         lines = []

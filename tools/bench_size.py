@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _common import corpus_files
+from _common import Report, add_report_arguments, corpus_files
 from PIL import Image
 
 import kmcodec
@@ -173,7 +173,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="load-time runs per file")
     parser.add_argument("--big", action="store_true", help="also time a 12 MP image")
     parser.add_argument("--skip", default="", help="tools not to run, e.g. cjxl,optipng")
+    add_report_arguments(parser)
     args = parser.parse_args(argv)
+    about = (
+        "The same palette and indices (kmcodec's quantiser, `smooth=0`) stored in every lossless"
+        " container: `.kmq` codings 0, 1, 2 and the encoder's default, PNG-8, WebP lossless and"
+        " JPEG XL; the time `Image.open(f).load()` takes for each through Pillow; the encoder's"
+        " time per coding next to the quantiser's."
+    )
+    with Report("bench_size", "Sizes and opening times", about, args) as report:
+        return _measure(args, report)
+
+
+def _measure(args: argparse.Namespace, report: Report) -> int:
     corpus, files = corpus_files(args.corpus, args.limit)
     files = files[:: args.step]
     ks = [int(k) for k in args.colors.split(",")]
@@ -194,11 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     columns = [c for c in COLUMNS if c in results[0]["bpp"]]
     print("\nmedian bits per pixel (same palette and indices in every container)")
     print(f"{'K':>4}" + "".join(f"{LABELS[c]:>11}" for c in columns))
+    bpp: dict[int, dict[str, float]] = {}
     for k in ks:
         rows = [r for r in results if r["k"] == k]
-        print(
-            f"{k:>4}" + "".join(f"{np.median([r['bpp'][c] for r in rows]):>11.3f}" for c in columns)
-        )
+        bpp[k] = {c: float(np.median([r["bpp"][c] for r in rows])) for c in columns}
+        print(f"{k:>4}" + "".join(f"{bpp[k][c]:>11.3f}" for c in columns))
+    report.record("images", len(files))
+    report.record("median_bpp", bpp)
     refs = [c for c in ("webp-m6", "jxl-e9") if c in columns]
     if refs:
         print("\n.kmq codings 1, 2 and the default against the references: median (largest) ratio")
@@ -206,14 +220,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{'K':>4}"
             + "".join(f"{a + '/' + LABELS[b]:>22}" for b in refs for a in ("c1", "c2", "dflt"))
         )
+        ratio_table: dict[int, dict[str, dict[str, float]]] = {}
         for k in ks:
             rows = [r for r in results if r["k"] == k]
             cells = []
             for b in refs:
                 for a in ("kmq1", "kmq2", "kmq"):
                     ratios = [r["bpp"][a] / r["bpp"][b] for r in rows]
+                    ratio_table.setdefault(k, {})[f"{a}/{b}"] = {
+                        "median": float(np.median(ratios)),
+                        "largest": float(max(ratios)),
+                    }
                     cells.append(f"{np.median(ratios):.3f} ({max(ratios):.3f})")
             print(f"{k:>4}" + "".join(f"{c:>22}" for c in cells))
+        report.record("ratios", ratio_table)
     load_cols = [c for c in LOADS if c in results[0]["loads"]]
     print(
         f"\nImage.open(f).load() in ms (median over images, best of {args.repeat} runs; coding 2"
@@ -224,15 +244,19 @@ def main(argv: list[str] | None = None) -> int:
         + "".join(f"{LABELS[c]:>11}" for c in load_cols)
         + ("  c2/WebP  c1/WebP" if "webp-m6" in load_cols else "")
     )
+    load_ms: dict[int, dict[str, float]] = {}
     for k in ks:
         rows = [r for r in results if r["k"] == k]
         med = {c: float(np.median([r["loads"][c] for r in rows])) for c in load_cols}
+        load_ms[k] = {c: 1e3 * v for c, v in med.items()}
         tail = (
             f"{med['kmq2'] / med['webp-m6']:>9.2f}{med['kmq1'] / med['webp-m6']:>9.2f}"
             if "webp-m6" in med
             else ""
         )
         print(f"{k:>4}" + "".join(f"{1e3 * med[c]:>11.2f}" for c in load_cols) + tail)
+    report.record("load_ms", load_ms)
+    _plots(report, ks, bpp, load_ms)
     print(
         "\nencoder time (median, s): the quantiser at default settings (one run) vs coding 1"
         " and coding 2 (best of 3)"
@@ -246,9 +270,41 @@ def main(argv: list[str] | None = None) -> int:
             f"{k:>4}  quantise {tq:.3f}  coding 1 {tc:.3f} ({tc / tq:.2f}x)"
             f"  coding 2 {tf:.3f} ({tf / tq:.2f}x)"
         )
+        report.record(f"encode_s_{k}", {"quantise": tq, "coding1": tc, "coding2": tf})
     if args.big:
         big_image_loads(files[0], have, args.repeat)
     return 0
+
+
+def _plots(
+    report: Report,
+    ks: list[int],
+    bpp: dict[int, dict[str, float]],
+    load_ms: dict[int, dict[str, float]],
+) -> None:
+    """Bits per pixel and opening time against K, one line a container (for --markdown)."""
+    if report.markdown is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name, table, ylabel, caption in (
+        ("bpp", bpp, "median bits per pixel", "Median bits per pixel against K"),
+        ("load", load_ms, "Image.open(f).load(), ms", "Median opening time against K"),
+    ):
+        fig, ax = plt.subplots(figsize=(6.4, 4))
+        for column in table[ks[0]]:
+            ax.plot(ks, [table[k][column] for k in ks], marker="o", label=LABELS[column])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("K (palette size)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        report.plot(fig, name, caption)
+        plt.close(fig)
 
 
 if __name__ == "__main__":

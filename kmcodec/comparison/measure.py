@@ -461,7 +461,7 @@ def compare(
     auto = colors == "auto"
     resolve(**quantize_options)  # a bad option fails here, not after the first image
     if not auto:
-        ks = sorted({check("colors", k) for k in colors})  # type: ignore[union-attr]
+        ks = sorted({check("colors", k) for k in colors})
         if not ks:
             msg = "colors must name at least one K"
             raise ValueError(msg)

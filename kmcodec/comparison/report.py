@@ -29,7 +29,7 @@ FORMAT_LABELS = {
     "webp": "WebP lossless",
     "jpeg": "JPEG, same PSNR",
 }
-_STYLE = {
+_STYLE: dict[str, dict[str, Any]] = {
     "kmq": dict(color="#d62728", marker="o", linewidth=2.2),
     "kmq0": dict(color="#d62728", marker=".", linestyle=":"),
     "kmq1": dict(color="#8c564b", marker=".", linestyle="--"),

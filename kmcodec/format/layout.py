@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from construct import (
     Array,
@@ -351,7 +351,7 @@ def _check_chunk_type(kind: bytes, seen: dict[bytes, bytes]) -> None:
         raise CorruptError(msg)
 
 
-def bytes_left(fp: BinaryIO) -> int | None:
+def bytes_left(fp: IO[bytes]) -> int | None:
     """Bytes from ``fp``'s position to its end, or None if it cannot tell (not seekable)."""
     remaining = getattr(fp, "remaining", None)
     if remaining is not None:
@@ -365,7 +365,7 @@ def bytes_left(fp: BinaryIO) -> int | None:
     return end - pos
 
 
-def _read_exact(fp: BinaryIO, n: int, what: str) -> bytes:
+def _read_exact(fp: IO[bytes], n: int, what: str) -> bytes:
     left = bytes_left(fp) if n > 1 << 16 else None
     if left is not None and left < n:
         # Refused before reading: fp.read(n) would allocate n bytes (up to 4 GiB) first.
@@ -378,7 +378,7 @@ def _read_exact(fp: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def read_head(fp: BinaryIO) -> Head:
+def read_head(fp: IO[bytes]) -> Head:
     """Read and check a file's header, palette, header CRC and metadata chunks.
 
     Reads :data:`FILE`'s parts up to the start of the index stream, checking each as the spec's
@@ -447,7 +447,7 @@ def check_stream_present(left: int | None, h: Header) -> None:
         raise TruncatedError(msg)
 
 
-def read_stream(fp: BinaryIO, h: Header) -> bytes | memoryview:
+def read_stream(fp: IO[bytes], h: Header) -> bytes | memoryview:
     """Read the index stream that follows :func:`read_head`, and check that the file ends with it.
 
     Raises

@@ -130,7 +130,7 @@ def kmeans_plusplus(
     sample_weight: np.ndarray | None = None,
     random_state: int | np.random.Generator | None = None,
     n_local_trials: int | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Choose initial centres by greedy weighted k-means++.
 
     Each new centre is drawn with probability proportional to ``weight * D(x)^2``, where D is the

@@ -37,7 +37,8 @@ def _from_pil(image: Any, max_pixels: int | None) -> np.ndarray:
             f" image.convert('RGB') (supported modes: {', '.join(PIL_MODES)})"
         )
         raise ValueError(msg)
-    check_size(*image.size, max_pixels)
+    width, height = image.size
+    check_size(width, height, max_pixels)
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     target = "RGBA" if has_alpha else "RGB"
     width, height = image.size

@@ -170,6 +170,16 @@ class PaletteImage:
         """Number of palette entries used."""
         return len(self.palette)
 
+    def __repr__(self) -> str:
+        # one line: the arrays would fill a screen
+        from .._text import plural, psnr_text
+
+        height, width = self.indices.shape
+        return (
+            f"{type(self).__name__}({width}x{height}, {plural(self.colors, 'colour')},"
+            f" PSNR {psnr_text(self.psnr)})"
+        )
+
     @property
     def psnr(self) -> float:
         """Peak signal-to-noise ratio in dB (``inf`` when lossless)."""

@@ -315,13 +315,14 @@ def diffuse(
     fpal = np.concatenate([lut[pal[:, :3]], pal[:, 3:].astype(np.float32)], axis=1)
     fpal = np.ascontiguousarray(fpal, dtype=np.float32)
     extra: tuple = ()
+    row_weights: np.ndarray | bytearray
     if weights is not None:
-        weights = np.ascontiguousarray(weights, dtype=np.float32)
+        row_weights = np.ascontiguousarray(weights, dtype=np.float32)
     elif scale is not None:  # the dither map made row by row in the loop, times scale / 255
-        weights = bytearray()
+        row_weights = bytearray()
         extra = (np.ascontiguousarray(scale, dtype=np.uint8), _EDGE_START, _EDGE_RAMP)
     else:
-        weights = dither_map(px)
+        row_weights = dither_map(px)
     out = np.empty((height, width), dtype=np.uint8)
     sse = _diffuse.diffuse(
         px,
@@ -332,7 +333,7 @@ def diffuse(
         fpal,
         np.ascontiguousarray(pal),
         len(fpal),
-        weights,
+        row_weights,
         KERNELS[kernel],
         float(strength) * (_SMALL_PALETTE_SHARE if len(pal) <= _DAMPED_UP_TO else 1.0),
         _ERROR_CLAMP,

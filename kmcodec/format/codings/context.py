@@ -54,7 +54,7 @@ def encode(indices: np.ndarray, colors: int) -> bytes:
     plane = np.ascontiguousarray(indices, dtype=np.uint8)
     height, width = plane.shape
     coded = _context_coder.encode(plane, width, height, colors)
-    return coded + zlib.crc32(plane).to_bytes(CHECKSUM_SIZE, "little")
+    return coded + zlib.crc32(plane.data).to_bytes(CHECKSUM_SIZE, "little")
 
 
 def decode(stream: bytes | memoryview, width: int, height: int, colors: int) -> np.ndarray:
@@ -92,7 +92,7 @@ def decode(stream: bytes | memoryview, width: int, height: int, colors: int) -> 
         raise IndexRangeError(msg)
     if status:
         raise CorruptError(_ERRORS[status])
-    if zlib.crc32(plane) != int.from_bytes(crc, "little"):
+    if zlib.crc32(plane.data) != int.from_bytes(crc, "little"):
         msg = "index plane checksum (CRC-32) mismatch: the index stream is corrupt"
         raise ChecksumError(msg)
     return plane

@@ -1,8 +1,8 @@
-"""Rewrite README.md's table of encode options from ``kmcodec.options`` (their one declaration).
+"""Rewrite the user guide's table of encode options from ``kmcodec.options`` (declared once).
 
 Usage::
 
-    python tools/readme_options.py
+    python tools/options_table.py
 
 The table stands between ``<!-- options-table -->`` and ``<!-- /options-table -->``;
 ``tests/test_options.py`` checks that it is the declaration's.
@@ -16,19 +16,19 @@ from pathlib import Path
 
 from kmcodec.options import markdown_table
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guide.md"
 
 
 def main() -> int:
-    text = README.read_text()
+    text = GUIDE.read_text()
     new = re.sub(
         r"<!-- options-table -->\n.*?<!-- /options-table -->",
         lambda _: f"<!-- options-table -->\n{markdown_table()}<!-- /options-table -->",
         text,
         flags=re.S,
     )
-    README.write_text(new)
-    print("README.md: options table " + ("rewritten" if new != text else "already current"))
+    GUIDE.write_text(new)
+    print("docs/guide.md: options table " + ("rewritten" if new != text else "already current"))
     return 0
 
 
