@@ -108,6 +108,24 @@ def test_a_4_gib_stream_size_is_refused_without_reading_it(tmp_path, small_file)
         kmcodec.decode(path.read_bytes())
 
 
+def _peak_growth(path, call: str) -> int:
+    """Bytes by which a fresh process's peak resident memory grows while it runs ``call`` on
+    the file's bytes (Linux: VmRSS before, VmHWM after resetting it through clear_refs)."""
+    code = (
+        "import re, kmcodec\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        "def kb(key):\n"
+        "    return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = kb('VmRSS')\n"
+        f"out = {call}\n"
+        "print(kb('VmHWM') - before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout) * 1024
+
+
 @pytest.mark.parametrize("coding", [0, 1])
 @pytest.mark.parametrize("bits", [1, 8])
 @pytest.mark.parametrize("entry", ["decode_indexed", "decode"])
@@ -124,19 +142,7 @@ def test_decoding_memory_is_the_output_plus_the_plane_plus_a_constant(
     path.write_bytes(
         kmcodec.encode_indexed(palette, plane, coding=coding, index_bits=bits, compress_level=3)
     )
-    # Linux: VmRSS now, then VmHWM (the peak) after resetting it through clear_refs.
-    code = (
-        "import re, kmcodec\n"
-        f"data = open({str(path)!r}, 'rb').read()\n"
-        "def kb(key):\n"
-        "    return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
-        "open('/proc/self/clear_refs', 'w').write('5')\n"
-        "before = kb('VmRSS')\n"
-        f"out = kmcodec.{entry}(data)\n"
-        "print(kb('VmHWM') - before)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    grown = int(result.stdout) * 1024
+    grown = _peak_growth(path, f"kmcodec.{entry}(data)")
     output = width * height * (3 if entry == "decode" else 1)
     assert output <= grown <= output + width * height + (24 << 20), (grown, output)
 
@@ -152,18 +158,6 @@ def test_coding_2_scratch_memory_of_a_very_wide_image_is_a_few_bytes_a_column(tm
     palette = np.array([[0, 0, 0], [255, 255, 255]], dtype=np.uint8)
     path = tmp_path / "wide.kmq"
     path.write_bytes(kmcodec.encode_indexed(palette, plane, coding=2))
-    code = (
-        "import re, kmcodec\n"
-        f"data = open({str(path)!r}, 'rb').read()\n"
-        "def kb(key):\n"
-        "    return int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
-        "open('/proc/self/clear_refs', 'w').write('5')\n"
-        "before = kb('VmRSS')\n"
-        "out = kmcodec.decode_indexed(data, max_pixels=None)\n"
-        "print(kb('VmHWM') - before)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    grown = int(result.stdout) * 1024
+    grown = _peak_growth(path, "kmcodec.decode_indexed(data, max_pixels=None)")
     output = width * height
     assert grown <= output + 4 * width + (24 << 20), (grown / width, "bytes a column")

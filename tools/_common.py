@@ -36,6 +36,22 @@ def parse_options(text: str) -> dict[str, object]:
     return options
 
 
+def rewrite_between(path: Path, marker: str, content: str) -> bool:
+    """Replace what stands between ``<!-- marker -->`` and ``<!-- /marker -->`` in ``path``
+    with ``content`` (tables that tools keep in README.md and the docs); whether it changed."""
+    import re
+
+    text = path.read_text()
+    new = re.sub(
+        rf"<!-- {marker} -->\n.*?<!-- /{marker} -->",
+        lambda _: f"<!-- {marker} -->\n{content}<!-- /{marker} -->",
+        text,
+        flags=re.S,
+    )
+    path.write_text(new)
+    return new != text
+
+
 # --- what a tool measured, kept: --json FILE and --markdown FILE ---
 
 

@@ -10,9 +10,10 @@ The table stands between ``<!-- options-table -->`` and ``<!-- /options-table --
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
+
+from _common import rewrite_between
 
 from kmcodec.options import markdown_table
 
@@ -20,15 +21,8 @@ GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guide.md"
 
 
 def main() -> int:
-    text = GUIDE.read_text()
-    new = re.sub(
-        r"<!-- options-table -->\n.*?<!-- /options-table -->",
-        lambda _: f"<!-- options-table -->\n{markdown_table()}<!-- /options-table -->",
-        text,
-        flags=re.S,
-    )
-    GUIDE.write_text(new)
-    print("docs/guide.md: options table " + ("rewritten" if new != text else "already current"))
+    changed = rewrite_between(GUIDE, "options-table", markdown_table())
+    print("docs/guide.md: options table " + ("rewritten" if changed else "already current"))
     return 0
 
 

@@ -12,9 +12,10 @@ are copied from the JSON file, never typed.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
+
+from _common import rewrite_between
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: (column of bench_size's figures, heading)
@@ -49,15 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     figures = json.loads(Path(args[0]).read_text())
-    text = README.read_text()
-    new = re.sub(
-        r"<!-- results-table -->\n.*?<!-- /results-table -->",
-        lambda _: f"<!-- results-table -->\n{table(figures)}<!-- /results-table -->",
-        text,
-        flags=re.S,
-    )
-    README.write_text(new)
-    print("README.md: results table " + ("rewritten" if new != text else "already current"))
+    changed = rewrite_between(README, "results-table", table(figures))
+    print("README.md: results table " + ("rewritten" if changed else "already current"))
     return 0
 
 
