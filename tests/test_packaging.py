@@ -43,3 +43,19 @@ def test_test_modules_do_not_import_one_another() -> None:
         text = path.read_text()
         assert not re.search(r"^\s*from \.(test_\w+|conftest) import", text, re.M), path.name
         assert not re.search(r"^\s*from \. import test_", text, re.M), path.name
+
+
+def test_one_version_string_for_the_package_the_command_and_the_browser_decoder() -> None:
+    import json
+    import subprocess
+    import sys
+
+    import kmcodec
+
+    assert json.loads((ROOT / "js" / "package.json").read_text())["version"] == kmcodec.__version__
+    out = subprocess.run(
+        [sys.executable, "-m", "kmcodec", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"kmq {kmcodec.__version__}"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" in project["dynamic"]  # read from kmcodec.__version__, not repeated
