@@ -579,26 +579,27 @@ class EncodeOptions:
     """A checked, complete set of encode options (:func:`resolve` makes one): every option of
     :data:`OPTIONS` normalised, ``quality`` as a (minimum, target) pair, ``dither`` as a
     (kernel, strength) pair or None, ``coding`` as a :class:`~kmcodec.format.layout.Coding` or
-    None (the encoder chooses), the metadata as bytes or None."""
+    None (the encoder chooses), the metadata as bytes or None. The defaults are
+    :data:`OPTIONS`'s, filled in by :func:`resolve`, not repeated here."""
 
-    colors: int = 256
-    speed: int = DEFAULT_SPEED
-    quality: tuple[int, int] | None = None
-    target_psnr: float | None = None
-    color_space: str = "rgb"
-    dither: tuple[str, float] | None = None
-    posterize: int = 0
-    smooth: float = DEFAULT_SMOOTH
-    perceptual: float = DEFAULT_PERCEPTUAL
-    init: str = "split"
-    max_iter: int | None = None
-    tol: float = 0.1
-    random_state: int | None = 0
-    coding: Coding | None = None
-    compress_level: int | None = None
-    index_bits: int | None = None
-    icc_profile: bytes | None = None
-    exif: bytes | None = None
+    colors: int
+    speed: int
+    quality: tuple[int, int] | None
+    target_psnr: float | None
+    color_space: str
+    dither: tuple[str, float] | None
+    posterize: int
+    smooth: float
+    perceptual: float
+    init: str
+    max_iter: int | None
+    tol: float
+    random_state: int | None
+    coding: Coding | None
+    compress_level: int | None
+    index_bits: int | None
+    icc_profile: bytes | None
+    exif: bytes | None
 
     @property
     def preset(self) -> SpeedPreset:

@@ -226,14 +226,16 @@ def test_file_options_change_after_any_quantise_options(photo, quantize_options)
     assert kmcodec.decode(q.encode(coding=0)).shape == photo.shape
 
 
-def test_the_typed_structures_name_every_option_with_its_default() -> None:
+def test_the_typed_structures_name_every_option_and_resolve_fills_the_defaults() -> None:
     import dataclasses
     import typing
 
     fields = {f.name: f.default for f in dataclasses.fields(options.EncodeOptions)}
     assert list(fields) == [o.name for o in options.OPTIONS]
+    # no second set of defaults: resolve() fills in the declaration's
+    assert all(default is dataclasses.MISSING for default in fields.values())
     resolved = options.resolve()
-    for o in options.OPTIONS:  # the dataclass's defaults are the declaration's, normalised
-        assert fields[o.name] == getattr(resolved, o.name), o.name
+    for o in options.OPTIONS:
+        assert getattr(resolved, o.name) == o.check(o.default), o.name
     keys = typing.get_type_hints(options.EncodeOptionValues)
     assert set(keys) == {o.name for o in options.OPTIONS} - {"colors"}
