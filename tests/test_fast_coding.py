@@ -155,13 +155,37 @@ def test_the_first_failing_part_is_reported() -> None:
         fast.decode(bytes(stream), 8, 20, 2, threads=2)
 
 
+@pytest.mark.parametrize("bad", range(5))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bad_part_decoded_in_a_pair_is_named_as_alone(bad: int, threads: int) -> None:
+    rng = np.random.default_rng(bad)
+    plane = rng.integers(0, 6, (23, 17)).astype(np.uint8)  # 5 parts: two pairs and one alone
+    rows, tables, parts = fast.parts_of(fast.encode(plane, 6, part_rows=5), 23)
+    assert len(parts) == 5
+    broken = [bytes(p) for p in parts]
+    broken[bad] = broken[bad][:4] + bytes(len(broken[bad]) - 4)  # checksum mended below
+    stream = ref.build_stream(bytes(tables), broken, rows)
+    with pytest.raises(errors.CorruptError, match=f"part {bad}"):
+        fast.decode(stream, 17, 23, 6, threads=threads)
+    with pytest.raises(errors.CorruptError):
+        ref.decode(stream, 17, 23, 6)
+
+
 def test_encoder_is_deterministic_and_the_default_part_size_is_about_a_megapixel() -> None:
     rng = np.random.default_rng(9)
     plane = rng.integers(0, 7, (64, 48)).astype(np.uint8)
     assert fast.encode(plane, 7) == fast.encode(plane, 7)
-    assert (
-        fast.part_rows_for(4240) * 4240 >= fast.PART_PIXELS > (fast.part_rows_for(4240) - 1) * 4240
-    )
+    rows = fast.part_rows_for(4240, 2832)
+    assert rows * 4240 <= fast.PART_PIXELS < (rows + 1) * 4240 * 1.2
+    assert -(-2832 // rows) % 2 == 0
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "parts"),
+    [(48, 64, 1), (768, 512, 2), (1920, 1080, 2), (4240, 2832, 12), (1, 1 << 18, 2)],
+)
+def test_default_parts_are_even_from_pair_pixels_on(width: int, height: int, parts: int) -> None:
+    assert -(-height // fast.part_rows_for(width, height)) == parts
 
 
 def test_check_start_refuses_a_head_that_cannot_fit() -> None:

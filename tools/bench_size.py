@@ -159,8 +159,8 @@ def big_image_loads(path: Path, have: set[str], repeat: int) -> None:
         ratio = loads["kmq2"] / loads["webp-m6"] if "webp-m6" in loads else float("nan")
         print(f"{k:>4}{row}{ratio:>9.2f}{loads['kmq2-mt'] / loads['kmq2']:>7.2f}")
     height, width = big.shape[:2]
-    parts = -(-height // fast_coding.part_rows_for(width))
-    print(f"coding 2 in {parts} parts of {fast_coding.part_rows_for(width)} rows")
+    parts = -(-height // fast_coding.part_rows_for(width, height))
+    print(f"coding 2 in {parts} parts of {fast_coding.part_rows_for(width, height)} rows")
 
 
 def main(argv: list[str] | None = None) -> int:

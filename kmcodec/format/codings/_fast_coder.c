@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../_portable.h"
+
 #define ERR_ENDS_EARLY (-1)   /* the rANS decoder needs bytes past the part's end */
 #define ERR_LEFT_OVER (-2)    /* bytes left after the part's last pixel, or final state != L */
 #define ERR_INDEX (-3)        /* a literal is >= colors */
@@ -846,156 +848,285 @@ static void upper_pattern(const uint8_t *U, uint8_t *A, int width) {
     }
 }
 
+/* What every part's decoding shares: the tables, and the literal table after w (its offset in
+ * lut_symbols, in lut_starts a quarter of it; UINT32_MAX if empty). */
+typedef struct {
+    const dec_tables *dt;
+    const uint8_t *symbols;
+    const uint32_t *starts;
+    uint32_t lit_at[256];
+    int width, colors;
+} dec_shared;
+
+/* One part being decoded: its coder, its planes, and where it is. A lane is a local of the
+ * function that decodes it and its address never escapes the inlined code, so the compiler
+ * keeps its fields in registers; two lanes decoded in turn give the processor two independent
+ * chains of dependent look-ups to overlap (decode_pair). */
+typedef struct {
+    rans_in d;
+    uint8_t *out, *how, *U, *A; /* the part's plane; two rows of how classes; scratch */
+    uint8_t *row, *hrow;
+    const uint8_t *up, *hup;
+    int rows, y, x, w, hw, last_end, budget;
+} lane;
+
 /* An error found in a pixel whose decoding read past the part's end (into the padding) is
  * reported as the part ending early, as a decoder that stops at the end would report it. */
-#define FAIL(code) return d.p > d.end ? ERR_ENDS_EARLY : (code)
+#define FAIL(code) return L->d.p > L->d.end ? ERR_ENDS_EARLY : (code)
 
-static int decode_rows(const dec_tables *dt, const uint8_t *src, size_t len, int width, int rows,
-                       int colors, uint8_t *out, uint8_t *how, uint8_t *scratch) {
-    /* src has PAD zero bytes after its len bytes; scratch has 2 * width + 2 */
+/* the coder's start and row 0 of the part: no row above, so every neighbour is w and the
+ * pattern is q = 0. src has PAD zero bytes after its len bytes; scratch has 4 * width + 2. */
+KMQ_INLINE int lane_start(lane *L, const dec_shared *c, const uint8_t *src, size_t len, int rows,
+                          uint8_t *out, uint8_t *scratch) {
+    const int width = c->width;
     if (len < 4) return ERR_ENDS_EARLY;
-    rans_in d;
-    d.x = (uint32_t)src[0] | ((uint32_t)src[1] << 8) | ((uint32_t)src[2] << 16) |
-          ((uint32_t)src[3] << 24);
-    d.p = src + 4;
-    d.end = src + len;
-    if (d.x < RANS_L) return ERR_STATE;
-    /* the literal table after w: its offset in lut_symbols (in lut_starts, a quarter of it) */
-    uint32_t lit_at[256];
-    for (int v = 0; v < 256; v++) lit_at[v] = v < colors ? dt->lut_at[SPAN_TABLES + v] : UINT32_MAX;
-    const uint8_t *symbols = lut_symbols(dt);
-    const uint32_t *starts = lut_starts(dt);
-    /* row 0 of the part: no row above, so every neighbour is w and the pattern is q = 0 */
-    {
-        uint8_t *row = out;
-        int w = 0, hw = 0;
-        for (int x = 0; x < width; x++) {
-            const uint16_t *cum = dt->cum[(63 << 4) | (hw << 2)];
-            if (!cum[6]) FAIL(ERR_EMPTY);
-            int t;
-            TOKEN_DECODE(d, cum, t);
-            if (t) {
-                uint32_t at = lit_at[w];
-                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
-                uint32_t v;
-                LIT_DECODE(d, at, v);
-                if (v >= (uint32_t)colors) FAIL(ERR_INDEX);
-                w = (int)v;
-                hw = 2;
-            } else {
-                hw = 0;
-            }
-            row[x] = (uint8_t)w;
-            how[x] = (uint8_t)hw;
-            if ((x & (CHECK_EVERY - 1)) == CHECK_EVERY - 1 && d.p > d.end) return ERR_ENDS_EARLY;
-        }
-        if (d.p > d.end) return ERR_ENDS_EARLY;
-    }
-    /* rows 1..: U is the row above with its edges repeated (U[0] = up[0], U[1 + x] = up[x],
-     * U[width + 1] = up[width - 1]), so that NW and NE need no test at the image's edges, and
-     * A[x] holds the three equalities among N, NE and NW (mask bits 2, 4, 5), computed for the
-     * whole row at once; a pixel then compares W with its three upper neighbours only. */
-    uint8_t *U = scratch, *A = scratch + width + 2;
-    for (int y = 1; y < rows; y++) {
-        uint8_t *row = out + (size_t)y * width;
-        const uint8_t *up = row - width;
-        uint8_t *hrow = how + (size_t)(y & 1) * width;
-        const uint8_t *hup = how + (size_t)((y & 1) ^ 1) * width;
-        memcpy(U + 1, up, (size_t)width);
-        U[0] = up[0];
-        U[width + 1] = up[width - 1];
-        upper_pattern(U, A, width);
-        int last_end = 0;
-        int x = 0;
-        int hw = 0;
-        int w = up[0];
-        int budget = CHECK_EVERY; /* pixels or spans until the next check of the end */
-        while (x < width) {
-            if (--budget == 0) {
-                if (d.p > d.end) return ERR_ENDS_EARLY;
-                budget = CHECK_EVERY;
-            }
-            int n = U[x + 1], ne = U[x + 2], nw = U[x];
-            int m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
-            const uint16_t *cum;
-            if (m == 63) {
-                /* a span: the row above's run of w, from x */
-                if (x >= last_end) {
-                    int e = x + 1;
-                    while (e < width && up[e] == w) e++;
-                    last_end = e;
-                }
-                int r = last_end - x;
-                uint32_t at = dt->lut_at[span_bucket(r)];
-                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
-                int s;
-                LUT_DECODE(d, dt->lut + at, s);
-                if (s == 0) {
-                    memset(row + x, w, (size_t)r);
-                    memset(hrow + x, 0, (size_t)r);
-                    x += r;
-                    hw = 0;
-                    continue;
-                }
-                int tok = s - 1;
-                int k;
-                if (tok < 16) {
-                    k = tok;
-                } else {
-                    int ex = 4 + (tok - 16) / 2, nbits = ex - 1;
-                    uint32_t extra = 0;
-                    if (nbits > 16) {
-                        extra = d.x & 0xffff;
-                        d.x >>= 16;
-                        RENORM(d);
-                        nbits -= 16;
-                        extra |= (d.x & ((1u << nbits) - 1)) << 16;
-                    } else {
-                        extra = d.x & ((1u << nbits) - 1);
-                    }
-                    d.x >>= nbits;
-                    RENORM(d);
-                    k = (1 << ex) | ((tok & 1) << (ex - 1)) | (int)extra;
-                }
-                if (k >= r) FAIL(ERR_SPAN);
-                memset(row + x, w, (size_t)k);
-                memset(hrow + x, 0, (size_t)k);
-                x += k;
-                n = U[x + 1];
-                ne = U[x + 2];
-                nw = U[x];
-                m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
-                cum = dt->cum[1024 + m];
-            } else {
-                cum = dt->cum[(m << 4) | (hw << 2) | hup[x]];
-            }
-            if (!cum[6]) FAIL(ERR_EMPTY);
-            int t;
-            TOKEN_DECODE(d, cum, t);
+    L->d.x = (uint32_t)src[0] | ((uint32_t)src[1] << 8) | ((uint32_t)src[2] << 16) |
+             ((uint32_t)src[3] << 24);
+    L->d.p = src + 4;
+    L->d.end = src + len;
+    if (L->d.x < RANS_L) return ERR_STATE;
+    L->out = out;
+    L->how = scratch;
+    L->U = scratch + 2 * (size_t)width;
+    L->A = L->U + width + 2;
+    L->rows = rows;
+    L->y = 0;
+    int w = 0, hw = 0;
+    for (int x = 0; x < width; x++) {
+        const uint16_t *cum = c->dt->cum[(63 << 4) | (hw << 2)];
+        if (!cum[6]) FAIL(ERR_EMPTY);
+        int t;
+        TOKEN_DECODE(L->d, cum, t);
+        if (t) {
+            uint32_t at = c->lit_at[w];
+            if (at == UINT32_MAX) FAIL(ERR_EMPTY);
             uint32_t v;
-            if (t < D_OF[m]) {
-                uint32_t nbv = (uint32_t)w | ((uint32_t)n << 8) | ((uint32_t)ne << 16) |
-                               ((uint32_t)nw << 24);
-                v = (nbv >> (8 * ((SRC4[m] >> (2 * t)) & 3))) & 0xff;
-                hw = t ? 1 : 0;
-            } else {
-                uint32_t at = lit_at[w];
-                if (at == UINT32_MAX) FAIL(ERR_EMPTY);
-                LIT_DECODE(d, at, v);
-                if (v >= (uint32_t)colors) FAIL(ERR_INDEX);
-                hw = 2;
-            }
-            row[x] = (uint8_t)v;
-            hrow[x] = (uint8_t)hw;
-            w = v;
-            x++;
+            const uint8_t *symbols = c->symbols;
+            const uint32_t *starts = c->starts;
+            LIT_DECODE(L->d, at, v);
+            if (v >= (uint32_t)c->colors) FAIL(ERR_INDEX);
+            w = (int)v;
+            hw = 2;
+        } else {
+            hw = 0;
         }
-        /* (an error found inside the padding is reported by FAIL as the part ending early) */
-        if (d.p > d.end) return ERR_ENDS_EARLY;
+        out[x] = (uint8_t)w;
+        L->how[x] = (uint8_t)hw;
+        if ((x & (CHECK_EVERY - 1)) == CHECK_EVERY - 1 && L->d.p > L->d.end) return ERR_ENDS_EARLY;
     }
-    if (d.p != d.end) return ERR_LEFT_OVER;
-    if (d.x != RANS_L) return ERR_LEFT_OVER;
+    if (L->d.p > L->d.end) return ERR_ENDS_EARLY;
     return 0;
+}
+
+/* the next row: U is the row above with its edges repeated (U[0] = up[0], U[1 + x] = up[x],
+ * U[width + 1] = up[width - 1]), so that NW and NE need no test at the image's edges, and A[x]
+ * holds the three equalities among N, NE and NW (mask bits 2, 4, 5), computed for the whole
+ * row at once; a pixel then compares W with its three upper neighbours only. */
+KMQ_INLINE void lane_row(lane *L, int width) {
+    int y = ++L->y;
+    L->row = L->out + (size_t)y * width;
+    L->up = L->row - width;
+    L->hrow = L->how + (size_t)(y & 1) * width;
+    L->hup = L->how + (size_t)((y & 1) ^ 1) * width;
+    memcpy(L->U + 1, L->up, (size_t)width);
+    L->U[0] = L->up[0];
+    L->U[width + 1] = L->up[width - 1];
+    upper_pattern(L->U, L->A, width);
+    L->last_end = 0;
+    L->x = 0;
+    L->hw = 0;
+    L->w = L->up[0];
+    L->budget = CHECK_EVERY; /* pixels or spans until the next check of the end */
+}
+
+/* one pixel, or a span and the pixel that ends it, at L->x of a row below the first */
+KMQ_INLINE int lane_pixel(lane *L, const dec_shared *c) {
+    const dec_tables *dt = c->dt;
+    const int width = c->width;
+    const uint8_t *U = L->U, *A = L->A;
+    int x = L->x, w = L->w;
+    if (--L->budget == 0) {
+        if (L->d.p > L->d.end) return ERR_ENDS_EARLY;
+        L->budget = CHECK_EVERY;
+    }
+    int n = U[x + 1], ne = U[x + 2], nw = U[x];
+    int m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
+    const uint16_t *cum;
+    if (m == 63) {
+        /* a span: the row above's run of w, from x */
+        if (x >= L->last_end) {
+            int e = x + 1;
+            while (e < width && L->up[e] == w) e++;
+            L->last_end = e;
+        }
+        int r = L->last_end - x;
+        uint32_t at = dt->lut_at[span_bucket(r)];
+        if (at == UINT32_MAX) FAIL(ERR_EMPTY);
+        int s;
+        LUT_DECODE(L->d, dt->lut + at, s);
+        if (s == 0) {
+            memset(L->row + x, w, (size_t)r);
+            memset(L->hrow + x, 0, (size_t)r);
+            L->x = x + r;
+            L->hw = 0;
+            return 0;
+        }
+        int tok = s - 1;
+        int k;
+        if (tok < 16) {
+            k = tok;
+        } else {
+            int ex = 4 + (tok - 16) / 2, nbits = ex - 1;
+            uint32_t extra = 0;
+            if (nbits > 16) {
+                extra = L->d.x & 0xffff;
+                L->d.x >>= 16;
+                RENORM(L->d);
+                nbits -= 16;
+                extra |= (L->d.x & ((1u << nbits) - 1)) << 16;
+            } else {
+                extra = L->d.x & ((1u << nbits) - 1);
+            }
+            L->d.x >>= nbits;
+            RENORM(L->d);
+            k = (1 << ex) | ((tok & 1) << (ex - 1)) | (int)extra;
+        }
+        if (k >= r) FAIL(ERR_SPAN);
+        memset(L->row + x, w, (size_t)k);
+        memset(L->hrow + x, 0, (size_t)k);
+        x += k;
+        n = U[x + 1];
+        ne = U[x + 2];
+        nw = U[x];
+        m = A[x] | (n == w) | ((ne == w) << 1) | ((nw == w) << 3);
+        cum = dt->cum[1024 + m];
+    } else {
+        cum = dt->cum[(m << 4) | (L->hw << 2) | L->hup[x]];
+    }
+    if (!cum[6]) FAIL(ERR_EMPTY);
+    int t;
+    TOKEN_DECODE(L->d, cum, t);
+    uint32_t v;
+    int hw;
+    if (t < D_OF[m]) {
+        uint32_t nbv = (uint32_t)w | ((uint32_t)n << 8) | ((uint32_t)ne << 16) |
+                       ((uint32_t)nw << 24);
+        v = (nbv >> (8 * ((SRC4[m] >> (2 * t)) & 3))) & 0xff;
+        hw = t ? 1 : 0;
+    } else {
+        uint32_t at = c->lit_at[w];
+        if (at == UINT32_MAX) FAIL(ERR_EMPTY);
+        const uint8_t *symbols = c->symbols;
+        const uint32_t *starts = c->starts;
+        LIT_DECODE(L->d, at, v);
+        if (v >= (uint32_t)c->colors) FAIL(ERR_INDEX);
+        hw = 2;
+    }
+    L->row[x] = (uint8_t)v;
+    L->hrow[x] = (uint8_t)hw;
+    L->hw = hw;
+    L->w = (int)v;
+    L->x = x + 1;
+    return 0;
+}
+
+/* the rest of the current row */
+KMQ_INLINE int lane_finish_row(lane *L, const dec_shared *c) {
+    while (L->x < c->width) {
+        int rc = lane_pixel(L, c);
+        if (rc) return rc;
+    }
+    /* (an error found inside the padding is reported by FAIL as the part ending early) */
+    if (L->d.p > L->d.end) return ERR_ENDS_EARLY;
+    return 0;
+}
+
+KMQ_INLINE int lane_end(const lane *L) {
+    if (L->d.p != L->d.end) return ERR_LEFT_OVER;
+    if (L->d.x != RANS_L) return ERR_LEFT_OVER;
+    return 0;
+}
+
+static void shared_init(dec_shared *c, const dec_tables *dt, int width, int colors) {
+    c->dt = dt;
+    c->symbols = lut_symbols(dt);
+    c->starts = lut_starts(dt);
+    c->width = width;
+    c->colors = colors;
+    for (int v = 0; v < 256; v++)
+        c->lit_at[v] = v < colors ? dt->lut_at[SPAN_TABLES + v] : UINT32_MAX;
+}
+
+/* one part: 0 or its error */
+static int decode_rows(const dec_shared *c, const uint8_t *src, size_t len, int rows,
+                       uint8_t *out, uint8_t *scratch) {
+    lane l, *L = &l;
+    int rc = lane_start(L, c, src, len, rows, out, scratch);
+    while (!rc && L->y + 1 < rows) {
+        lane_row(L, c->width);
+        rc = lane_finish_row(L, c);
+    }
+    return rc ? rc : lane_end(L);
+}
+
+/* two parts on one thread, a pixel of each in turn while both have one: 0 if both decode, 1
+ * at the first error of either (the caller decodes them one by one to tell which, and why) */
+static int decode_pair(const dec_shared *c, const uint8_t *src0, size_t len0, int rows0,
+                       uint8_t *out0, uint8_t *scratch0, const uint8_t *src1, size_t len1,
+                       int rows1, uint8_t *out1, uint8_t *scratch1) {
+    lane l0, l1;
+    if (lane_start(&l0, c, src0, len0, rows0, out0, scratch0) ||
+        lane_start(&l1, c, src1, len1, rows1, out1, scratch1))
+        return 1;
+    const int width = c->width;
+    while (l0.y + 1 < rows0 && l1.y + 1 < rows1) {
+        lane_row(&l0, width);
+        lane_row(&l1, width);
+        while (l0.x < width && l1.x < width) {
+            if (lane_pixel(&l0, c) | lane_pixel(&l1, c)) return 1;
+        }
+        if (lane_finish_row(&l0, c) || lane_finish_row(&l1, c)) return 1;
+    }
+    while (l0.y + 1 < rows0) {
+        lane_row(&l0, width);
+        if (lane_finish_row(&l0, c)) return 1;
+    }
+    while (l1.y + 1 < rows1) {
+        lane_row(&l1, width);
+        if (lane_finish_row(&l1, c)) return 1;
+    }
+    return lane_end(&l0) || lane_end(&l1);
+}
+
+/* the checks of decode_part and decode_pair: 0, or -1 with the exception set */
+static int check_tables(const Py_buffer *tb) {
+    const dec_tables *dt = (const dec_tables *)tb->buf;
+    if (tb->len < (Py_ssize_t)sizeof(dec_tables) || ((uintptr_t)tb->buf & 3) ||
+        (size_t)tb->len != sizeof(dec_tables) + (size_t)dt->nluts * SPAN_LUT_BYTES +
+                               (size_t)dt->nlits * LIT_LUT_BYTES) {
+        PyErr_SetString(PyExc_ValueError, "tables are not parse_tables' result");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_part(int width, int rows, int colors, const Py_buffer *out) {
+    if (width < 1 || rows < 1 || colors < 1 || colors > 256 ||
+        out->len != (Py_ssize_t)width * rows) {
+        PyErr_SetString(PyExc_ValueError, "the output does not match the part");
+        return -1;
+    }
+    return 0;
+}
+
+/* a part's bytes followed by PAD zero bytes, or NULL */
+static uint8_t *padded(const Py_buffer *in) {
+    uint8_t *src = (uint8_t *)malloc((size_t)in->len + PAD);
+    if (src) {
+        memcpy(src, in->buf, (size_t)in->len);
+        memset(src + in->len, 0, PAD);
+    }
+    return src;
 }
 
 static PyObject *py_decode_part(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -1003,42 +1134,68 @@ static PyObject *py_decode_part(PyObject *Py_UNUSED(self), PyObject *args) {
     int width, rows, colors;
     if (!PyArg_ParseTuple(args, "y*y*iiiw*", &tb, &in, &width, &rows, &colors, &out))
         return NULL;
-    if (width < 1 || rows < 1 || colors < 1 || colors > 256 ||
-        out.len != (Py_ssize_t)width * rows || tb.len < (Py_ssize_t)sizeof(dec_tables) ||
-        ((uintptr_t)tb.buf & 3)) {
-        PyBuffer_Release(&tb);
-        PyBuffer_Release(&in);
-        PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "bad tables, or the output does not match the part");
-        return NULL;
-    }
-    const dec_tables *dt = (const dec_tables *)tb.buf;
-    if ((size_t)tb.len != sizeof(dec_tables) + (size_t)dt->nluts * SPAN_LUT_BYTES +
-                              (size_t)dt->nlits * LIT_LUT_BYTES) {
-        PyBuffer_Release(&tb);
-        PyBuffer_Release(&in);
-        PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "tables are not parse_tables' result");
-        return NULL;
-    }
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    uint8_t *how = (uint8_t *)malloc(4 * (size_t)width + 2);
-    uint8_t *src = (uint8_t *)malloc((size_t)in.len + PAD);
-    if (!how || !src) {
-        rc = ERR_NOMEM;
+    int rc = 0;
+    if (check_tables(&tb) || check_part(width, rows, colors, &out)) {
+        rc = -100;
     } else {
-        memcpy(src, in.buf, (size_t)in.len);
-        memset(src + in.len, 0, PAD);
-        rc = decode_rows(dt, src, (size_t)in.len, width, rows, colors, (uint8_t *)out.buf, how,
-                         how + 2 * (size_t)width);
+        Py_BEGIN_ALLOW_THREADS
+        dec_shared *c = (dec_shared *)malloc(sizeof(dec_shared));
+        uint8_t *scratch = (uint8_t *)malloc(4 * (size_t)width + 2);
+        uint8_t *src = padded(&in);
+        if (!c || !scratch || !src) {
+            rc = ERR_NOMEM;
+        } else {
+            shared_init(c, (const dec_tables *)tb.buf, width, colors);
+            rc = decode_rows(c, src, (size_t)in.len, rows, (uint8_t *)out.buf, scratch);
+        }
+        free(c);
+        free(scratch);
+        free(src);
+        Py_END_ALLOW_THREADS
     }
-    free(how);
-    free(src);
-    Py_END_ALLOW_THREADS
     PyBuffer_Release(&tb);
     PyBuffer_Release(&in);
     PyBuffer_Release(&out);
+    if (rc == -100) return NULL;
+    if (rc == ERR_NOMEM) return PyErr_NoMemory();
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *py_decode_pair(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer tb, in0, in1, out0, out1;
+    int width, rows0, rows1, colors;
+    if (!PyArg_ParseTuple(args, "y*y*y*iiiiw*w*", &tb, &in0, &in1, &width, &rows0, &rows1,
+                          &colors, &out0, &out1))
+        return NULL;
+    int rc = 0;
+    if (check_tables(&tb) || check_part(width, rows0, colors, &out0) ||
+        check_part(width, rows1, colors, &out1)) {
+        rc = -100;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        dec_shared *c = (dec_shared *)malloc(sizeof(dec_shared));
+        uint8_t *scratch = (uint8_t *)malloc(8 * (size_t)width + 4);
+        uint8_t *src0 = padded(&in0), *src1 = padded(&in1);
+        if (!c || !scratch || !src0 || !src1) {
+            rc = ERR_NOMEM;
+        } else {
+            shared_init(c, (const dec_tables *)tb.buf, width, colors);
+            rc = decode_pair(c, src0, (size_t)in0.len, rows0, (uint8_t *)out0.buf, scratch, src1,
+                             (size_t)in1.len, rows1, (uint8_t *)out1.buf,
+                             scratch + 4 * (size_t)width + 2);
+        }
+        free(c);
+        free(scratch);
+        free(src0);
+        free(src1);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&in0);
+    PyBuffer_Release(&in1);
+    PyBuffer_Release(&out0);
+    PyBuffer_Release(&out1);
+    if (rc == -100) return NULL;
     if (rc == ERR_NOMEM) return PyErr_NoMemory();
     return PyLong_FromLong(rc);
 }
@@ -1109,6 +1266,9 @@ static PyMethodDef methods[] = {
      "parse_tables(table_bytes, colors) -> decoder tables (bytes) or a negative error code"},
     {"decode_part", py_decode_part, METH_VARARGS,
      "decode_part(tables, part_bytes, width, rows, colors, out) -> 0 or a negative error code"},
+    {"decode_pair", py_decode_pair, METH_VARARGS,
+     "decode_pair(tables, part0, part1, width, rows0, rows1, colors, out0, out1) -> 0, or 1 if "
+     "either part fails (decode_part then tells which and why)"},
     {"paint", py_paint, METH_VARARGS,
      "paint(canvas, width, height, item, plane, x, y, w, h, lut, delta) -> 0 or -1"},
     {NULL, NULL, 0, NULL},

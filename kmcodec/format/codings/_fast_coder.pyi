@@ -16,6 +16,17 @@ def parse_tables(table_bytes: object, colors: int) -> bytes | int: ...
 def decode_part(
     tables: object, part_bytes: object, width: int, rows: int, colors: int, out: object
 ) -> int: ...
+def decode_pair(
+    tables: object,
+    part0: object,
+    part1: object,
+    width: int,
+    rows0: int,
+    rows1: int,
+    colors: int,
+    out0: object,
+    out1: object,
+) -> int: ...
 def paint(
     canvas: object,
     width: int,
