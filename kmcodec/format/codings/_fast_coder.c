@@ -581,15 +581,15 @@ static inline int br_bit(bitreader *r, int *err) { return (int)br_bits(r, 1, err
  * the end inside the code, is ERR_TABLE) */
 static uint32_t br_eg(bitreader *r, int k, int *err) {
     if (*err) return 0;
-    uint64_t w = br_peek(r);
-    int z = 0;
-    while (z <= EG_MAX_ZEROS && !((w >> z) & 1)) z++;
-    if (z > EG_MAX_ZEROS || r->pos + (size_t)z + 1 > 8 * r->len) {
+    uint64_t w = br_peek(r); /* 57 bits or more: the longest code, 2 * 24 + 1 + 7, fits */
+    int z = w ? KMQ_CTZ64(w) : 64;
+    int n = 2 * z + 1 + k;
+    if (z > EG_MAX_ZEROS || r->pos + (size_t)n > 8 * r->len) {
         *err = ERR_TABLE;
         return 0;
     }
-    r->pos += (size_t)z + 1;
-    uint32_t m = br_bits(r, z + k, err);
+    r->pos += (size_t)n;
+    uint64_t m = (w >> (z + 1)) & ((1ull << (z + k)) - 1);
     return (uint32_t)(((1ull << (z + k)) | m) - (1ull << k));
 }
 
