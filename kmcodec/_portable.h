@@ -1,6 +1,6 @@
 /*
  * What the compiled cores need from the compiler, for gcc, clang and MSVC alike: a forced
- * inline, a prefetch hint, a 64-bit population count and count of trailing zeros. Other compilers get plain C.
+ * inline, a prefetch hint, a 64-bit population count and counts of trailing and leading zeros. Other compilers get plain C.
  */
 #ifndef KMCODEC_PORTABLE_H
 #define KMCODEC_PORTABLE_H
@@ -12,6 +12,7 @@
 #define KMQ_PREFETCH(p) __builtin_prefetch(p)
 #define KMQ_POPCOUNT64(x) ((int)__builtin_popcountll(x))
 #define KMQ_CTZ64(x) ((int)__builtin_ctzll(x)) /* x != 0 */
+#define KMQ_CLZ64(x) ((int)__builtin_clzll(x)) /* x != 0 */
 #else
 #if defined(_MSC_VER)
 #define KMQ_INLINE static __forceinline
@@ -40,6 +41,15 @@ static inline int kmq_ctz64(uint64_t x) { /* x != 0 */
     return n;
 }
 #define KMQ_CTZ64(x) kmq_ctz64(x)
+static inline int kmq_clz64(uint64_t x) { /* x != 0 */
+    int n = 0;
+    while (!(x >> 63)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+#define KMQ_CLZ64(x) kmq_clz64(x)
 #endif
 
 #endif

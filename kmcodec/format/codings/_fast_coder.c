@@ -96,10 +96,24 @@ static void init_tables(void) {
     for (int i = 1; i <= 4096; i++) LOG2[i] = log2((double)i);
 }
 
-static inline int floor_log2(uint32_t v) {
-    int e = 0;
-    while (v >> (e + 1)) e++;
-    return e;
+static inline int floor_log2(uint32_t v) { /* v >= 1 */
+    return 63 - KMQ_CLZ64((uint64_t)v);
+}
+
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* the first i in [from, to) with p[i] != c, or to: eight bytes at a time (runs in screen
+ * recordings and flat graphics are thousands of pixels long) */
+static inline int run_end(const uint8_t *p, int from, int to, int c) {
+    const uint64_t pattern = 0x0101010101010101ULL * (uint8_t)c;
+    int i = from;
+    while (i + 8 <= to && load64(p + i) == pattern) i += 8;
+    while (i < to && p[i] == c) i++;
+    return i;
 }
 
 static inline int span_bucket(int r) {
@@ -203,14 +217,9 @@ static int walk_part(const uint8_t *plane, int width, int rows, sink *s, uint8_t
             int q = Q_OF[m];
             if (q == 0 && up) {
                 int c = nb[0];
-                if (x >= last_end) {
-                    int e = x + 1;
-                    while (e < width && up[e] == c) e++;
-                    last_end = e;
-                }
+                if (x >= last_end) last_end = run_end(up, x + 1, width, c);
                 int r = last_end - x;
-                int n = 0;
-                while (n < r && row[x + n] == c) n++;
+                int n = run_end(row, x, x + r, c) - x;
                 memset(hrow + x, 0, (size_t)n);
                 int b = span_bucket(r);
                 if (n == r) {
@@ -299,13 +308,11 @@ typedef struct {
     int nz;
 } enc_table;
 
-/* counts -> frequencies summing to t, each nonzero count >= 1 (nz <= t) */
-static void quantise(const uint32_t *c, int a, uint64_t total, int nz, uint32_t t, uint32_t *f) {
+/* counts c[0 .. nz - 1] (all nonzero) -> frequencies summing to t, each >= 1 (nz <= t) */
+static void quantise(const uint32_t *c, int nz, uint64_t total, uint32_t t, uint32_t *f) {
     uint64_t sum = 0;
     int big = 0;
-    for (int i = 0; i < a; i++) {
-        f[i] = 0;
-        if (!c[i]) continue;
+    for (int i = 0; i < nz; i++) {
         f[i] = 1 + (uint32_t)(((uint64_t)c[i] * (t - nz)) / total);
         sum += f[i];
         if (c[i] > c[big]) big = i;
@@ -314,14 +321,18 @@ static void quantise(const uint32_t *c, int a, uint64_t total, int nz, uint32_t 
 }
 
 /* Choose the table's shift and Exp-Golomb order by total cost, write it, fill `et`. */
-static void write_table(bitwriter *w, const uint32_t *c, int a, int bits, enc_table *et) {
-    int nz = 0, last = -1;
+static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, enc_table *et) {
+    /* the symbols that occur, increasing, and their counts: the search below looks at these
+     * only (a literal table has 256 symbols, most of them absent) */
+    uint32_t c[256];
+    int sym[256];
+    int nz = 0;
     uint64_t total = 0;
     for (int i = 0; i < a; i++) {
-        if (c[i]) {
-            nz++;
-            total += c[i];
-            last = i;
+        if (counts[i]) {
+            sym[nz] = i;
+            c[nz++] = counts[i];
+            total += counts[i];
         }
     }
     memset(et, 0, sizeof(*et));
@@ -329,14 +340,12 @@ static void write_table(bitwriter *w, const uint32_t *c, int a, int bits, enc_ta
     bw_eg(w, (uint32_t)nz, 0);
     if (!nz) return;
     int prev = -1;
-    for (int i = 0; i < a; i++) {
-        if (c[i]) {
-            bw_eg(w, (uint32_t)(i - prev - 1), 0);
-            prev = i;
-        }
+    for (int j = 0; j < nz; j++) {
+        bw_eg(w, (uint32_t)(sym[j] - prev - 1), 0);
+        prev = sym[j];
     }
     if (nz == 1) {
-        et->freq[last] = (uint16_t)(1u << bits);
+        et->freq[sym[0]] = (uint16_t)(1u << bits);
         return;
     }
     uint32_t f[256], best_f[256];
@@ -345,31 +354,28 @@ static void write_table(bitwriter *w, const uint32_t *c, int a, int bits, enc_ta
     for (int s = 0; s <= bits; s++) {
         uint32_t t = 1u << (bits - s);
         if (t < (uint32_t)nz) break;
-        quantise(c, a, total, nz, t, f);
+        quantise(c, nz, total, t, f);
         double data = 0;
-        for (int i = 0; i < a; i++)
-            if (c[i]) data += (double)c[i] * (LOG2[t] - LOG2[f[i]]);
+        for (int j = 0; j < nz; j++) data += (double)c[j] * (LOG2[t] - LOG2[f[j]]);
         for (int k = 0; k < 8; k++) {
             double tb = 7;
-            for (int i = 0; i < a; i++)
-                if (c[i] && i != last) tb += eg_bits(f[i] - 1, k);
+            for (int j = 0; j + 1 < nz; j++) tb += eg_bits(f[j] - 1, k);
             if (best < 0 || data + tb < best) {
                 best = data + tb;
                 best_s = s;
                 best_k = k;
-                memcpy(best_f, f, sizeof(f));
+                memcpy(best_f, f, (size_t)nz * sizeof(uint32_t));
             }
         }
     }
     bw_put(w, (uint32_t)best_s, 4);
     bw_put(w, (uint32_t)best_k, 3);
     uint32_t start = 0;
-    for (int i = 0; i < a; i++) {
-        if (!c[i]) continue;
-        if (i != last) bw_eg(w, best_f[i] - 1, best_k);
-        et->freq[i] = (uint16_t)(best_f[i] << best_s);
-        et->start[i] = (uint16_t)start;
-        start += et->freq[i];
+    for (int j = 0; j < nz; j++) {
+        if (j + 1 < nz) bw_eg(w, best_f[j] - 1, best_k);
+        et->freq[sym[j]] = (uint16_t)(best_f[j] << best_s);
+        et->start[sym[j]] = (uint16_t)start;
+        start += et->freq[sym[j]];
     }
 }
 
@@ -824,12 +830,6 @@ static inline uint64_t zero_bytes(uint64_t x) {
     return (~(((x & low7) + low7) | x) >> 7) & 0x0101010101010101ULL;
 }
 
-static inline uint64_t load64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* A[i]: the equalities among N, NE and NW of pixel i (mask bits 2, 4, 5) from the padded row
  * above U, eight pixels at a time in a 64-bit word (the bytes stay in their lanes, whatever
  * the machine's byte order). Written as a loop of compares, it compiled to branches,
@@ -954,11 +954,7 @@ KMQ_INLINE int lane_pixel(lane *L, const dec_shared *c) {
     const uint16_t *cum;
     if (m == 63) {
         /* a span: the row above's run of w, from x */
-        if (x >= L->last_end) {
-            int e = x + 1;
-            while (e < width && L->up[e] == w) e++;
-            L->last_end = e;
-        }
+        if (x >= L->last_end) L->last_end = run_end(L->up, x + 1, width, w);
         int r = L->last_end - x;
         uint32_t at = dt->lut_at[span_bucket(r)];
         if (at == UINT32_MAX) FAIL(ERR_EMPTY);
