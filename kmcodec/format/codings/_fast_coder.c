@@ -638,6 +638,16 @@ static int read_table(bitreader *r, int a, int bits, uint32_t *freq) {
     return (int)nz;
 }
 
+/* where table id's frequencies start in parse_tables' compact array: each table takes its
+ * alphabet's entries only (a small animation layer parses its tables in microseconds, where
+ * 256 entries a table touched half a megabyte) */
+static size_t freq_offset(int id) {
+    if (id < TOKEN_TABLES) return (size_t)id * 5;
+    if (id < LIT_BASE) return (size_t)TOKEN_TABLES * 5 + (size_t)(id - SPAN_BASE) * SPAN_ALPHABET;
+    return (size_t)TOKEN_TABLES * 5 + (size_t)SPAN_TABLES * SPAN_ALPHABET +
+           (size_t)(id - LIT_BASE) * LIT_ALPHABET;
+}
+
 static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer buf;
     int colors;
@@ -650,7 +660,7 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
     int ntables = LIT_BASE + colors;
     /* first pass: validate and count the look-up tables */
     bitreader r = {(const uint8_t *)buf.buf, (size_t)buf.len, 0};
-    uint32_t *freqs = (uint32_t *)malloc((size_t)ntables * 256 * sizeof(uint32_t));
+    uint32_t *freqs = (uint32_t *)malloc(freq_offset(ntables) * sizeof(uint32_t));
     int *nzs = (int *)malloc((size_t)ntables * sizeof(int));
     if (!freqs || !nzs) {
         free(freqs);
@@ -661,7 +671,7 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
     int rc = 0;
     uint32_t nluts = 0, nlits = 0;
     for (int id = 0; id < ntables && !rc; id++) {
-        int nz = read_table(&r, table_alphabet(id), table_bits(id), freqs + (size_t)id * 256);
+        int nz = read_table(&r, table_alphabet(id), table_bits(id), freqs + freq_offset(id));
         if (nz < 0) rc = nz;
         else {
             nzs[id] = nz;
@@ -692,33 +702,36 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     }
     dec_tables *dt = (dec_tables *)PyBytes_AS_STRING(blob);
-    memset(dt, 0, sizeof(dec_tables));
     dt->nluts = nluts;
     dt->nlits = nlits;
-    uint32_t span_at = 0, lit_at = 0;
-    for (int id = 0; id < TOKEN_TABLES + SPAN_TABLES + 256; id++) {
-        const uint32_t *f = id < ntables ? freqs + (size_t)id * 256 : NULL;
-        if (id < TOKEN_TABLES) {
-            int a = table_alphabet(id);
-            uint16_t cum[8] = {0};
-            uint32_t c = 0;
-            for (int t = 0; t <= 5; t++) {
-                cum[t] = (uint16_t)(t <= a ? c : 4096);
-                if (t < a) c += f[t];
-            }
-            cum[6] = (uint16_t)(nzs[id] ? 1 : 0);
-            for (int m = 0; m < 64; m++) {
-                int q = Q_OF[m];
-                if (id >= TOKEN_CTX) {
-                    if (id - TOKEN_CTX == q) memcpy(dt->cum[1024 + m], cum, sizeof(cum));
-                    continue;
-                }
-                if (id / (HOW * HOW) != q) continue;
-                int hw = (id / HOW) % HOW, hn = id % HOW;
-                memcpy(dt->cum[(m << 4) | (hw << 2) | hn], cum, sizeof(cum));
-            }
-            continue;
+    /* the token tables: each table's cumulative frequencies, then copied to every decoder
+     * index (mask, hw, hn) whose pattern is the table's; a mask that is no pattern (the
+     * equalities contradict each other) never occurs and keeps zeros */
+    uint16_t cums[TOKEN_TABLES][8];
+    for (int id = 0; id < TOKEN_TABLES; id++) {
+        const uint32_t *f = freqs + freq_offset(id);
+        int a = table_alphabet(id);
+        uint32_t c = 0;
+        for (int t = 0; t <= 5; t++) {
+            cums[id][t] = (uint16_t)(t <= a ? c : 4096);
+            if (t < a) c += f[t];
         }
+        cums[id][6] = (uint16_t)(nzs[id] ? 1 : 0);
+        cums[id][7] = 0;
+    }
+    memset(dt->cum, 0, sizeof(dt->cum));
+    for (int m = 0; m < 64; m++) {
+        int q = Q_OF[m];
+        if (q == 0 && m != 63) continue; /* not a pattern */
+        for (int hw = 0; hw < HOW; hw++)
+            for (int hn = 0; hn < HOW; hn++)
+                memcpy(dt->cum[(m << 4) | (hw << 2) | hn], cums[(q * HOW + hw) * HOW + hn],
+                       sizeof(cums[0]));
+        memcpy(dt->cum[1024 + m], cums[TOKEN_CTX + q], sizeof(cums[0]));
+    }
+    uint32_t span_at = 0, lit_at = 0;
+    for (int id = SPAN_BASE; id < TOKEN_TABLES + SPAN_TABLES + 256; id++) {
+        const uint32_t *f = id < ntables ? freqs + freq_offset(id) : NULL;
         int li = id - SPAN_BASE;
         if (!f || !nzs[id]) {
             dt->lut_at[li] = UINT32_MAX;
