@@ -145,6 +145,8 @@ typedef struct {
 } event;
 
 #define RAW_BASE 1000
+/* the encoder walks images up to this many pixels once, keeping the events (py_encode) */
+#define RECORD_PIXELS (1u << 22)
 
 typedef struct {
     uint32_t *counts; /* MAX_TABLES x 256, or NULL */
@@ -155,7 +157,7 @@ typedef struct {
 } sink;
 
 static inline void emit(sink *s, int table, int sym) {
-    if (s->counts) s->counts[table * 256 + sym]++;
+    if (s->counts && table < RAW_BASE) s->counts[table * 256 + sym]++; /* raw bits: no table */
     if (s->record) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? 2 * s->cap : 4096;
@@ -471,11 +473,22 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
         rc = ERR_NOMEM;
         goto done;
     }
+    /* Images up to RECORD_PIXELS are walked once: the events are counted and kept, 4 bytes
+     * each (about one a pixel); larger ones are walked again, part by part, to code them. */
+    int record = (size_t)width * height <= RECORD_PIXELS;
+    int nparts = (height + part_rows - 1) / part_rows;
+    size_t *ends = (size_t *)malloc((size_t)nparts * sizeof(size_t)); /* events of parts */
+    sink all = {counts, NULL, 0, 0, 0, record};
+    if (!ends) {
+        rc = ERR_NOMEM;
+        goto done;
+    }
     Py_BEGIN_ALLOW_THREADS
-    sink s = {counts, NULL, 0, 0, 0, 0};
-    for (int y0 = 0; y0 < height && !rc; y0 += part_rows) {
+    for (int i = 0; i < nparts && !rc; i++) {
+        int y0 = i * part_rows;
         int rows = height - y0 < part_rows ? height - y0 : part_rows;
-        rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
+        rc = walk_part(plane + (size_t)y0 * width, width, rows, &all, how);
+        ends[i] = all.n;
     }
     for (int id = 0; id < ntables && !rc; id++)
         write_table(&bw, counts + (size_t)id * 256, table_alphabet(id), table_bits(id),
@@ -483,32 +496,41 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
     if (bw.nacc) bw_put(&bw, 0, 8 - bw.nacc);
     if (bw.nomem) rc = ERR_NOMEM;
     Py_END_ALLOW_THREADS
-    if (rc) goto done;
+    if (rc) goto done_events;
     tb = PyBytes_FromStringAndSize((const char *)bw.buf, (Py_ssize_t)bw.len);
     parts = PyList_New(0);
-    if (!tb || !parts) goto done;
-    for (int y0 = 0; y0 < height; y0 += part_rows) {
+    if (!tb || !parts) goto done_events;
+    for (int i = 0; i < nparts; i++) {
+        int y0 = i * part_rows;
         int rows = height - y0 < part_rows ? height - y0 : part_rows;
         sink s = {NULL, NULL, 0, 0, 0, 1};
         rans_out o = {NULL, 0, 0};
         Py_BEGIN_ALLOW_THREADS
-        rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
-        if (!rc) rc = encode_events(s.ev, s.n, tables, &o);
+        if (record) {
+            size_t begin = i ? ends[i - 1] : 0;
+            rc = encode_events(all.ev + begin, ends[i] - begin, tables, &o);
+        } else {
+            rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
+            if (!rc) rc = encode_events(s.ev, s.n, tables, &o);
+        }
         Py_END_ALLOW_THREADS
         free(s.ev);
         if (rc) {
             free(o.words);
-            goto done;
+            goto done_events;
         }
         PyObject *pb = words_to_bytes(&o);
         free(o.words);
         if (!pb || PyList_Append(parts, pb)) {
             Py_XDECREF(pb);
-            goto done;
+            goto done_events;
         }
         Py_DECREF(pb);
     }
     result = PyTuple_Pack(2, tb, parts);
+done_events:
+    free(ends);
+    free(all.ev);
 done:
     PyBuffer_Release(&buf);
     free(counts);
