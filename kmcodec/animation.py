@@ -18,9 +18,9 @@ Decoding holds one canvas of indices and one frame's bytes, never the whole anim
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,8 +74,65 @@ def _codes(rgba: np.ndarray) -> np.ndarray:
     """One uint32 per pixel (R, G, B, A from the high byte); every transparent pixel is 0."""
     a = np.ascontiguousarray(rgba, dtype=np.uint8)
     codes = a.view(">u4").reshape(a.shape[:2]).astype(np.uint32)
-    codes[a[..., 3] == 0] = 0
+    transparent = (codes & 0xFF) == 0  # alpha 0: one contiguous pass, not a strided one
+    if transparent.any():
+        codes[transparent] = 0
     return codes
+
+
+@dataclass
+class _Changes:
+    """An animation read once, frame by frame, kept as what changes: the first frame's codes
+    (:func:`_codes`) and, for each later frame, the flat positions of the pixels that differ
+    from the frame before and their codes. A screen recording's frames change a few percent of
+    their pixels, so this is a small fraction of every frame kept whole."""
+
+    first: np.ndarray
+    changes: list[tuple[np.ndarray, np.ndarray]]
+    #: Whether each frame's changed pixels (the first frame's all) have at most
+    #: :data:`LOSSLESS_FRAME_COLORS` colours, as every frame of a GIF does.
+    palette_like: bool
+    #: The distinct codes of each frame's changed pixels.
+    distinct: list[np.ndarray]
+
+    @classmethod
+    def read(cls, codes: Iterable[np.ndarray]) -> _Changes:
+        it = iter(codes)
+        first = next(it)
+        distinct = [np.unique(first)]
+        changes: list[tuple[np.ndarray, np.ndarray]] = []
+        prev = first
+        for c in it:
+            at = np.flatnonzero(c != prev)
+            values = c.ravel()[at]
+            changes.append((at, values))
+            distinct.append(np.unique(values))
+            prev = c
+        like = all(len(d) <= LOSSLESS_FRAME_COLORS for d in distinct)
+        return cls(first, changes, like, distinct)
+
+    def __len__(self) -> int:
+        return 1 + len(self.changes)
+
+    def codes(self) -> Iterator[np.ndarray]:
+        """Every frame's codes in turn, each a new array."""
+        c = self.first.copy()
+        yield c
+        for at, values in self.changes:
+            c = c.copy()
+            c.ravel()[at] = values
+            yield c
+
+    def planes(self, distinct: np.ndarray) -> Iterator[np.ndarray]:
+        """Every frame as indices into ``distinct`` (sorted, holding every code), each a new
+        array."""
+        dtype = np.uint8 if len(distinct) <= 256 else np.uint16
+        plane = np.searchsorted(distinct, self.first).astype(dtype)
+        yield plane
+        for at, values in self.changes:
+            plane = plane.copy()
+            plane.ravel()[at] = np.searchsorted(distinct, values)
+            yield plane
 
 
 def _rgba(frame: Any) -> np.ndarray:
@@ -110,32 +167,19 @@ def index_frames(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
         Sorted by colour; K <= 65535.
     planes : list of ndarray of uint8 or uint16
     """
-    # Only the pixels that change are looked at after the first frame: most of an animation's.
-    changed = [np.ones(codes[0].shape, bool)] + [c != p for p, c in itertools.pairwise(codes)]
-    distinct = np.unique(
-        np.concatenate([np.unique(c[m]) for c, m in zip(codes, changed, strict=True)])
-    )
+    frames = _Changes.read(codes)
+    palette, distinct = _palette_of(frames)
+    return palette, list(frames.planes(distinct))
+
+
+def _palette_of(frames: _Changes) -> tuple[np.ndarray, np.ndarray]:
+    """Every code of the animation, sorted, and as a palette (RGBA rows)."""
+    distinct = np.unique(np.concatenate(frames.distinct))
     if len(distinct) > MAX_ANIMATION_COLORS:
         msg = f"{len(distinct)} colours is more than the {MAX_ANIMATION_COLORS} of an animation"
         raise LimitError(msg)
-    dtype = np.uint8 if len(distinct) <= 256 else np.uint16
-    planes = [np.searchsorted(distinct, codes[0]).astype(dtype)]
-    for c, m in zip(codes[1:], changed[1:], strict=True):
-        plane = planes[-1].copy()
-        plane[m] = np.searchsorted(distinct, c[m])
-        planes.append(plane)
     palette = np.stack([(distinct >> s) & 0xFF for s in (24, 16, 8, 0)], axis=1).astype(np.uint8)
-    return palette, planes
-
-
-def _palette_like(codes: Sequence[np.ndarray]) -> bool:
-    """Whether each frame's changed pixels (the first frame's all) have at most
-    :data:`LOSSLESS_FRAME_COLORS` colours, as every frame of a GIF does."""
-    for t, c in enumerate(codes):
-        new = c if t == 0 else c[c != codes[t - 1]]
-        if len(np.unique(new)) > LOSSLESS_FRAME_COLORS:
-            return False
-    return True
+    return palette, distinct
 
 
 def _quantize_frames(
@@ -166,18 +210,20 @@ def _quantize_frames(
 
 def _layer(
     sub: np.ndarray,
-    inside: np.ndarray,
+    inside: np.ndarray | None,
     group: np.ndarray,
     kind: int,
     origin: tuple[int, int],
     colors: int,
     opts: Any,
 ) -> fmt.Layer:
-    """One layer over the box ``sub`` (at ``origin``): the pixels where ``inside`` is set take
-    their colour's symbol in ``group`` (sorted); the others symbol 0."""
+    """One layer over the box ``sub`` (at ``origin``): the pixels where ``inside`` is set (None:
+    every pixel) take their colour's symbol in ``group`` (sorted); the others symbol 0."""
     lut = np.zeros(colors, np.uint8)
     lut[group] = np.arange(len(group)) + (kind == fmt.DELTA)
-    symbols = np.where(inside, lut[sub], 0).astype(np.uint8)
+    symbols = np.take(lut, sub)  # a third of the time of lut[sub] and np.where
+    if inside is not None:
+        np.multiply(symbols, inside, out=symbols)
     count = len(group) + (kind == fmt.DELTA)
     coding, stream, index_bits = code_plane(symbols, count, opts)
     height, width = sub.shape
@@ -204,8 +250,9 @@ def _layers(
     for n, group in enumerate(groups):
         group = np.sort(group)
         kind = fmt.PLAIN if need is None and n == 0 else fmt.DELTA
+        member: np.ndarray | None
         if len(groups) == 1:
-            member = np.ones(sub.shape, bool) if need is None else need
+            member = need
         else:
             in_group = np.zeros(colors, bool)
             in_group[group] = True
@@ -213,6 +260,7 @@ def _layers(
         if n == 0:
             layers.append(_layer(sub, member, group, kind, origin, colors, opts))
             continue
+        assert member is not None  # several groups: each has its own member mask
         rows = np.flatnonzero(member.any(axis=1))
         cols = np.flatnonzero(member.any(axis=0))
         y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -312,24 +360,35 @@ def encode_animation(
         No frames, or frames of different sizes.
     OptionError, LimitError
     """
-    first = None
-    rgba: list[np.ndarray] = []
-    for frame in frames:
-        if first is None:
-            first = frame
-        a = _rgba(frame)
-        if rgba and a.shape != rgba[0].shape:
-            want, got = rgba[0].shape, a.shape
-            msg = f"every frame must be {want[1]}x{want[0]} like the first, got {got[1]}x{got[0]}"
-            raise ValueError(msg)
-        rgba.append(a)
-    if not rgba:
-        raise ValueError("an animation needs at least one frame")
-    height, width = rgba[0].shape[:2]
-    if len(rgba) > fmt.MAX_FRAMES:
-        msg = f"{len(rgba)} frames is more than the {fmt.MAX_FRAMES} of an animation"
-        raise LimitError(msg)
-    durations = _durations(duration, len(rgba))
+    first: dict[str, Any] = {}  # the first frame's info (ICC profile, EXIF)
+    shape: tuple[int, ...] = ()
+
+    def codes_of_frames() -> Iterator[np.ndarray]:
+        nonlocal shape
+        for n, frame in enumerate(frames):
+            if n == fmt.MAX_FRAMES:
+                msg = f"more than the {fmt.MAX_FRAMES} frames of an animation"
+                raise LimitError(msg)
+            a = _rgba(frame)
+            if n == 0:
+                first.update(getattr(frame, "info", None) or {})
+                shape = a.shape
+            elif a.shape != shape:
+                want, got = shape, a.shape
+                msg = (
+                    f"every frame must be {want[1]}x{want[0]} like the first, got {got[1]}x{got[0]}"
+                )
+                raise ValueError(msg)
+            yield _codes(a)
+
+    # Each frame is read once and kept as what it changes; only quantising (every frame's
+    # pixels in one k-means) needs them all whole.
+    try:
+        changes = _Changes.read(codes_of_frames())
+    except StopIteration:
+        raise ValueError("an animation needs at least one frame") from None
+    height, width = shape[:2]
+    durations = _durations(duration, len(changes))
     if loop is not None and not (isinstance(loop, (int, np.integer)) and 0 <= loop <= 0xFFFF):
         msg = f"loop must be 0 (for ever) to 65535, or None; got {loop!r}"
         raise OptionError(msg)
@@ -341,16 +400,20 @@ def encode_animation(
         msg = f"colors must be an integer from 1 to {MAX_ANIMATION_COLORS}, got {colors!r}"
         raise OptionError(msg)
     quantized_colors = min(colors or 256, 256)
-    opts = _options.resolve(**options_with_metadata(first, {"colors": quantized_colors, **options}))
-    codes = [_codes(a) for a in rgba]
-    lossless = colors is not None or _palette_like(codes)
+    meta = SimpleNamespace(info=first)
+    opts = _options.resolve(**options_with_metadata(meta, {"colors": quantized_colors, **options}))
+    lossless = colors is not None or changes.palette_like
+    planes: Iterable[np.ndarray] = ()
     if lossless:
-        palette, planes = index_frames(codes)
+        palette, distinct = _palette_of(changes)
         lossless = colors is None or len(palette) <= colors
+        planes = changes.planes(distinct)
     if not lossless:
         quant = {k: v for k, v in options.items() if _options.stage(k) == "quantize"}
+        codes = list(changes.codes())
+        rgba = [c.astype(">u4").view(np.uint8).reshape(height, width, 4) for c in codes]
         palette, planes = _quantize_frames(rgba, codes, opts.colors, quant)
-    del rgba
+        del rgba, codes
     if (palette[:, 3] == 255).all():
         palette = np.ascontiguousarray(palette[:, :3])
     layer_opts = _options.update(opts, index_bits=None)

@@ -37,6 +37,7 @@ from .options import OPTIONS, resolve
 from .quantization.pixels import PIL_MODES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import FrameType
 
 __all__ = ["KmqDecoder", "KmqImageFile", "register"]
@@ -409,20 +410,27 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     for key in ("icc_profile", "exif"):
         options.setdefault(key, im.info.get(key))
     resolve(**options)  # every option checked before any frame is read
-    frames, durations = [], []
-    here = im.tell()
-    try:
+    durations: list[int] = []  # filled as the frames are read, used after the last
+
+    def frames() -> Iterator[Image.Image]:
+        # Each frame is handed over as it is composited, and read before the next seek, so
+        # that no more than one frame is held whole.
         for source in (im, *append):
             for frame in ImageSequence.Iterator(source):
-                frames.append(frame.convert("RGBA"))
                 durations.append(frame.info.get("duration", 0))
-    finally:
-        im.seek(here)
+                yield frame
+
     duration = info.get("duration")
-    duration = durations if duration is None else duration
     loop = info["loop"] if "loop" in info else im.info.get("loop")
     colors = options.pop("colors", None)
-    fp.write(encode_animation(frames, duration, loop, colors, **options))
+    here = im.tell()
+    try:
+        data = encode_animation(
+            frames(), durations if duration is None else duration, loop, colors, **options
+        )
+    finally:
+        im.seek(here)
+    fp.write(data)
 
 
 def register() -> None:
