@@ -1259,30 +1259,50 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     uint16_t full[256] = {0}; /* every symbol has an entry: no test in the loops */
-    for (int s = 0; s < 256; s++) full[s] = s < n ? map[s] : 0;
-    for (Py_ssize_t i = 0; i < plane.len; i++)
-        if (sym[i] >= n) rc = -1;
-    for (int j = 0; j < h && rc == 0; j++) {
+    uint8_t full8[256];
+    for (int s = 0; s < 256; s++) {
+        full[s] = s < n ? map[s] : 0;
+        full8[s] = (uint8_t)full[s];
+    }
+    /* one pass, without branches on the symbols (a DELTA layer's zeros and changes are mixed
+     * as the picture is); a symbol >= n is found on the way and reported after it */
+    unsigned bad = 0;
+    for (int j = 0; j < h; j++) {
         const uint8_t *row = sym + (size_t)j * w;
         size_t at = ((size_t)(y + j)) * cw + x;
         if (item == 1) {
             uint8_t *out = (uint8_t *)canvas.buf + at;
             if (delta) {
-                for (int i = 0; i < w; i++)
-                    if (row[i]) out[i] = (uint8_t)full[row[i]];
+                for (int i = 0; i < w; i++) {
+                    unsigned s = row[i];
+                    uint8_t keep = (uint8_t)(0u - (s == 0)); /* 0xff where s == 0 */
+                    out[i] = (uint8_t)((out[i] & keep) | (full8[s] & ~keep));
+                    bad |= s >= (unsigned)n;
+                }
             } else {
-                for (int i = 0; i < w; i++) out[i] = (uint8_t)full[row[i]];
+                for (int i = 0; i < w; i++) {
+                    out[i] = full8[row[i]];
+                    bad |= row[i] >= (unsigned)n;
+                }
             }
         } else {
             uint16_t *out = (uint16_t *)canvas.buf + at;
             if (delta) {
-                for (int i = 0; i < w; i++)
-                    if (row[i]) out[i] = full[row[i]];
+                for (int i = 0; i < w; i++) {
+                    unsigned s = row[i];
+                    uint16_t keep = (uint16_t)(0u - (s == 0));
+                    out[i] = (uint16_t)((out[i] & keep) | (full[s] & ~keep));
+                    bad |= s >= (unsigned)n;
+                }
             } else {
-                for (int i = 0; i < w; i++) out[i] = full[row[i]];
+                for (int i = 0; i < w; i++) {
+                    out[i] = full[row[i]];
+                    bad |= row[i] >= (unsigned)n;
+                }
             }
         }
     }
+    if (bad) rc = -1;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&canvas);
     PyBuffer_Release(&plane);
