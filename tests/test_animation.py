@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -342,6 +343,29 @@ def test_the_reader_holds_one_canvas_not_every_frame() -> None:
     first = reader.frame(5)
     assert first is reader.frame(5)  # the same canvas, painted in place
     assert max(reads) < len(stream) // 2
+
+
+def test_the_encoder_reads_frames_one_at_a_time_and_keeps_what_changes() -> None:
+    # 300 frames of 200x200 RGBA: 48 MB whole (and as much again as codes); a small square
+    # moves, so what changes is a few kilobytes a frame.
+    def frames():
+        for t in range(300):
+            f = np.zeros((200, 200, 4), np.uint8)
+            f[..., 3] = 255
+            f[20:30, t % 180 : t % 180 + 10, :3] = (255, 128, t % 7)
+            yield f
+
+    tracemalloc.start()
+    try:
+        data = encode_animation(frames(), duration=40)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12_000_000
+    anim = read_animation(data)
+    assert anim.n_frames == 300
+    want = list(frames())[123]
+    np.testing.assert_array_equal(anim.palette[anim.indices(123)][..., :3], want[..., :3])
 
 
 def test_still_image_warnings_are_not_raised_for_animation_save_options() -> None:
