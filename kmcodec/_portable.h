@@ -52,4 +52,12 @@ static inline int kmq_clz64(uint64_t x) { /* x != 0 */
 #define KMQ_CLZ64(x) kmq_clz64(x)
 #endif
 
+/* 1 where a uint64_t's bytes are in memory least significant first (then a little-endian
+ * field can be read with memcpy); 0 where unknown, and the byte-by-byte path is taken */
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_MSC_VER)
+#define KMQ_LITTLE_ENDIAN 1
+#else
+#define KMQ_LITTLE_ENDIAN 0
+#endif
+
 #endif

@@ -582,9 +582,13 @@ static inline uint64_t br_peek(const bitreader *r) {
     size_t at = r->pos >> 3;
     uint64_t v = 0;
     if (at + 8 <= r->len) {
+#if KMQ_LITTLE_ENDIAN
+        memcpy(&v, r->p + at, 8);
+#else
         uint8_t b[8];
         memcpy(b, r->p + at, 8);
         for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
+#endif
     } else {
         for (size_t i = 0; at + i < r->len; i++) v |= (uint64_t)r->p[at + i] << (8 * i);
     }
@@ -607,7 +611,7 @@ static inline int br_bit(bitreader *r, int *err) { return (int)br_bits(r, 1, err
 
 /* Exp-Golomb of order k: z zero bits, a one, then z + k bits (more than EG_MAX_ZEROS zeros, or
  * the end inside the code, is ERR_TABLE) */
-static uint32_t br_eg(bitreader *r, int k, int *err) {
+KMQ_INLINE uint32_t br_eg(bitreader *r, int k, int *err) {
     if (*err) return 0;
     uint64_t w = br_peek(r); /* 57 bits or more: the longest code, 2 * 24 + 1 + 7, fits */
     int z = w ? KMQ_CTZ64(w) : 64;
@@ -775,9 +779,15 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
             uint8_t *sym8 = lut_symbols(dt) + at;
             uint32_t *fc = lut_starts(dt) + at / 4;
             for (int sym = 0; sym < 256; sym++) {
-                if (f[sym] >= 16) memset(sym8 + start, sym, f[sym]);
-                else
-                    for (uint32_t j = 0; j < f[sym]; j++) sym8[start + j] = (uint8_t)sym;
+                if (f[sym] >= 16 || (f[sym] && start + 16 > (1u << LUT_BITS))) {
+                    memset(sym8 + start, sym, f[sym]);
+                } else if (f[sym]) {
+                    /* 16 bytes, the last ones rewritten by the next symbol (or never read):
+                     * most symbols of a literal table have a small frequency */
+                    uint64_t pattern = 0x0101010101010101ULL * (uint8_t)sym;
+                    memcpy(sym8 + start, &pattern, 8);
+                    memcpy(sym8 + start + 8, &pattern, 8);
+                }
                 fc[sym] = (f[sym] << 16) | start;
                 start += f[sym];
             }
@@ -1264,10 +1274,12 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
         full[s] = s < n ? map[s] : 0;
         full8[s] = (uint8_t)full[s];
     }
-    /* one pass, without branches on the symbols (a DELTA layer's zeros and changes are mixed
-     * as the picture is); a symbol >= n is found on the way and reported after it */
-    unsigned bad = 0;
-    for (int j = 0; j < h; j++) {
+    /* the largest symbol first (a loop the compiler vectorises), then the paint without
+     * branches on the symbols (a DELTA layer's zeros and changes are mixed as the picture is) */
+    uint8_t top = 0;
+    for (Py_ssize_t i = 0; i < plane.len; i++) top = sym[i] > top ? sym[i] : top;
+    unsigned bad = top >= (unsigned)n;
+    for (int j = 0; j < h && !bad; j++) {
         const uint8_t *row = sym + (size_t)j * w;
         size_t at = ((size_t)(y + j)) * cw + x;
         if (item == 1) {
@@ -1277,13 +1289,9 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
                     unsigned s = row[i];
                     uint8_t keep = (uint8_t)(0u - (s == 0)); /* 0xff where s == 0 */
                     out[i] = (uint8_t)((out[i] & keep) | (full8[s] & ~keep));
-                    bad |= s >= (unsigned)n;
                 }
             } else {
-                for (int i = 0; i < w; i++) {
-                    out[i] = full8[row[i]];
-                    bad |= row[i] >= (unsigned)n;
-                }
+                for (int i = 0; i < w; i++) out[i] = full8[row[i]];
             }
         } else {
             uint16_t *out = (uint16_t *)canvas.buf + at;
@@ -1292,13 +1300,9 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
                     unsigned s = row[i];
                     uint16_t keep = (uint16_t)(0u - (s == 0));
                     out[i] = (uint16_t)((out[i] & keep) | (full[s] & ~keep));
-                    bad |= s >= (unsigned)n;
                 }
             } else {
-                for (int i = 0; i < w; i++) {
-                    out[i] = full[row[i]];
-                    bad |= row[i] >= (unsigned)n;
-                }
+                for (int i = 0; i < w; i++) out[i] = full[row[i]];
             }
         }
     }
