@@ -171,6 +171,16 @@ def test_a_bad_part_decoded_in_a_pair_is_named_as_alone(bad: int, threads: int) 
         ref.decode(stream, 17, 23, 6)
 
 
+def test_planes_either_side_of_the_encoders_one_walk_limit_round_trip() -> None:
+    # up to 2^22 pixels the encoder keeps the events of one walk; above, it walks twice
+    rng = np.random.default_rng(4)
+    for height in (2048, 2049):
+        plane = np.repeat(rng.integers(0, 9, (height, 1)), 2048, axis=1).astype(np.uint8)
+        plane[rng.random(plane.shape) < 0.01] = 7
+        stream = fast.encode(plane, 9)
+        assert (fast.decode(stream, 2048, height, 9) == plane).all()
+
+
 def test_encoder_is_deterministic_and_the_default_part_size_is_about_a_megapixel() -> None:
     rng = np.random.default_rng(9)
     plane = rng.integers(0, 7, (64, 48)).astype(np.uint8)
