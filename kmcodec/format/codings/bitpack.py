@@ -9,6 +9,8 @@ per pixel or per row.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["PILLOW_RAWMODE", "indices_below", "pack_rows", "row_bytes", "unpack_rows"]
@@ -100,12 +102,15 @@ def unpack_rows(data: bytes | memoryview, width: int, height: int, bits: int) ->
     return np.ascontiguousarray(out.reshape(height, stride * per_byte)[:, :width])
 
 
+@functools.lru_cache(maxsize=256)
 def _byte_table(bits: int, limit: int, fields: int) -> np.ndarray:
-    """For every byte value: does any of its first ``fields`` indices reach ``limit``?"""
+    """For every byte value: does any of its first ``fields`` indices reach ``limit``? (Kept:
+    an animation checks hundreds of small layers with the same few tables.)"""
     values = np.arange(256, dtype=np.uint8)
     bad = np.zeros(256, dtype=bool)
     for k in range(fields):
         bad |= ((values >> (8 - bits * (k + 1))) & ((1 << bits) - 1)) >= limit
+    bad.flags.writeable = False
     return bad
 
 
