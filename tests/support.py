@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -130,6 +130,24 @@ def chromium_until(tmp_path: Path, server: Server, url: str, timeout: float = 24
         process.wait()
     assert server.results, "the page posted no result"
     return server.results[0]
+
+
+def screenshot(tmp_path: Path, url: str, size: tuple[int, int], budget_ms: int, mode: str) -> Any:
+    """``url`` in headless Chromium at ``size`` (width, height), after ``budget_ms`` of virtual
+    time, as a numpy array of PIL ``mode``."""
+    import numpy as np
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    chromium(
+        tmp_path,
+        f"--window-size={size[0]},{size[1]}",
+        f"--virtual-time-budget={budget_ms}",
+        f"--screenshot={shot}",
+        url,
+    )
+    with Image.open(shot) as im:
+        return np.asarray(im.convert(mode))
 
 
 def chromium(tmp_path: Path, *args: str) -> str:

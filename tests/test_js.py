@@ -25,6 +25,7 @@ from .support import (
     chromium,
     chromium_until,
     needs,
+    screenshot,
 )
 
 
@@ -124,16 +125,8 @@ def test_browser_decodes_every_vector_and_random_files(tmp_path, served) -> None
 def test_viewer_draws_the_file_as_the_png_shows_it(tmp_path, served) -> None:
     _, server = served
     url = server.url
-    shot = tmp_path / "shot.png"
-    chromium(
-        tmp_path,
-        "--window-size=320,240",
-        "--virtual-time-budget=10000",
-        f"--screenshot={shot}",
-        f"{url}/js/viewer.html?bare=1&src=/spec/vectors/valid/context-patterns.kmq",
-    )
-    with Image.open(shot) as im:
-        pixels = np.asarray(im.convert("RGB"))
+    page = f"{url}/js/viewer.html?bare=1&src=/spec/vectors/valid/context-patterns.kmq"
+    pixels = screenshot(tmp_path, page, (320, 240), 10000, "RGB")
     with Image.open(VECTORS / "valid" / "context-patterns.png") as im:
         expected = np.asarray(im.convert("RGB"))
     h, w = expected.shape[:2]
@@ -305,16 +298,7 @@ def test_viewer_from_a_file_url_says_why_nothing_happens(tmp_path) -> None:
 @needs(CHROMIUM, "chromium")
 def test_viewer_shows_no_empty_boxes_before_a_file_is_opened(tmp_path, served) -> None:
     _root, server = served
-    shot = tmp_path / "empty.png"
-    chromium(
-        tmp_path,
-        "--window-size=900,700",
-        "--virtual-time-budget=5000",
-        f"--screenshot={shot}",
-        f"{server.url}/js/viewer.html",
-    )
-    with Image.open(shot) as im:
-        pixels = np.asarray(im.convert("L"))
+    pixels = screenshot(tmp_path, f"{server.url}/js/viewer.html", (900, 700), 5000, "L")
     assert pixels.shape == (700, 900)
     # the title and the drop zone at the top; below them, nothing but the white page
     assert (pixels[250:, :] == 255).all()
