@@ -143,16 +143,14 @@ class KmqImageFile(ImageFile.ImageFile):
                     # a copy (the reader paints the next frame in place), and Pillow's image a
                     # view of it, as for a still file: one copy of the frame, not two
                     plane = self._animation.frame(self._frame).copy()
+                    self.im = Image.core.map_buffer(plane, self.size, "raw", 0, ("P", 0, 1))
                 else:
+                    # RGBA words (RGB with A = 255): what Pillow holds for RGB and RGBA images
                     data = self._animation.pixels(self._frame).tobytes()
+                    rawmode = "RGBX" if self.mode == "RGB" else self.mode
+                    self.im = Image.frombytes(self.mode, self.size, data, "raw", rawmode).im
             except (KmqError, EOFError) as exc:
                 raise OSError(str(exc)) from None
-            if self.mode == "P":
-                self.im = Image.core.map_buffer(plane, self.size, "raw", 0, ("P", 0, 1))
-            else:
-                # RGBA words (RGB with A = 255): what Pillow holds for RGB and RGBA images.
-                rawmode = "RGBX" if self.mode == "RGB" else self.mode
-                self.im = Image.frombytes(self.mode, self.size, data, "raw", rawmode).im
             if self.palette:
                 self.palette.dirty = 1
             self.readonly = 1
