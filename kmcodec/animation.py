@@ -18,7 +18,10 @@ Decoding holds one canvas of indices and one frame's bytes, never the whole anim
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,12 @@ if TYPE_CHECKING:
 #: did not. On the 8 GIFs of the animation corpus: files 0-0.4% larger, encoding up to 4x
 #: faster (a 268-frame sprite animation: 4.1 s -> 1.0 s).
 ANIMATION_SCREEN_MARGIN = 1.0
+#: Threads the encoder codes frames on: None is one per core, at most :data:`MAX_THREADS`
+#: (:func:`_code_frames`).
+THREADS: int | None = None
+#: The most threads the encoder starts when not told: each holds up to two frames in flight,
+#: and the Python between the compiled loops shares one interpreter lock.
+MAX_THREADS = 4
 
 __all__ = ["Animation", "AnimationReader", "encode_animation", "index_frames", "read_animation"]
 
@@ -309,6 +318,39 @@ def frame_layers(
     return min(best, _layers(sub, kind, (x0, y0), colors, zstd_rows), key=cost)
 
 
+def _code_frames(planes: Iterable[np.ndarray], colors: int, opts: Any) -> list[bytes]:
+    """Every frame's bytes, coded on up to :data:`THREADS` threads: a frame depends only on its
+    own plane and the one before, and the codings' compiled loops and zstd release the GIL
+    (measured: 0.55-0.8x the time on two cores for the animation corpus' larger GIFs).
+    At most two frames a thread are in flight, so memory stays a few canvases, whatever the
+    number of frames; the bytes do not depend on the number of threads."""
+
+    def code(prev: np.ndarray | None, plane: np.ndarray) -> bytes:
+        return fmt.build_frame(frame_layers(prev, plane, colors, opts), colors)
+
+    threads = THREADS or min(os.cpu_count() or 1, MAX_THREADS)
+    out: list[bytes] = []
+    prev = None
+    if threads == 1:
+        for plane in planes:
+            out.append(code(prev, plane))
+            prev = plane
+        return out
+    pending: deque[Future[bytes]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="kmq-encode") as pool:
+        try:
+            for plane in planes:
+                pending.append(pool.submit(code, prev, plane))
+                prev = plane
+                if len(pending) >= 2 * threads:
+                    out.append(pending.popleft().result())
+            out.extend(job.result() for job in pending)
+        finally:
+            for job in pending:
+                job.cancel()
+    return out
+
+
 def _durations(duration: int | Sequence[int], count: int) -> list[int]:
     values = [duration] * count if isinstance(duration, (int, np.integer)) else list(duration)
     if len(values) != count:
@@ -416,14 +458,7 @@ def encode_animation(
         del rgba, codes
     if (palette[:, 3] == 255).all():
         palette = np.ascontiguousarray(palette[:, :3])
-    layer_opts = _options.update(opts, index_bits=None)
-    frame_bytes = []
-    prev = None
-    for plane in planes:
-        frame_bytes.append(
-            fmt.build_frame(frame_layers(prev, plane, len(palette), layer_opts), len(palette))
-        )
-        prev = plane
+    frame_bytes = _code_frames(planes, len(palette), _options.update(opts, index_bits=None))
     header = Header(
         width=width,
         height=height,

@@ -112,6 +112,30 @@ def test_the_same_frames_give_the_same_bytes() -> None:
     assert encode_animation(frames, duration=40) == encode_animation(frames, duration=40)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_frames_coded_on_threads_give_the_bytes_of_one_thread(monkeypatch, threads) -> None:
+    frames = _sprite_frames(n=11)
+    monkeypatch.setattr(kmcodec.animation, "THREADS", 1)
+    want = encode_animation(frames, duration=40)
+    monkeypatch.setattr(kmcodec.animation, "THREADS", threads)
+    assert encode_animation(frames, duration=40) == want
+
+
+def test_an_error_in_a_frame_coded_on_a_thread_is_raised(monkeypatch) -> None:
+    monkeypatch.setattr(kmcodec.animation, "THREADS", 2)
+    calls = []
+
+    def failing(prev, plane, colors, opts):
+        calls.append(1)
+        if len(calls) == 3:
+            raise LimitError("frame 2 is too much")
+        return []
+
+    monkeypatch.setattr(kmcodec.animation, "frame_layers", failing)
+    with pytest.raises(LimitError, match="frame 2"):
+        encode_animation(_sprite_frames(n=9), duration=40)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(1, 5),

@@ -51,6 +51,10 @@ static uint8_t Q_OF[64];       /* equality mask of (W, N, NE, NW) -> pattern q *
 static uint8_t D_OF[64];       /* -> number of distinct values d */
 static uint8_t SRC_OF[64][4];  /* -> which neighbour (0 W, 1 N, 2 NE, 3 NW) is distinct value t */
 static double LOG2[4097];
+/* floor(log2(u)) for the u = v + 2^k of the table search (v < 2^12, k < 8): a look-up, as a
+ * bit scan (bsr where the compiler may not assume lzcnt) is slow on some processors and the
+ * search takes eight a symbol */
+static uint8_t FLOOR_LOG2[1u << 13];
 
 static int table_alphabet(int id) {
     if (id < TOKEN_TABLES) {
@@ -94,6 +98,7 @@ static void init_tables(void) {
     }
     LOG2[0] = 0;
     for (int i = 1; i <= 4096; i++) LOG2[i] = log2((double)i);
+    for (uint32_t u = 2; u < (1u << 13); u++) FLOOR_LOG2[u] = (uint8_t)(FLOOR_LOG2[u / 2] + 1);
 }
 
 static inline int floor_log2(uint32_t v) { /* v >= 1 */
@@ -149,7 +154,8 @@ typedef struct {
 #define RECORD_PIXELS (1u << 22)
 
 typedef struct {
-    uint32_t *counts; /* MAX_TABLES x 256, or NULL */
+    uint32_t *counts; /* every table's counts, table `id` at off[id] (count_offsets), or NULL */
+    const uint32_t *off;
     event *ev;        /* growable list, or NULL */
     size_t n, cap;
     int nomem;
@@ -157,7 +163,7 @@ typedef struct {
 } sink;
 
 static inline void emit(sink *s, int table, int sym) {
-    if (s->counts && table < RAW_BASE) s->counts[table * 256 + sym]++; /* raw bits: no table */
+    if (s->counts && table < RAW_BASE) s->counts[s->off[table] + sym]++; /* raw bits: no table */
     if (s->record) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? 2 * s->cap : 4096;
@@ -299,16 +305,30 @@ static void bw_eg(bitwriter *w, uint32_t v, int k) {
 }
 
 static inline int eg_bits(uint32_t v, int k) {
-    int n = floor_log2(v + (1u << k));
+    int n = FLOOR_LOG2[v + (1u << k)];
     return 2 * n - k + 1;
 }
 
-/* The encoder's view of one table: frequencies (already scaled to 2^bits) and starts. */
+/* Where each table's counts, frequencies and starts are kept, one array for all tables: table
+ * `id` at off[id], with room for the symbols it can hold in an image of `colors` colours (a
+ * literal is below colors, a token below 8). Sized to the image, not 256 a table, so that a
+ * small layer of an animation does not clear and scan half a megabyte a call. */
+static size_t count_offsets(int ntables, int colors, uint32_t *off) {
+    size_t at = 0;
+    for (int id = 0; id < ntables; id++) {
+        off[id] = (uint32_t)at;
+        at += id < TOKEN_TABLES ? 8 : id < LIT_BASE ? SPAN_ALPHABET : (size_t)colors;
+    }
+    off[ntables] = (uint32_t)at;
+    return at;
+}
+
+/* The encoder's view of the tables: frequencies (already scaled to 2^bits) and starts, of the
+ * symbols that occur, at count_offsets. */
 typedef struct {
-    uint16_t freq[256];
-    uint16_t start[256];
-    int nz;
-} enc_table;
+    uint16_t *freq, *start;
+    const uint32_t *off;
+} enc_tables;
 
 /* counts c[0 .. nz - 1] (all nonzero) -> frequencies summing to t, each >= 1 (nz <= t) */
 static void quantise(const uint32_t *c, int nz, uint64_t total, uint32_t t, uint32_t *f) {
@@ -323,7 +343,8 @@ static void quantise(const uint32_t *c, int nz, uint64_t total, uint32_t t, uint
 }
 
 /* Choose the table's shift and Exp-Golomb order by total cost, write it, fill `et`. */
-static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, enc_table *et) {
+static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, uint16_t *freq,
+                        uint16_t *start_of) {
     /* the symbols that occur, increasing, and their counts: the search below looks at these
      * only (a literal table has 256 symbols, most of them absent) */
     uint32_t c[256];
@@ -337,8 +358,6 @@ static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, e
             total += counts[i];
         }
     }
-    memset(et, 0, sizeof(*et));
-    et->nz = nz;
     bw_eg(w, (uint32_t)nz, 0);
     if (!nz) return;
     int prev = -1;
@@ -347,7 +366,7 @@ static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, e
         prev = sym[j];
     }
     if (nz == 1) {
-        et->freq[sym[0]] = (uint16_t)(1u << bits);
+        freq[sym[0]] = (uint16_t)(1u << bits);
         return;
     }
     uint32_t f[256], best_f[256];
@@ -359,9 +378,13 @@ static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, e
         quantise(c, nz, total, t, f);
         double data = 0;
         for (int j = 0; j < nz; j++) data += (double)c[j] * (LOG2[t] - LOG2[f[j]]);
+        /* the table's bits at each Exp-Golomb order k, summed in integers (exact, as the
+         * doubles they were summed in before; one pass over the symbols for the 8 orders) */
+        int64_t eg[8] = {0};
+        for (int j = 0; j + 1 < nz; j++)
+            for (int k = 0; k < 8; k++) eg[k] += eg_bits(f[j] - 1, k);
         for (int k = 0; k < 8; k++) {
-            double tb = 7;
-            for (int j = 0; j + 1 < nz; j++) tb += eg_bits(f[j] - 1, k);
+            double tb = 7 + (double)eg[k];
             if (best < 0 || data + tb < best) {
                 best = data + tb;
                 best_s = s;
@@ -375,9 +398,9 @@ static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, e
     uint32_t start = 0;
     for (int j = 0; j < nz; j++) {
         if (j + 1 < nz) bw_eg(w, best_f[j] - 1, best_k);
-        et->freq[sym[j]] = (uint16_t)(best_f[j] << best_s);
-        et->start[sym[j]] = (uint16_t)start;
-        start += et->freq[sym[j]];
+        freq[sym[j]] = (uint16_t)(best_f[j] << best_s);
+        start_of[sym[j]] = (uint16_t)start;
+        start += freq[sym[j]];
     }
 }
 
@@ -390,7 +413,7 @@ typedef struct {
     size_t n, cap;
 } rans_out;
 
-static int encode_events(const event *ev, size_t n, const enc_table *tables, rans_out *o) {
+static int encode_events(const event *ev, size_t n, const enc_tables *tables, rans_out *o) {
     uint32_t x = RANS_L;
     for (size_t i = n; i-- > 0;) {
         uint32_t f, start;
@@ -400,10 +423,10 @@ static int encode_events(const event *ev, size_t n, const enc_table *tables, ran
             f = 1;
             start = ev[i].sym;
         } else {
-            const enc_table *t = &tables[ev[i].table];
+            uint32_t at = tables->off[ev[i].table] + ev[i].sym;
             bits = table_bits(ev[i].table);
-            f = t->freq[ev[i].sym];
-            start = t->start[ev[i].sym];
+            f = tables->freq[at];
+            start = tables->start[at];
         }
         uint64_t x_max = (uint64_t)f << (32 - bits);
         if (x >= x_max) {
@@ -463,13 +486,16 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
         }
     }
     int ntables = LIT_BASE + colors;
-    uint32_t *counts = (uint32_t *)calloc((size_t)MAX_TABLES * 256, sizeof(uint32_t));
+    uint32_t off[MAX_TABLES + 1];
+    size_t nslots = count_offsets(ntables, colors, off);
+    uint32_t *counts = (uint32_t *)calloc(nslots, sizeof(uint32_t));
     uint8_t *how = (uint8_t *)calloc(2 * (size_t)width, 1);
-    enc_table *tables = (enc_table *)calloc((size_t)MAX_TABLES, sizeof(enc_table));
+    uint16_t *freq = (uint16_t *)calloc(2 * nslots, sizeof(uint16_t));
+    enc_tables tables = {freq, freq + nslots, off};
     bitwriter bw = {0};
     PyObject *parts = NULL, *result = NULL, *tb = NULL;
     int rc = 0;
-    if (!counts || !how || !tables) {
+    if (!counts || !how || !freq) {
         rc = ERR_NOMEM;
         goto done;
     }
@@ -478,7 +504,7 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
     int record = (size_t)width * height <= RECORD_PIXELS;
     int nparts = (height + part_rows - 1) / part_rows;
     size_t *ends = (size_t *)malloc((size_t)nparts * sizeof(size_t)); /* events of parts */
-    sink all = {counts, NULL, 0, 0, 0, record};
+    sink all = {counts, off, NULL, 0, 0, 0, record};
     if (!ends) {
         rc = ERR_NOMEM;
         goto done;
@@ -490,9 +516,12 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
         rc = walk_part(plane + (size_t)y0 * width, width, rows, &all, how);
         ends[i] = all.n;
     }
-    for (int id = 0; id < ntables && !rc; id++)
-        write_table(&bw, counts + (size_t)id * 256, table_alphabet(id), table_bits(id),
-                    &tables[id]);
+    for (int id = 0; id < ntables && !rc; id++) {
+        int a = table_alphabet(id); /* the symbols it can hold in this image */
+        int room = (int)(off[id + 1] - off[id]);
+        write_table(&bw, counts + off[id], a < room ? a : room, table_bits(id), freq + off[id],
+                    tables.start + off[id]);
+    }
     if (bw.nacc) bw_put(&bw, 0, 8 - bw.nacc);
     if (bw.nomem) rc = ERR_NOMEM;
     Py_END_ALLOW_THREADS
@@ -503,15 +532,15 @@ static PyObject *py_encode(PyObject *Py_UNUSED(self), PyObject *args) {
     for (int i = 0; i < nparts; i++) {
         int y0 = i * part_rows;
         int rows = height - y0 < part_rows ? height - y0 : part_rows;
-        sink s = {NULL, NULL, 0, 0, 0, 1};
+        sink s = {NULL, off, NULL, 0, 0, 0, 1};
         rans_out o = {NULL, 0, 0};
         Py_BEGIN_ALLOW_THREADS
         if (record) {
             size_t begin = i ? ends[i - 1] : 0;
-            rc = encode_events(all.ev + begin, ends[i] - begin, tables, &o);
+            rc = encode_events(all.ev + begin, ends[i] - begin, &tables, &o);
         } else {
             rc = walk_part(plane + (size_t)y0 * width, width, rows, &s, how);
-            if (!rc) rc = encode_events(s.ev, s.n, tables, &o);
+            if (!rc) rc = encode_events(s.ev, s.n, &tables, &o);
         }
         Py_END_ALLOW_THREADS
         free(s.ev);
@@ -535,7 +564,7 @@ done:
     PyBuffer_Release(&buf);
     free(counts);
     free(how);
-    free(tables);
+    free(freq);
     free(bw.buf);
     Py_XDECREF(tb);
     Py_XDECREF(parts);
