@@ -34,6 +34,7 @@ from .codec import PILLOW_LIMIT, code_plane, options_with_metadata
 from .errors import CorruptError, KmqError, LimitError, OptionError
 from .format import animation as fmt
 from .format import codings
+from .format.codings._fast_coder import lookup as _lookup
 from .format.codings._fast_coder import paint as _paint
 from .format.layout import (
     CHUNK_EXIF,
@@ -544,7 +545,7 @@ class AnimationReader:
         self._canvas = np.zeros((h.height, h.width), np.uint8 if h.colors <= 256 else np.uint16)
         self._at = -1
         self._pixels: np.ndarray | None = None  # the canvas's colours, kept by :meth:`pixels`
-        self._painted: list[tuple[slice, slice]] = []  # boxes painted since then
+        self._painted: list[tuple[int, int, int, int]] = []  # boxes (x, y, w, h) painted since
 
     @property
     def n_frames(self) -> int:
@@ -553,6 +554,10 @@ class AnimationReader:
     @property
     def durations(self) -> list[int]:
         return [f.duration for f in self.table.frames]
+
+    def duration(self, n: int) -> int:
+        """Milliseconds frame ``n`` shows (a seek asks for one, not the list of all)."""
+        return self.table.frames[n].duration
 
     def _layers(self, n: int) -> list[fmt.Layer]:
         entry = self.table.frames[n]
@@ -595,9 +600,7 @@ class AnimationReader:
             try:
                 for la in self._layers(t):
                     apply_layer(self._canvas, la)
-                    self._painted.append(
-                        (slice(la.y, la.y + la.height), slice(la.x, la.x + la.width))
-                    )
+                    self._painted.append((la.x, la.y, la.width, la.height))
             except KmqError as exc:
                 self._at = -1  # the canvas is half painted: start again next time
                 self._pixels = None
@@ -613,8 +616,11 @@ class AnimationReader:
         if self._pixels is None:
             self._pixels = self._words[canvas]
         else:
-            for box in self._painted:
-                self._pixels[box] = self._words[canvas[box]]
+            height, width = canvas.shape
+            item = canvas.itemsize
+            for box in self._painted:  # paint() kept every index below the palette's size
+                if _lookup(canvas, width, height, item, self._words, self._pixels, *box):
+                    raise CorruptError("a pixel's index has no palette entry")
         self._painted.clear()
         return self._pixels
 

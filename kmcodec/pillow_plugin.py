@@ -114,7 +114,7 @@ class KmqImageFile(ImageFile.ImageFile):
         Image._decompression_bomb_check((h.width, h.height * self.n_frames))
         if self._animation.table.loop is not None:
             self.info["loop"] = self._animation.table.loop
-        self.info["duration"] = self._animation.durations[0]
+        self.info["duration"] = self._animation.duration(0)
         self._frame = 0
         self._loaded_frame = -1
         self._close_exclusive_fp_after_loading = False  # later frames are read from it
@@ -128,7 +128,7 @@ class KmqImageFile(ImageFile.ImageFile):
         if not self._seek_check(frame):
             return
         self._frame = frame
-        self.info["duration"] = self._animation.durations[frame]
+        self.info["duration"] = self._animation.duration(frame)
 
     def tell(self) -> int:
         """The current frame."""

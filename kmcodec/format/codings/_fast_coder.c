@@ -658,7 +658,11 @@ KMQ_INLINE uint32_t br_eg(bitreader *r, int k, int *err) {
  * reader of the table looks at; return its symbol count or an error */
 static int read_table(bitreader *r, int a, int bits, uint32_t *freq) {
     int err = 0;
-    memset(freq, 0, (size_t)a * sizeof(uint32_t)); /* not 256: most tables have 2 to 6 */
+    if (a <= 5) { /* a token table: its 5 slots (freq_offset), five stores, not a memset */
+        freq[0] = freq[1] = freq[2] = freq[3] = freq[4] = 0;
+    } else {
+        memset(freq, 0, (size_t)a * sizeof(uint32_t));
+    }
     uint32_t nz = br_eg(r, 0, &err);
     if (err) return err;
     if (nz > (uint32_t)a) return ERR_SYMBOL;
@@ -774,10 +778,17 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
         cums[id][6] = (uint16_t)(nzs[id] ? 1 : 0);
         cums[id][7] = 0;
     }
-    memset(dt->cum, 0, sizeof(dt->cum));
     for (int m = 0; m < 64; m++) {
         int q = Q_OF[m];
-        if (q == 0 && m != 63) continue; /* not a pattern */
+        if (q == 0 && m != 63) { /* not a pattern */
+            memset(dt->cum[m << 4], 0, 16 * sizeof(dt->cum[0]));
+            memset(dt->cum[1024 + m], 0, sizeof(dt->cum[0]));
+            continue;
+        }
+        for (int hw = 0; hw < 4; hw++) /* the (hw, hn) slots of no class keep zeros */
+            for (int hn = 0; hn < 4; hn++)
+                if (hw == HOW || hn == HOW)
+                    memset(dt->cum[(m << 4) | (hw << 2) | hn], 0, sizeof(dt->cum[0]));
         for (int hw = 0; hw < HOW; hw++)
             for (int hn = 0; hn < HOW; hn++)
                 memcpy(dt->cum[(m << 4) | (hw << 2) | hn], cums[(q * HOW + hw) * HOW + hn],
@@ -799,9 +810,11 @@ static PyObject *py_parse_tables(PyObject *Py_UNUSED(self), PyObject *args) {
             span_at += 1u << LUT_BITS;
             uint32_t *lut = dt->lut + at;
             for (int sym = 0; sym < SPAN_ALPHABET; sym++) {
-                for (uint32_t j = 0; j < f[sym]; j++)
-                    lut[start + j] = ((uint32_t)sym << 20) | ((f[sym] - 1) << 10) | j;
-                start += f[sym];
+                /* in locals: the stores could alias f, and the compiler reloaded it a slot */
+                const uint32_t fs = f[sym], entry = ((uint32_t)sym << 20) | ((fs - 1) << 10);
+                uint32_t *slot = lut + start;
+                for (uint32_t j = 0; j < fs; j++) slot[j] = entry | j;
+                start += fs;
             }
         } else { /* a literal table: its symbols and (freq, start) */
             lit_at += 1u << LUT_BITS;
@@ -1314,18 +1327,49 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
         if (item == 1) {
             uint8_t *out = (uint8_t *)canvas.buf + at;
             if (delta) {
-                for (int i = 0; i < w; i++) {
+                /* eight pixels a word: none painted where all eight symbols are 0 (unchanged
+                 * runs), else one masked store of the eight looked-up entries */
+                int i = 0;
+                for (; i + 8 <= w; i += 8) {
+                    uint64_t s8 = load64(row + i);
+                    if (!s8) continue;
+                    uint64_t m = 0;
+                    for (int k = 0; k < 8; k++)
+                        m |= (uint64_t)full8[(s8 >> (8 * k)) & 0xff] << (8 * k);
+                    uint64_t keep = zero_bytes(s8) * 0xff; /* 0xff in bytes where s == 0 */
+                    uint64_t o8 = load64(out + i);
+                    o8 = (o8 & keep) | (m & ~keep);
+                    memcpy(out + i, &o8, 8);
+                }
+                for (; i < w; i++) {
                     unsigned s = row[i];
                     uint8_t keep = (uint8_t)(0u - (s == 0)); /* 0xff where s == 0 */
                     out[i] = (uint8_t)((out[i] & keep) | (full8[s] & ~keep));
                 }
             } else {
-                for (int i = 0; i < w; i++) out[i] = full8[row[i]];
+                int i = 0;
+                for (; i + 8 <= w; i += 8) {
+                    uint64_t s8 = load64(row + i), m = 0;
+                    for (int k = 0; k < 8; k++)
+                        m |= (uint64_t)full8[(s8 >> (8 * k)) & 0xff] << (8 * k);
+                    memcpy(out + i, &m, 8);
+                }
+                for (; i < w; i++) out[i] = full8[row[i]];
             }
         } else {
             uint16_t *out = (uint16_t *)canvas.buf + at;
             if (delta) {
-                for (int i = 0; i < w; i++) {
+                int i = 0;
+                for (; i + 8 <= w; i += 8) { /* as above, eight symbols a word */
+                    uint64_t s8 = load64(row + i);
+                    if (!s8) continue;
+                    for (int k = 0; k < 8; k++) {
+                        unsigned s = (unsigned)(s8 >> (8 * k)) & 0xff;
+                        uint16_t keep = (uint16_t)(0u - (s == 0));
+                        out[i + k] = (uint16_t)((out[i + k] & keep) | (full[s] & ~keep));
+                    }
+                }
+                for (; i < w; i++) {
                     unsigned s = row[i];
                     uint16_t keep = (uint16_t)(0u - (s == 0));
                     out[i] = (uint16_t)((out[i] & keep) | (full[s] & ~keep));
@@ -1343,6 +1387,54 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLong(rc);
 }
 
+/* lookup(canvas, cw, ch, item, words, pixels, x, y, w, h): pixels[y:y+h, x:x+w] =
+ * words[canvas[y:y+h, x:x+w]] -- a painted box's colours, as palette words (RGBA) -- for a
+ * canvas of uint8 (item 1) or uint16 (item 2) indices; -1 (nothing written past the first bad
+ * pixel's row) if an index has no word. */
+static PyObject *py_lookup(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer canvas, words, pixels;
+    int cw, ch, item, x, y, w, h;
+    if (!PyArg_ParseTuple(args, "y*iiiy*w*iiii", &canvas, &cw, &ch, &item, &words, &pixels, &x,
+                          &y, &w, &h))
+        return NULL;
+    int ok = (item == 1 || item == 2) && cw > 0 && ch > 0 && w > 0 && h > 0 && x >= 0 &&
+             y >= 0 && (int64_t)x + w <= cw && (int64_t)y + h <= ch &&
+             canvas.len == (Py_ssize_t)cw * ch * item && pixels.len == (Py_ssize_t)cw * ch * 4 &&
+             words.len % 4 == 0 && words.len > 0;
+    if (!ok) {
+        PyBuffer_Release(&canvas);
+        PyBuffer_Release(&words);
+        PyBuffer_Release(&pixels);
+        PyErr_SetString(PyExc_ValueError, "the box does not fit the canvas and its pixels");
+        return NULL;
+    }
+    const uint32_t *word = (const uint32_t *)words.buf;
+    const uint32_t n = (uint32_t)(words.len / 4);
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int j = 0; j < h && !rc; j++) {
+        size_t at = ((size_t)(y + j)) * cw + x;
+        uint32_t *out = (uint32_t *)pixels.buf + at;
+        uint32_t top = 0;
+        if (item == 1) {
+            const uint8_t *in = (const uint8_t *)canvas.buf + at;
+            for (int i = 0; i < w; i++) top = in[i] > top ? in[i] : top;
+            if (top >= n) rc = -1;
+            else for (int i = 0; i < w; i++) out[i] = word[in[i]];
+        } else {
+            const uint16_t *in = (const uint16_t *)canvas.buf + at;
+            for (int i = 0; i < w; i++) top = in[i] > top ? in[i] : top;
+            if (top >= n) rc = -1;
+            else for (int i = 0; i < w; i++) out[i] = word[in[i]];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&canvas);
+    PyBuffer_Release(&words);
+    PyBuffer_Release(&pixels);
+    return PyLong_FromLong(rc);
+}
+
 static PyMethodDef methods[] = {
     {"encode", py_encode, METH_VARARGS,
      "encode(indices, width, height, colors, part_rows) -> (table_bytes, [part_bytes])"},
@@ -1353,6 +1445,9 @@ static PyMethodDef methods[] = {
     {"decode_pair", py_decode_pair, METH_VARARGS,
      "decode_pair(tables, part0, part1, width, rows0, rows1, colors, out0, out1) -> 0, or 1 if "
      "either part fails (decode_part then tells which and why)"},
+    {"lookup", py_lookup, METH_VARARGS,
+     "lookup(canvas, cw, ch, item, words, pixels, x, y, w, h) -> 0, or -1 for an index with no"
+     " word"},
     {"paint", py_paint, METH_VARARGS,
      "paint(canvas, width, height, item, plane, x, y, w, h, lut, delta) -> 0 or -1"},
     {NULL, NULL, 0, NULL},

@@ -40,3 +40,15 @@ def paint(
     lut: object,
     delta: int,
 ) -> int: ...
+def lookup(
+    canvas: object,
+    width: int,
+    height: int,
+    item: int,
+    words: object,
+    pixels: object,
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+) -> int: ...
