@@ -130,18 +130,62 @@ def entropy_bits(context: np.ndarray, symbol: np.ndarray) -> tuple[float, int]:
     return float(-(counts * np.log2(counts / totals)).sum()), len(pairs)
 
 
+#: The farthest shift :func:`shifted` tries, in pixels along one axis.
+MAX_SHIFT = 64
+
+
+def shifted(previous: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """The previous frame moved by the one-axis shift (|d| <= :data:`MAX_SHIFT`) under which
+    most of ``plane``'s pixels equal it (pixels it does not cover keep their own index from
+    ``previous``), and the shift (dy, dx); ``previous`` and (0, 0) if no shift beats none: what
+    a layer that copies the canvas at an offset (a scroll, a pan, a moving window) would give
+    the temporal model as P."""
+    height, width = plane.shape
+    best, best_n = (0, 0), int((plane == previous).sum())
+    for axis, length in ((0, height), (1, width)):
+        reach = min(MAX_SHIFT, length - 1)
+        for d in range(-reach, reach + 1):
+            if d == 0:
+                continue
+            cut_src = slice(max(0, d), length + min(0, d))
+            cut_dst = slice(max(0, -d), length - max(0, d))
+            if axis == 0:
+                n = int((plane[cut_dst] == previous[cut_src]).sum())
+            else:
+                n = int((plane[:, cut_dst] == previous[:, cut_src]).sum())
+            if n > best_n:
+                best, best_n = ((d, 0) if axis == 0 else (0, d)), n
+    dy, dx = best
+    moved = previous.copy()
+    if dy:
+        moved[max(0, -dy) : height - max(0, dy)] = previous[max(0, dy) : height + min(0, dy)]
+    if dx:
+        moved[:, max(0, -dx) : width - max(0, dx)] = previous[:, max(0, dx) : width + min(0, dx)]
+    return moved, best
+
+
 def estimate(
-    planes: list[np.ndarray], temporal: bool, coded: list[np.ndarray] | None = None
+    planes: list[np.ndarray],
+    temporal: bool,
+    coded: list[np.ndarray] | None = None,
+    previous: list[np.ndarray] | None = None,
 ) -> tuple[float, int]:
     """Bits of the whole animation under the model, and its table pairs. With ``temporal``,
     frame 0 (no previous frame) has tables of its own. ``coded`` (a boolean plane per frame)
-    restricts the count to those pixels (their neighbours still come from the whole frame)."""
+    restricts the count to those pixels (their neighbours still come from the whole frame).
+    ``previous`` replaces each frame's previous frame as P (``previous[i]`` for frame i)."""
     groups = [[0], list(range(1, len(planes)))] if temporal else [list(range(len(planes)))]
     bits, pairs = 0.0, 0
+
+    def before(i: int) -> np.ndarray | None:
+        if not temporal or i == 0:
+            return None
+        return planes[i - 1] if previous is None else previous[i]
+
     for group in groups:
         if not group:
             continue
-        parts = [tokens(planes[i], planes[i - 1] if temporal and i > 0 else None) for i in group]
+        parts = [tokens(planes[i], before(i)) for i in group]
         token, context, literal, west = (np.concatenate([p[k] for p in parts]) for k in range(4))
         value = np.concatenate([planes[i].ravel() for i in group])
         if coded is not None:
@@ -253,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'file':<24}{'frames':>7}{'colours':>8}{'unchanged':>10}{'GIF':>9}{'gifsicle':>9}"
         f"{'webp':>9}{'c2 frames':>10}{'intra':>9}{'temporal':>9}{'+ tables':>9}{'x gifsicle':>11}"
+        f"{'+ shift':>9}{'x gifsicle':>11}"
         f"{'zstd diff':>10}{'x gifsicle':>11}{'blocks':>9}{'x gifsicle':>11}"
     )
-    ratios, lz_ratios, block_ratios = [], [], []
+    ratios, lz_ratios, block_ratios, shift_ratios = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
             palette, planes = frames_of(path)
@@ -273,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
             intra, _ = estimate(planes, temporal=False)
             temporal, pairs = estimate(planes, temporal=True)
             with_tables = temporal / 8 + pairs  # 8 bits a (context, symbol) pair
+            moved = [planes[0]] + [
+                shifted(planes[i - 1], planes[i])[0] for i in range(1, len(planes))
+            ]
+            shift_bits, shift_pairs = estimate(planes, temporal=True, previous=moved)
+            with_shift = shift_bits / 8 + shift_pairs + 2 * len(planes)  # a shift: 2 bytes
             lz = zstd_of_differences(planes, len(palette))
             blocks = blocks_estimate(planes) / 8
             sizes = {}
@@ -285,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
                     [gif2webp, "-m", "6", "-q", "100", str(path), "-o", str(out)], out
                 )
             ref = sizes.get("gifsicle")
+            shift_ratio = f"{with_shift / ref:.2f}" if ref else "-"
+            if ref:
+                shift_ratios.append(with_shift / ref)
             ratio = f"{with_tables / ref:.2f}" if ref else "-"
             lz_ratio = f"{lz / ref:.2f}" if ref else "-"
             block_ratio = f"{blocks / ref:.2f}" if ref else "-"
@@ -296,10 +349,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{path.name:<24}{len(planes):>7}{len(palette):>8}{unchanged:>10.1%}"
                 f"{path.stat().st_size:>9}{sizes.get('gifsicle') or '-':>9}"
                 f"{sizes.get('webp') or '-':>9}{c2:>10}{intra / 8:>9.0f}{temporal / 8:>9.0f}"
-                f"{with_tables:>9.0f}{ratio:>11}{lz:>10}{lz_ratio:>11}{blocks:>9.0f}{block_ratio:>11}"
+                f"{with_tables:>9.0f}{ratio:>11}{with_shift:>9.0f}{shift_ratio:>11}"
+                f"{lz:>10}{lz_ratio:>11}{blocks:>9.0f}{block_ratio:>11}"
             )
     if ratios:
         print(f"median temporal + tables / gifsicle -O3: {float(np.median(ratios)):.2f}")
+        median = float(np.median(shift_ratios))
+        print(f"median temporal + shift + tables / gifsicle -O3: {median:.2f}")
         print(f"median zstd diff / gifsicle -O3: {float(np.median(lz_ratios)):.2f}")
         median = float(np.median(block_ratios))
         print(f"median blocks / gifsicle -O3 (tables not counted): {median:.2f}")
