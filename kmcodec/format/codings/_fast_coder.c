@@ -342,7 +342,8 @@ static void quantise(const uint32_t *c, int nz, uint64_t total, uint32_t t, uint
     f[big] += (uint32_t)(t - sum);
 }
 
-/* Choose the table's shift and Exp-Golomb order by total cost, write it, fill `et`. */
+/* Choose the table's shift and Exp-Golomb order by total cost, write it, and fill its
+ * frequencies and starts (freq, start_of: indexed by symbol). */
 static void write_table(bitwriter *w, const uint32_t *counts, int a, int bits, uint16_t *freq,
                         uint16_t *start_of) {
     /* the symbols that occur, increasing, and their counts: the search below looks at these

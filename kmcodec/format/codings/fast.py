@@ -262,19 +262,14 @@ def decode(
     if threads is None:
         threads = (os.cpu_count() or 1) if width * height >= THREAD_PIXELS else 1
     threads = max(1, min(threads, len(parts)))
-    if len(parts) == 1:  # a small image or an animation's layer: no units to schedule
-        results = [run(0)]
+    # pairs, unless there are too few of them to keep every thread busy
+    paired = len(parts) // 2 * 2 if len(parts) >= 2 * threads else 0
+    units: list[Callable[[], list[int]]] = [partial(run_pair, i) for i in range(0, paired, 2)]
+    units += [partial(run_one, i) for i in range(paired, len(parts))]
+    if threads == 1:
+        results = [status for unit in units for status in unit()]
     else:
-        # pairs, unless there are too few of them to keep every thread busy
-        paired = len(parts) // 2 * 2 if len(parts) >= 2 * threads else 0
-        units: list[Callable[[], list[int]]] = [partial(run_pair, i) for i in range(0, paired, 2)]
-        units += [partial(run_one, i) for i in range(paired, len(parts))]
-        if threads == 1:
-            results = [status for unit in units for status in unit()]
-        else:
-            results = [
-                status for got in _executor().map(lambda unit: unit(), units) for status in got
-            ]
+        results = [status for got in _executor().map(lambda unit: unit(), units) for status in got]
     for i, status in enumerate(results):
         if status == 1:
             msg = f"part {i} of the fast-coded stream fails its checksum (CRC-32)"
