@@ -368,3 +368,82 @@ def test_bench_anim_measures_every_file_and_checks_its_frames(tmp_path) -> None:
         assert row["gifsicle"] > 0 and "median kmq / gifsicle -O3" in out
     else:
         assert "gifsicle is not installed" in out
+
+
+def _tile_image(tile: np.ndarray, shape: tuple[int, int]) -> Image.Image:
+    """A palette image of 4 colours: ``tile`` repeated over ``shape``."""
+    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
+    a = np.tile(tile, reps)[: shape[0], : shape[1]]
+    im = Image.fromarray(np.ascontiguousarray(a), "P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    return im
+
+
+def test_estimate_copies_finds_a_repeated_tile_that_the_model_alone_codes_afresh(
+    tmp_path,
+) -> None:
+    # a random tile of 4 colours repeated: the per-pixel model cannot predict it, a copy and
+    # the neighbourhood's match can
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    tile = rng.integers(0, 4, (16, 24), dtype=np.uint8)
+    _tile_image(tile, (64, 96)).convert("RGB").save(folder / "tiles.png")
+    out = tool("estimate_copies.py", str(folder), "--colors", "4")
+    header = out.splitlines()[0].split()
+    assert {"model", "copies", "match"} <= set(header)
+    row = _row(out, "tiles")
+    assert row[1] == "K=4"
+    model, copies, covered, match, right = row[-9:-4]
+    assert float(copies) < 0.5 * float(model)
+    assert float(match) < 0.5 * float(model)
+    assert float(covered.rstrip("%")) > 50  # three of the four tile rows, and more
+    assert float(right.rstrip("%")) > 50
+    assert re.search(r"median model \+ copies / WebP -m6: [\d.]+", out) or "skipped cwebp" in out
+
+
+def test_estimate_copies_animation_copies_a_tile_from_the_previous_frame(tmp_path) -> None:
+    # a random tile at the left of every frame, and a copy of it that moves between two places
+    # to its right: the temporal model codes each moved copy afresh, copies do not
+    folder = tmp_path / "anim"
+    folder.mkdir()
+    tile = np.random.default_rng(4).integers(1, 4, (40, 40), dtype=np.uint8)
+    frames = []
+    for i in range(6):
+        a = np.zeros((50, 160), np.uint8)
+        a[5:45, 5:45] = tile
+        if i:
+            a[5:45, 50 + 20 * (i % 2) : 90 + 20 * (i % 2)] = tile
+        im = Image.fromarray(a, "P")
+        im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+        frames.append(im)
+    frames[0].save(folder / "tile.gif", save_all=True, append_images=frames[1:], duration=50)
+    out = tool("estimate_copies.py", str(folder))
+    row = _row(out, "tile.gif")
+    model, copies, match = float(row[-9]), float(row[-8]), float(row[-6])
+    assert copies < 0.5 * model
+    assert match < 0.7 * model
+
+
+def test_estimate_copies_candidates_are_true_matches() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import estimate_copies as ec
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(5)
+    stream = np.concatenate([rng.integers(0, 3, 300), rng.integers(0, 3, 50)]).astype(np.int64)
+    stream[200:260] = stream[40:100]  # a long repeat at distance 160
+    lengths, dists = ec.candidates(stream, 0, 10, 0)
+    assert lengths[200] >= 60  # the long key finds what the short key's latest place misses
+    for p in range(len(stream)):
+        n, d = int(lengths[p]), int(dists[p])
+        if n == 0:
+            continue
+        assert 1 <= d <= p
+        assert np.array_equal(stream[p : p + n], stream[p - d : p - d + n])
+        assert p + n == len(stream) or stream[p + n] != stream[p + n - d]
+    bucket, extra = ec.prefix_code(np.array([0, 1, 2, 3, 4, 7, 8, 1000]))
+    # WebP's prefix code of value + 1: 1 -> 0, 2 -> 2, 3 -> 3, 4 -> 4, 5 -> 4 (extra 1)
+    assert bucket.tolist()[:5] == [0, 2, 3, 4, 4]
+    assert extra.tolist()[:5] == [0, 0, 0, 1, 1]

@@ -86,11 +86,19 @@ def _neighbours(plane: np.ndarray) -> tuple[np.ndarray, ...]:
     return west, north, ne, nw
 
 
-def tokens(plane: np.ndarray, previous: np.ndarray | None) -> tuple[np.ndarray, ...]:
+def tokens(
+    plane: np.ndarray, previous: np.ndarray | list[np.ndarray] | None
+) -> tuple[np.ndarray, ...]:
     """Per pixel: (token, token context, literal context W). Token = position of the first
-    candidate equal to the index among the distinct candidates, or their count (a literal)."""
+    candidate equal to the index among the distinct candidates, or their count (a literal).
+    The candidates are ``previous`` (one plane, or a list of planes, before the neighbours;
+    -1 in one of them is "none", equal to nothing), then W, N, NE, NW."""
     west, north, ne, nw = _neighbours(plane)
-    cands = [west, north, ne, nw] if previous is None else [previous, west, north, ne, nw]
+    if previous is None:
+        firsts = []
+    else:
+        firsts = [previous] if isinstance(previous, np.ndarray) else previous
+    cands = [*firsts, west, north, ne, nw]
     c = len(cands)
     # the equality pattern of the candidates: one bit per pair
     pattern = np.zeros(plane.shape, dtype=np.int64)
