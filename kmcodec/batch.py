@@ -729,11 +729,18 @@ _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _worker_init(parent: int) -> None:
     """Run in each local worker process: die with the parent, leave Ctrl-C to it, and when
-    stopped (the parent's SIGTERM after Ctrl-C) remove the file it was writing first."""
+    stopped (the parent's SIGTERM after Ctrl-C) remove the file it was writing first. The
+    workers fill the cores, so each decodes coding 2 and encodes animation frames on one thread
+    (threads of their own would only contend with the other workers)."""
     import signal
     import threading
 
+    from . import animation
     from .files import remove_unfinished
+    from .format.codings import fast
+
+    fast.THREADS = 1
+    animation.THREADS = 1
 
     def stop(signum: int, frame: object) -> None:
         remove_unfinished()

@@ -156,6 +156,26 @@ def test_local_workers_run_one_blas_thread_and_the_parent_is_unchanged(monkeypat
     assert [r.message for r in results] == ["3"] * 2
 
 
+def _threads(jobs: list, settings: dict) -> list[batch.FileResult]:
+    """A per-chunk function for run(): the decoder's and the animation encoder's threads."""
+    from kmcodec import animation
+    from kmcodec.format.codings import fast
+
+    return [
+        batch.FileResult(source=str(j), target=None, message=f"{fast.THREADS} {animation.THREADS}")
+        for j in jobs
+    ]
+
+
+def test_local_workers_decode_and_code_frames_on_one_thread_each() -> None:
+    from kmcodec import animation
+    from kmcodec.format.codings import fast
+
+    results = batch.run(_threads, list(range(2)), {}, workers=2, chunk=1)
+    assert [r.message for r in results] == ["1 1"] * 2
+    assert (fast.THREADS, animation.THREADS) == (None, None)  # the parent's are unchanged
+
+
 @pytest.mark.skipif(not hasattr(os, "kill") or os.name != "posix", reason="needs POSIX signals")
 def test_a_worker_stopped_mid_write_removes_its_temporary_file(tmp_path) -> None:
     # What the parent does to its workers after Ctrl-C: SIGTERM, here while the worker is

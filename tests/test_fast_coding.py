@@ -155,6 +155,26 @@ def test_the_first_failing_part_is_reported() -> None:
         fast.decode(bytes(stream), 8, 20, 2, threads=2)
 
 
+@pytest.mark.parametrize(("width", "height", "threaded"), [(768, 512, True), (480, 300, False)])
+def test_the_decoder_uses_threads_from_a_quarter_megapixel_when_not_told(
+    monkeypatch, width: int, height: int, threaded: bool
+) -> None:
+    plane = np.random.default_rng(7).integers(0, 4, (height, width), dtype=np.uint8)
+    stream = fast.encode(plane, 4)
+    assert len(fast.parts_of(stream, height)[2]) == 2
+    used = []
+    real = fast._executor
+    monkeypatch.setattr(fast, "_executor", lambda: used.append(1) or real())
+    monkeypatch.setattr(fast, "THREADS", None)
+    monkeypatch.setattr(fast.os, "cpu_count", lambda: 2)
+    assert np.array_equal(fast.decode(stream, width, height, 4), plane)
+    assert bool(used) == threaded
+    used.clear()
+    monkeypatch.setattr(fast, "THREADS", 1)  # what the benchmarks set
+    assert np.array_equal(fast.decode(stream, width, height, 4), plane)
+    assert not used
+
+
 @pytest.mark.parametrize("bad", range(5))
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_bad_part_decoded_in_a_pair_is_named_as_alone(bad: int, threads: int) -> None:
