@@ -258,18 +258,32 @@ def test_bench_dither_graphics(tmp_path, photo) -> None:
     assert re.search(r"median dithered/plain over 2 cases: [\d.]+", out)
 
 
+def _palette_image(indices: np.ndarray) -> Image.Image:
+    """A palette image of 4 colours (black, red, green, blue)."""
+    im = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), "P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    return im
+
+
+def _save_gif(path, planes: list[np.ndarray]) -> None:
+    """An animated GIF of 4-colour frames, 50 ms each."""
+    frames = [_palette_image(p) for p in planes]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+
+
+def _tile_image(tile: np.ndarray, shape: tuple[int, int]) -> Image.Image:
+    """A palette image of 4 colours: ``tile`` repeated over ``shape``."""
+    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
+    return _palette_image(np.tile(tile, reps)[: shape[0], : shape[1]])
+
+
 def test_estimate_anim_finds_a_pan_that_the_temporal_model_alone_misses(tmp_path) -> None:
     # a texture of 4 colours moving 3 pixels left a frame: every pixel changes in place, and
     # each equals the previous frame's 3 pixels to its right
     folder = tmp_path / "pan"
     folder.mkdir()
     texture = np.random.default_rng(1).integers(0, 4, (32, 90), dtype=np.uint8)
-    frames = []
-    for i in range(6):
-        im = Image.fromarray(np.ascontiguousarray(texture[:, 3 * i : 3 * i + 60]), "P")
-        im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
-        frames.append(im)
-    frames[0].save(folder / "pan.gif", save_all=True, append_images=frames[1:], duration=50)
+    _save_gif(folder / "pan.gif", [texture[:, 3 * i : 3 * i + 60] for i in range(6)])
     out = tool("estimate_anim.py", str(folder))
     header = out.splitlines()[0].split()
     assert "shift" in header
@@ -370,15 +384,6 @@ def test_bench_anim_measures_every_file_and_checks_its_frames(tmp_path) -> None:
         assert "gifsicle is not installed" in out
 
 
-def _tile_image(tile: np.ndarray, shape: tuple[int, int]) -> Image.Image:
-    """A palette image of 4 colours: ``tile`` repeated over ``shape``."""
-    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
-    a = np.tile(tile, reps)[: shape[0], : shape[1]]
-    im = Image.fromarray(np.ascontiguousarray(a), "P")
-    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
-    return im
-
-
 def test_estimate_copies_finds_a_repeated_tile_that_the_model_alone_codes_afresh(
     tmp_path,
 ) -> None:
@@ -394,7 +399,8 @@ def test_estimate_copies_finds_a_repeated_tile_that_the_model_alone_codes_afresh
     assert {"model", "copies", "match"} <= set(header)
     row = _row(out, "tiles")
     assert row[1] == "K=4"
-    model, copies, covered, match, right = row[-9:-4]
+    # file, K, peer, coding 2, coding 1, model, copies, covered, match, S0 right, ratios
+    model, copies, covered, match, right = row[5:10]
     assert float(copies) < 0.5 * float(model)
     assert float(match) < 0.5 * float(model)
     assert float(covered.rstrip("%")) > 50  # three of the four tile rows, and more
@@ -408,21 +414,25 @@ def test_estimate_copies_animation_copies_a_tile_from_the_previous_frame(tmp_pat
     folder = tmp_path / "anim"
     folder.mkdir()
     tile = np.random.default_rng(4).integers(1, 4, (40, 40), dtype=np.uint8)
-    frames = []
+    planes = []
     for i in range(6):
         a = np.zeros((50, 160), np.uint8)
         a[5:45, 5:45] = tile
         if i:
             a[5:45, 50 + 20 * (i % 2) : 90 + 20 * (i % 2)] = tile
-        im = Image.fromarray(a, "P")
-        im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
-        frames.append(im)
-    frames[0].save(folder / "tile.gif", save_all=True, append_images=frames[1:], duration=50)
+        planes.append(a)
+    _save_gif(folder / "tile.gif", planes)
     out = tool("estimate_copies.py", str(folder))
     row = _row(out, "tile.gif")
-    model, copies, match = float(row[-9]), float(row[-8]), float(row[-6])
+    # file, peer, coding 2, coding 1 ("-"), model, copies, covered, match, S0 right, 4 ratios,
+    # runs, in runs, runs+cp, 2 ratios
+    model, copies, match = float(row[4]), float(row[5]), float(row[7])
+    runs, in_runs, runs_cp = float(row[13]), float(row[14].rstrip("%")), float(row[15])
     assert copies < 0.5 * model
     assert match < 0.7 * model
+    assert runs < model  # the unchanged pixels as runs, the moved tile by the match
+    assert runs_cp < runs
+    assert 50 < in_runs < 100
 
 
 def test_estimate_copies_candidates_are_true_matches() -> None:

@@ -16,7 +16,9 @@ Printed per file, in bytes: the peer (``gifsicle -O3`` or ``cwebp -lossless -m 6
 installed), the real coding 2 file (stills, and animations of at most 256 colours frame by
 frame) and coding 1 (stills), the model alone (``model``), and the model with copies
 (``copies``), each with a rough table cost (8 bits a (context, symbol) pair, as
-``estimate_anim.py``), and the share of pixels the copies cover.
+``estimate_anim.py``), and the share of pixels the copies cover. For animations also
+``runs`` (:func:`animation_bytes`: the pixels equal to the previous frame's as runs, the changed
+ones by the model with a table of values as the match) and ``runs+cp`` (the same with copies).
 
 The copies: a pixel may start a match, a symbol of the token alphabet ("copy") in the pixel's
 own context, followed by its length (at least :data:`MIN_MATCH`) and its distance back in the
@@ -211,8 +213,16 @@ def parse(
     n = len(lens)
     cache: list[int] = []
     out: list[tuple[int, int, int]] = []
+    # where a match may start: every pixel the model pays for (free ones are left to runs)
+    visit = [*np.flatnonzero(cost > 0).tolist(), n]
+    k = 0
     i = 0
-    while i < n:
+    while True:
+        while visit[k] < i:
+            k += 1
+        i = visit[k]
+        if i >= n:
+            break
         length, d = lens[i], dists[i]
         for c in cache[:2]:
             if length < 64 and start + i - c >= 0:
@@ -235,6 +245,46 @@ def parse(
     return out
 
 
+def _static_bits(sym: np.ndarray, extra: np.ndarray) -> tuple[float, int]:
+    """Bits of symbols in one static table plus their extra bits, and the table's pairs."""
+    if len(sym) == 0:
+        return 0.0, 0
+    b, n = code_lengths(np.zeros(len(sym), dtype=np.int64), sym)
+    return float(b.sum() + extra.sum()), n
+
+
+class _MatchCodes:
+    """The length and distance codes of the matches taken, in order: a distance among the
+    :data:`CACHE` last ones is its slot, any other its prefix code after the slots."""
+
+    def __init__(self) -> None:
+        self.cache: list[int] = []
+        self.length: list[tuple[int, int]] = []
+        self.distance: list[tuple[int, int]] = []
+
+    def add(self, length: int, d: int) -> None:
+        if d in self.cache:
+            self.distance.append((self.cache.index(d), 0))
+            self.cache.remove(d)
+        else:
+            b, e = prefix_code(np.array([d - 1]))
+            self.distance.append((CACHE + int(b[0]), int(e[0])))
+        self.cache.insert(0, d)
+        del self.cache[CACHE:]
+        b, e = prefix_code(np.array([length - MIN_MATCH]))
+        self.length.append((int(b[0]), int(e[0])))
+
+    def bits(self) -> tuple[float, int]:
+        """Their bits (each code one static table) and the tables' pairs."""
+        bits, pairs = 0.0, 0
+        for codes in (self.length, self.distance):
+            if codes:
+                sym, extra = np.array(codes, dtype=np.int64).T
+                b, n = _static_bits(sym, extra)
+                bits, pairs = bits + b, pairs + n
+        return bits, pairs
+
+
 def total_bytes(
     planes: list[np.ndarray], temporal: bool, matches: list[list[tuple[int, int, int]]] | None
 ) -> tuple[float, float]:
@@ -242,7 +292,7 @@ def total_bytes(
     raster order), tables counted, and the share of pixels the copies cover."""
     groups = [[0], list(range(1, len(planes)))] if temporal else [list(range(len(planes)))]
     bits, pairs, covered, pixels = 0.0, 0, 0, 0
-    dist_sym, dist_extra, len_sym, len_extra = [], [], [], []
+    codes = _MatchCodes()
     for group in groups:
         if not group:
             continue
@@ -255,25 +305,13 @@ def total_bytes(
             token = token.copy()
             pixels += len(token)
             if matches is not None:
-                cache: list[int] = []
+                codes.cache.clear()
                 for at, length, d in matches[i]:
                     keep[at + 1 : at + length] = False
                     token[at] = COPY
                     literal[at] = False
                     covered += length
-                    if d in cache:
-                        dist_sym.append(cache.index(d))
-                        dist_extra.append(0)
-                        cache.remove(d)
-                    else:
-                        b, e = prefix_code(np.array([d - 1]))
-                        dist_sym.append(CACHE + int(b[0]))
-                        dist_extra.append(int(e[0]))
-                    cache.insert(0, d)
-                    del cache[CACHE:]
-                    b, e = prefix_code(np.array([length - MIN_MATCH]))
-                    len_sym.append(int(b[0]))
-                    len_extra.append(int(e[0]))
+                    codes.add(length, d)
             tok_all.append(token[keep])
             ctx_all.append(context[keep])
             lit = literal & keep
@@ -283,11 +321,8 @@ def total_bytes(
         lb, ln = code_lengths(np.concatenate(lit_ctx), np.concatenate(lit_val))
         bits += float(b.sum() + lb.sum())
         pairs += n + ln
-    for sym, extra in ((dist_sym, dist_extra), (len_sym, len_extra)):
-        if sym:
-            b, n = code_lengths(np.zeros(len(sym), dtype=np.int64), np.array(sym))
-            bits += float(b.sum()) + sum(extra)
-            pairs += n
+    b, n = codes.bits()
+    bits, pairs = bits + b, pairs + n
     return bits / 8 + pairs * PAIR_BITS / 8, covered / max(1, pixels)
 
 
@@ -422,6 +457,111 @@ def match_bytes(planes: list[np.ndarray], temporal: bool) -> tuple[float, float]
     return bits / 8 + pairs * PAIR_BITS / 8, right / max(1, sum(p.size for p in planes))
 
 
+#: A run symbol in the token alphabet: pixels equal to the previous frame's, then a length.
+RUN = 8
+
+
+def _value_matches(planes: list[np.ndarray], changed: list[np.ndarray]) -> list[np.ndarray]:
+    """The table-of-values variant of the match (``docs/design/codings.md``): per hash of the
+    neighbourhood, the last index seen after it, consulted and updated at the changed pixels
+    only (frame 0: every pixel); -1 where it holds none."""
+    table: dict[int, int] = {}
+    out = []
+    for plane, where in zip(planes, changed, strict=True):
+        slots = _neighbourhood_slots(plane)
+        flat = plane.ravel().tolist()
+        s0 = np.full(plane.size, -1, dtype=np.int64)
+        got = []
+        for i in np.flatnonzero(where.ravel()).tolist():
+            slot = slots[i]
+            got.append((i, table.get(slot, -1)))
+            table[slot] = flat[i]
+        if got:
+            at, value = zip(*got, strict=True)
+            s0[list(at)] = value
+        out.append(s0.reshape(plane.shape))
+    return out
+
+
+def animation_bytes(planes: list[np.ndarray], copies: bool) -> tuple[float, float]:
+    """Bytes of an animation coding that puts the estimates together: frame 0 as a still
+    with the match; every later frame in raster order as runs of pixels equal to the previous
+    frame's (a ``RUN`` token, then the run's length as a prefix code) and changed pixels coded
+    by the model with the match's value first among the candidates (the match consulted and
+    updated at changed pixels only) -- and, with ``copies``, LZ-style copies from this frame
+    and the previous one where they cost less than the changed pixels they cover. Tables
+    counted as elsewhere; returns (bytes, share of the later frames' pixels in runs)."""
+    first, _ = match_bytes(planes[:1], False)
+    if len(planes) == 1:
+        return first, 0.0
+    later = planes[1:]
+    changed = [p != q for p, q in zip(later, planes[:-1], strict=True)]
+    s0s = _value_matches(planes, [np.ones(planes[0].shape, bool), *changed])[1:]
+    parts = [tokens(p, [s]) for p, s in zip(later, s0s, strict=True)]
+    # the model's cost of each changed pixel, before copies (unchanged pixels: 0, left to runs)
+    costs = []
+    if copies:
+        token = np.concatenate([t[0][c.ravel()] for t, c in zip(parts, changed, strict=True)])
+        context = np.concatenate([t[1][c.ravel()] for t, c in zip(parts, changed, strict=True)])
+        literal = np.concatenate([t[2][c.ravel()] for t, c in zip(parts, changed, strict=True)])
+        west = np.concatenate([t[3][c.ravel()] for t, c in zip(parts, changed, strict=True)])
+        value = np.concatenate([p.ravel()[c.ravel()] for p, c in zip(later, changed, strict=True)])
+        bits, _ = code_lengths(context, token)
+        lb, _ = code_lengths(west[literal], value[literal])
+        bits[literal] += lb
+        at = 0
+        for c in changed:
+            cost = np.zeros(c.size)
+            k = int(c.sum())
+            cost[c.ravel()] = bits[at : at + k]
+            at += k
+            costs.append(cost)
+    tok_all, ctx_all, lit_ctx, lit_val = [], [], [], []
+    run_sym, run_extra = [], []
+    codes = _MatchCodes()
+    in_runs = 0
+    for f, (plane, (token, context, literal, west)) in enumerate(zip(later, parts, strict=True)):
+        size = plane.size
+        covered = np.zeros(size, dtype=bool)
+        coded = changed[f].ravel().copy()
+        token = token.copy()
+        if copies:
+            stream = np.concatenate([planes[f].ravel(), plane.ravel()])
+            codes.cache.clear()
+            for at, length, d in parse(stream, size, costs[f], plane.shape[1], size):
+                at -= size
+                covered[at : at + length] = True
+                coded[at : at + length] = False
+                coded[at] = True
+                token[at] = COPY
+                literal[at] = False
+                codes.add(length, d)
+        # runs of unchanged pixels not under a copy: a RUN token at each start
+        same = ~changed[f].ravel() & ~covered
+        starts = same & ~np.concatenate([[False], same[:-1]])
+        ends = same & ~np.concatenate([same[1:], [False]])
+        lengths = np.flatnonzero(ends) - np.flatnonzero(starts) + 1
+        in_runs += int(same.sum())
+        token[starts] = RUN
+        literal[starts] = False
+        coded |= starts
+        b, e = prefix_code(lengths - 1)
+        run_sym.append(b)
+        run_extra.append(e)
+        tok_all.append(token[coded])
+        ctx_all.append(context[coded])
+        lit = literal & coded
+        lit_ctx.append(west[lit])
+        lit_val.append(plane.ravel()[lit])
+    b, n = code_lengths(np.concatenate(ctx_all), np.concatenate(tok_all))
+    lb, ln = code_lengths(np.concatenate(lit_ctx), np.concatenate(lit_val))
+    bits_total, pairs = float(b.sum() + lb.sum()), n + ln
+    for b, n in (_static_bits(np.concatenate(run_sym), np.concatenate(run_extra)), codes.bits()):
+        bits_total, pairs = bits_total + b, pairs + n
+    total = first + bits_total / 8 + pairs * PAIR_BITS / 8
+    return total, in_runs / max(1, sum(p.size for p in later))
+
+
 def _row(name: str, peer: int | None, cells: list[tuple[str, float | int | None]]) -> str:
     text = f"{name:<28}{peer or '-':>10}"
     for fmt, v in cells:
@@ -453,8 +593,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{'file':<28}{peer_name:>10}{'coding 2':>10}{'coding 1':>10}{'model':>10}"
         f"{'copies':>10}{'covered':>10}{'match':>10}{'S0 right':>10}"
         f"{'c2 x':>10}{'model x':>10}{'copies x':>10}{'match x':>10}"
+        + (
+            f"{'runs':>10}{'in runs':>10}{'runs+cp':>10}{'runs x':>10}{'runs+cp x':>10}"
+            if anim
+            else ""
+        )
     )
-    ratios: dict[str, list[float]] = {k: [] for k in ("c2", "model", "copies", "match", "c1")}
+    keys = ("c2", "model", "copies", "match", "c1", "runs", "runs+cp")
+    ratios: dict[str, list[float]] = {k: [] for k in keys}
     jobs: list[tuple[str, list[np.ndarray], np.ndarray, Path]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in paths:
@@ -506,6 +652,15 @@ def main(argv: list[str] | None = None) -> int:
                     ratios[key].append(r)
                 if key != "c1":
                     cells.append((".2f", r))
+            if anim:
+                runs, in_runs = animation_bytes(planes, copies=False)
+                runs_cp, _ = animation_bytes(planes, copies=True)
+                cells += [(".0f", runs), (".1%", in_runs), (".0f", runs_cp)]
+                for key, v in (("runs", runs), ("runs+cp", runs_cp)):
+                    r = v / peer if peer else None
+                    if r is not None:
+                        ratios[key].append(r)
+                    cells.append((".2f", r))
             print(_row(name, peer, cells))
     for key, label in (
         ("c2", "coding 2"),
@@ -513,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
         ("model", "model"),
         ("copies", "model + copies"),
         ("match", "model + match (S0)"),
+        ("runs", "runs + match"),
+        ("runs+cp", "runs + match + copies"),
     ):
         if ratios[key]:
             r = np.array(ratios[key])
