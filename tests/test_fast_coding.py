@@ -155,12 +155,21 @@ def test_the_first_failing_part_is_reported() -> None:
         fast.decode(bytes(stream), 8, 20, 2, threads=2)
 
 
-@pytest.mark.parametrize(("width", "height", "threaded"), [(768, 512, True), (480, 300, False)])
-def test_the_decoder_uses_threads_from_a_quarter_megapixel_when_not_told(
-    monkeypatch, width: int, height: int, threaded: bool
+@pytest.mark.parametrize(
+    ("width", "height", "noise", "threaded"),
+    [(768, 512, True, True), (480, 300, True, False), (768, 512, False, False)],
+)
+def test_the_decoder_uses_threads_for_a_quarter_megapixel_of_real_work_when_not_told(
+    monkeypatch, width: int, height: int, noise: bool, threaded: bool
 ) -> None:
-    plane = np.random.default_rng(7).integers(0, 4, (height, width), dtype=np.uint8)
+    # noise: a stream of about 100 KB; stripes: a few hundred bytes, too little work to share
+    if noise:
+        plane = np.random.default_rng(7).integers(0, 4, (height, width), dtype=np.uint8)
+    else:
+        plane = np.zeros((height, width), np.uint8)
+        plane[::16] = 1
     stream = fast.encode(plane, 4)
+    assert (len(stream) >= fast.THREAD_BYTES) == noise
     assert len(fast.parts_of(stream, height)[2]) == 2
     used = []
     real = fast._executor

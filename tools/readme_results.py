@@ -26,7 +26,12 @@ SIZES = (
     ("webp-m6", "WebP -m 6"),
     ("jxl-e9", "JPEG XL -e 9"),
 )
-LOADS = (("kmq2", "open .kmq"), ("png8", "open PNG-8"), ("webp-m6", "open WebP"))
+LOADS = (
+    ("kmq2", "open .kmq"),
+    ("kmq2-mt", "open .kmq threads"),
+    ("png8", "open PNG-8"),
+    ("webp-m6", "open WebP"),
+)
 
 
 def table(figures: dict) -> str:

@@ -54,6 +54,10 @@ PAIR_PIXELS = 1 << 17
 #: and 256), one of about 175,000 pixels in 0.81x with cases above 1.0x (a part with little in
 #: it leaves its thread idle, and the start costs more than it saves).
 THREAD_PIXELS = 1 << 18
+#: Nor below this many bytes of stream: the work is in the symbols, not the pixels, and at K =
+#: 2 and 4 a 768 x 512 photo (7-17 KB) opened no faster on two threads (1.0-1.1x; K = 16, 48
+#: KB: 0.74x; through Pillow, ``tools/bench_size.py``).
+THREAD_BYTES = 1 << 15
 #: Threads the decoder uses when not told: None is one per core (one below
 #: :data:`THREAD_PIXELS`); benchmarks set 1 to time one thread through Pillow.
 THREADS: int | None = None
@@ -212,7 +216,7 @@ def decode(
         From the file's header (already checked against the format's limits).
     threads : int, optional
         Threads to decode parts on; default: the number of cores, one for images below
-        :data:`THREAD_PIXELS` pixels.
+        :data:`THREAD_PIXELS` pixels or streams below :data:`THREAD_BYTES` bytes.
 
     Returns
     -------
@@ -263,7 +267,8 @@ def decode(
     if threads is None:
         threads = THREADS
     if threads is None:
-        threads = (os.cpu_count() or 1) if width * height >= THREAD_PIXELS else 1
+        big = width * height >= THREAD_PIXELS and len(stream) >= THREAD_BYTES
+        threads = (os.cpu_count() or 1) if big else 1
     threads = max(1, min(threads, len(parts)))
     # pairs, unless there are too few of them to keep every thread busy
     paired = len(parts) // 2 * 2 if len(parts) >= 2 * threads else 0
