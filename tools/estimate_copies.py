@@ -103,13 +103,24 @@ def _run_lengths(equal: np.ndarray) -> np.ndarray:
     return np.minimum(out[:n], MAX_MATCH)
 
 
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """B^i and B^-i mod 2^64 for i < max(n, MAX_MATCH + 1) (:data:`_HASH_BASE` is B)."""
+    n = max(n, MAX_MATCH + 1)
+    inverse = np.uint64(pow(int(_HASH_BASE), -1, 1 << 64))
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(n, _HASH_BASE, dtype=np.uint64))
+        inverses = np.cumprod(np.full(n, inverse, dtype=np.uint64))
+    one = np.ones(1, dtype=np.uint64)
+    return np.concatenate([one, powers[:-1]]), np.concatenate([one, inverses[:-1]])
+
+
 def candidates(
     stream: np.ndarray, start: int, width: int, frame: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The longest candidate match (length, distance) at each position of ``stream[start:]``,
-    from earlier positions at or after 0: the most recent place with the same next
-    :data:`MIN_MATCH` values, the pixel above (``width``), the previous frame's (``frame``, if
-    ``start`` > 0) and the left one."""
+    from earlier positions at or after 0: the most recent place with the same next values (for
+    each length of :data:`KEYS`), the pixel above (``width``), the previous frame's (``frame``,
+    if ``start`` > 0) and the left one."""
     n = len(stream)
     s = stream.astype(np.uint64) + np.uint64(1)
     pos = np.arange(start, n, dtype=np.int64)
@@ -130,28 +141,12 @@ def candidates(
         eq[ok] = stream[pos[ok]] == stream[src[ok]]
         # the match may run past its own start (an overlapping copy): compare with the stream
         offer(_run_lengths(eq), d)
-    # prefix hashes: H[i] = sum s[k] B^(i-1-k), mod 2^64
+    # prefix hashes H[i] = sum s[k] B^(i-1-k) mod 2^64, as B^(i-1) times a cumulative sum of
+    # s[k] B^(-k) (B is odd, so it has an inverse mod 2^64; uint64 arithmetic wraps)
+    powers, inverses = _powers(n + 1)
     with np.errstate(over="ignore"):
-        powers = np.ones(MAX_MATCH + 1, dtype=np.uint64)
-        for i in range(1, MAX_MATCH + 1):
-            powers[i] = powers[i - 1] * _HASH_BASE
         prefix = np.zeros(n + 1, dtype=np.uint64)
-        # Horner's rule is sequential; in chunks with the powers it is vectorised
-        acc = np.uint64(0)
-        chunk = 1 << 12
-        for a in range(0, n, chunk):
-            part = s[a : a + chunk]
-            m = len(part)
-            local = np.zeros(m, dtype=np.uint64)
-            # local[i] = sum_{k<=i} part[k] B^(i-k): a cumulative sum of part[k] B^(-k) needs an
-            # inverse; the direct way for a chunk of 4096 is a short loop over doubling steps
-            local[:] = part
-            step = 1
-            while step < m:
-                local[step:] = local[step:] + local[:-step] * powers[step]
-                step *= 2
-            prefix[a + 1 : a + m + 1] = local + acc * powers[1 : m + 1]
-            acc = prefix[a + m]
+        prefix[1:] = powers[:n] * np.cumsum(s * inverses[:n])
 
         def window(i: np.ndarray, length: np.ndarray) -> np.ndarray:
             return prefix[i + length] - prefix[i] * powers[length]

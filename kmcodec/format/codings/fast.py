@@ -59,7 +59,8 @@ THREAD_PIXELS = 1 << 18
 #: KB: 0.74x; through Pillow, ``tools/bench_size.py``).
 THREAD_BYTES = 1 << 15
 #: Threads the decoder uses when not told: None is one per core (one below
-#: :data:`THREAD_PIXELS`); benchmarks set 1 to time one thread through Pillow.
+#: :data:`THREAD_PIXELS` or :data:`THREAD_BYTES`); benchmarks set 1 to time one thread through
+#: Pillow.
 THREADS: int | None = None
 #: part_rows, table_size, the tables' CRC-32, and one part's size, CRC-32 and 4-byte state.
 MIN_STREAM = 4 + 4 + 4 + 8 + 4
