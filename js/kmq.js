@@ -385,9 +385,17 @@ export class Animation {
       if (pos + 20 > f.length) throw new CorruptError(`layer ${i} runs past the end of its frame`);
       const kind = f[pos], x = u32(f, pos + 1), y = u32(f, pos + 5), w = u32(f, pos + 9), h = u32(f, pos + 13);
       const size = u16(f, pos + 17), form = f[pos + 19];
-      pos += 20;
-      if (kind > 1) throw new CorruptError(`layer ${i} has unknown kind ${kind}`);
+      if (kind > 2) throw new CorruptError(`layer ${i} has unknown kind ${kind}`);
       if (w < 1 || h < 1 || x + w > W || y + h > H) throw new CorruptError(`layer ${i} (${w}x${h} at ${x},${y}) is not inside the ${W}x${H} canvas`);
+      if (kind === 2) { // MOVE: the rectangle is copied from (fromX, fromY); no map, no stream
+        if (pos + 25 > f.length) throw new CorruptError(`layer ${i} runs past the end of its frame`);
+        const fromX = u32(f, pos + 17), fromY = u32(f, pos + 21);
+        if (fromX + w > W || fromY + h > H) throw new CorruptError(`layer ${i} moves from ${w}x${h} at ${fromX},${fromY}, outside the canvas`);
+        layers.push({ kind, x, y, w, h, fromX, fromY });
+        pos += 25;
+        continue;
+      }
+      pos += 20;
       if (size < 1 || size > 256 - kind) throw new CorruptError(`layer ${i} maps ${size} symbols`);
       if (form > 1) throw new CorruptError(`layer ${i} has unknown map form ${form}`);
       const table = form === 0 ? 2 * size : Math.ceil(K / 8);
@@ -423,6 +431,15 @@ export class Animation {
 
   paint(layer) {
     const { kind, x, y, w, h, map, coding, indexBits, stream } = layer;
+    if (kind === 2) {
+      // MOVE: rows in the order that reads each source row before it is written
+      const W = this.h.width, canvas = this.canvas, { fromX, fromY } = layer;
+      for (let k = 0; k < h; k++) {
+        const j = fromY < y ? h - 1 - k : k;
+        canvas.copyWithin((y + j) * W + x, (fromY + j) * W + fromX, (fromY + j) * W + fromX + w);
+      }
+      return;
+    }
     const symbols = map.length + kind;
     if (!(coding in CODINGS)) throw new UnsupportedError(`unsupported index coding ${coding} in a layer`);
     if (![1, 2, 4, 8].includes(indexBits) || 2 ** indexBits < symbols) {

@@ -62,6 +62,17 @@ if TYPE_CHECKING:
 #: did not. On the 8 GIFs of the animation corpus: files 0-0.4% larger, encoding up to 4x
 #: faster (a 268-frame sprite animation: 4.1 s -> 1.0 s).
 ANIMATION_SCREEN_MARGIN = 1.0
+#: A frame tries a MOVE layer (a scroll or a pan, :func:`find_moves`) when one shift of the
+#: previous canvas gets this share of its changed pixels right, and at least
+#: :data:`MOVE_MIN_PIXELS` of them, found by :data:`MOVE_MIN_LINES` whole rows or columns
+#: or more; the MOVE is kept only if it makes the frame smaller.
+MOVE_SHARE = 0.3
+MOVE_MIN_PIXELS = 64
+MOVE_MIN_LINES = 2
+#: Columns (rows) at which rows (columns) are compared when a shift is looked for, and the
+#: most times a row may be found in the previous canvas and still vote for a shift.
+MOVE_SAMPLE = 128
+MOVE_REPEATS = 8
 #: Threads the encoder codes frames on: None is one per core, at most :data:`MAX_THREADS`
 #: (:func:`_code_frames`).
 THREADS: int | None = None
@@ -197,7 +208,9 @@ def _quantize_frames(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """One k-means palette over all frames (quantised as one tall image), then every pixel whose
     colour is the same as in the previous frame keeps the previous frame's index, so that a
-    dither does not flicker where the picture stands still."""
+    dither does not flicker where the picture stands still; where a scroll or a pan moved the
+    picture (:func:`find_moves`), a pixel whose colour moved with it takes the index it had
+    before it moved, so that the encoder's MOVE layer gets it right."""
     from .codec import quantize
 
     height = rgba[0].shape[0]
@@ -208,6 +221,13 @@ def _quantize_frames(
     planes = [q.indices[t * height : (t + 1) * height] for t in range(len(rgba))]
     for t in range(1, len(planes)):
         same = codes[t] == codes[t - 1]
+        box = _box(~same)
+        if box is not None:
+            for _, x, y, w, h, fx, fy in find_moves(codes[t - 1], codes[t], ~same, box)[:1]:
+                here = (slice(y, y + h), slice(x, x + w))
+                there = (slice(fy, fy + h), slice(fx, fx + w))
+                moved = codes[t][here] == codes[t - 1][there]
+                planes[t][here] = np.where(moved, planes[t - 1][there], planes[t][here])
         planes[t] = np.where(same, planes[t - 1], planes[t])
     palette = q.palette
     if palette.shape[1] == 3:
@@ -280,24 +300,113 @@ def _layers(
     return layers
 
 
-def frame_layers(
-    prev: np.ndarray | None, cur: np.ndarray, colors: int, opts: Any
-) -> list[fmt.Layer]:
-    """The layers that turn the canvas ``prev`` (None: the first frame) into ``cur``: none if
-    nothing changed, else the smaller of PLAIN and DELTA layers over the changed pixels' box."""
-    if prev is None:
-        return _layers(cur, None, (0, 0), colors, opts)
-    changed = cur != prev
-    rows = np.flatnonzero(changed.any(axis=1))
+def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) bounding the set pixels of ``mask``, or None if there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
-        return []
-    cols = np.flatnonzero(changed.any(axis=0))
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _lines(a: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The rows of a 2-D array, read at ``columns``, as one opaque value each (compared byte for
+    byte)."""
+    a = np.ascontiguousarray(a[:, columns])
+    return a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).ravel()
+
+
+def _shift_votes(before: np.ndarray, after: np.ndarray, first: int) -> tuple[int, int] | None:
+    """The commonest ``d`` with row ``first + i`` of ``after`` equal to row ``first + i + d`` of
+    ``before``, and its votes; None if no row moved. Every equal pair votes, except for rows
+    found more than :data:`MOVE_REPEATS` times in ``before`` (blank lines, flat fills), so that
+    a picture of doubled rows (pixel art at 2x) still shows its shift. Rows are compared at
+    :data:`MOVE_SAMPLE` columns at most (a vote is a candidate, which :func:`find_moves` then
+    counts exactly)."""
+    width = before.shape[1]
+    columns = np.unique(np.linspace(0, width - 1, min(width, MOVE_SAMPLE)).astype(np.intp))
+    seen = _lines(before, columns)
+    order = np.argsort(seen, kind="stable")
+    seen = seen[order]
+    rows = _lines(after, columns)
+    lo = np.searchsorted(seen, rows, side="left")
+    count = np.searchsorted(seen, rows, side="right") - lo
+    use = (count >= 1) & (count <= MOVE_REPEATS)
+    if not use.any():
+        return None
+    lo, count = lo[use], count[use]
+    at = np.repeat(first + np.flatnonzero(use), count)  # each row of after, once per match
+    starts = np.repeat(lo - np.cumsum(count) + count, count)
+    d = order[starts + np.arange(len(at))] - at
+    d = d[d != 0]
+    if not len(d):
+        return None
+    values, votes = np.unique(d, return_counts=True)
+    best = int(np.argmax(votes))
+    return int(values[best]), int(votes[best])
+
+
+def find_moves(
+    prev: np.ndarray, cur: np.ndarray, changed: np.ndarray, box: tuple[int, int, int, int]
+) -> list[tuple[int, int, int, int, int, int, int]]:
+    """Candidate MOVE layers for the frame ``cur`` over the canvas ``prev``: a vertical shift
+    found by whole rows of the changed box (a scroll), a horizontal one by whole columns (a
+    pan), each as (matched, x, y, width, height, from_x, from_y): the rectangle bounding the
+    changed pixels the shift gets right, and how many it gets right. Only shifts that get
+    :data:`MOVE_SHARE` of the changed pixels right, and :data:`MOVE_MIN_PIXELS`, are kept."""
+    y0, y1, x0, x1 = box
+    height, width = cur.shape
+    need = max(MOVE_MIN_PIXELS, MOVE_SHARE * int(changed[y0:y1, x0:x1].sum()))
+    shifts = []
+    vertical = _shift_votes(prev[:, x0:x1], cur[y0:y1, x0:x1], y0)
+    if vertical is not None and vertical[1] >= MOVE_MIN_LINES:
+        shifts.append((0, vertical[0]))
+    horizontal = _shift_votes(prev[y0:y1, :].T, cur[y0:y1, x0:x1].T, x0)
+    if horizontal is not None and horizontal[1] >= MOVE_MIN_LINES:
+        shifts.append((horizontal[0], 0))
+    moves = []
+    for dx, dy in shifts:
+        # destination rows and columns of the box whose source is inside the canvas
+        ty0, ty1 = max(y0, -dy), min(y1, height - dy)
+        tx0, tx1 = max(x0, -dx), min(x1, width - dx)
+        if ty0 >= ty1 or tx0 >= tx1:
+            continue
+        right = cur[ty0:ty1, tx0:tx1] == prev[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
+        right &= changed[ty0:ty1, tx0:tx1]
+        matched = int(right.sum())
+        if matched < need:
+            continue
+        r = _box(right)
+        assert r is not None
+        ry0, ry1, rx0, rx1 = r[0] + ty0, r[1] + ty0, r[2] + tx0, r[3] + tx0
+        moves.append((matched, rx0, ry0, rx1 - rx0, ry1 - ry0, rx0 + dx, ry0 + dy))
+    moves.sort(key=lambda m: -m[0])
+    return moves
+
+
+def _cost(layers: list[fmt.Layer], colors: int) -> int:
+    return sum(
+        fmt.MOVE_SIZE
+        if la.kind == fmt.MOVE
+        else len(la.stream) + len(fmt.map_bytes(la.mapping, colors)[1])
+        for la in layers
+    )
+
+
+def _changed_layers(
+    cur: np.ndarray,
+    changed: np.ndarray,
+    box: tuple[int, int, int, int],
+    colors: int,
+    opts: Any,
+) -> list[fmt.Layer]:
+    """The smaller of PLAIN and DELTA layers over the changed pixels' ``box``."""
+    y0, y1, x0, x1 = box
     sub = cur[y0:y1, x0:x1]
     need = changed[y0:y1, x0:x1]
 
     def cost(layers: list[fmt.Layer]) -> int:
-        return sum(len(la.stream) + len(fmt.map_bytes(la.mapping, colors)[1]) for la in layers)
+        return _cost(layers, colors)
 
     # PLAIN or DELTA, chosen on coding 2 alone (fast to code); then, with no coding asked
     # for, coding 0 where it is smaller: at the screening zstd level first, and at the final
@@ -317,6 +426,33 @@ def frame_layers(
         if cost(screened) >= ANIMATION_SCREEN_MARGIN * cost(best):
             return best
     return min(best, _layers(sub, kind, (x0, y0), colors, zstd_rows), key=cost)
+
+
+def frame_layers(
+    prev: np.ndarray | None, cur: np.ndarray, colors: int, opts: Any
+) -> list[fmt.Layer]:
+    """The layers that turn the canvas ``prev`` (None: the first frame) into ``cur``: none if
+    nothing changed, else the smaller of PLAIN and DELTA layers over the changed pixels' box,
+    or, where a scroll or a pan moved much of the picture (:func:`find_moves`), a MOVE layer
+    and the layers that paint what it left different, if that is smaller."""
+    if prev is None:
+        return _layers(cur, None, (0, 0), colors, opts)
+    changed = cur != prev
+    box = _box(changed)
+    if box is None:
+        return []
+    best = _changed_layers(cur, changed, box, colors, opts)
+    for _, *rect in find_moves(prev, cur, changed, box)[:1]:
+        move = fmt.Layer.move(*rect)
+        moved = prev.copy()
+        x, y, w, h, fx, fy = rect
+        moved[y : y + h, x : x + w] = prev[fy : fy + h, fx : fx + w]
+        left = cur != moved
+        rest_box = _box(left)
+        rest = [] if rest_box is None else _changed_layers(cur, left, rest_box, colors, opts)
+        if _cost([move, *rest], colors) < _cost(best, colors):
+            best = [move, *rest]
+    return best
 
 
 def _code_frames(planes: Iterable[np.ndarray], colors: int, opts: Any) -> list[bytes]:
@@ -502,6 +638,12 @@ def _layer_header(la: fmt.Layer) -> Header:
 
 def apply_layer(canvas: np.ndarray, la: fmt.Layer) -> None:
     """Decode a layer's stream and paint it onto the canvas (in place)."""
+    if la.kind == fmt.MOVE:  # numpy reads the source wholly before writing when they overlap
+        fx, fy = la.from_x, la.from_y
+        canvas[la.y : la.y + la.height, la.x : la.x + la.width] = canvas[
+            fy : fy + la.height, fx : fx + la.width
+        ]
+        return
     h = _layer_header(la)
     codings.check_start(la.stream[: codings.START_BYTES], len(la.stream), h)
     symbols = np.ascontiguousarray(codings.decode(la.stream, h).array())

@@ -412,11 +412,12 @@ def _describe_animation(head: layout.Head, data: bytes) -> dict[str, Any]:
         )
         keys += fmt.is_key(frame, (h.width, h.height))
         for la in frame:
-            name = (
-                layout.Coding(la.coding).name.lower()
-                if la.coding in tuple(layout.Coding)
-                else str(la.coding)
-            )
+            if la.kind == fmt.MOVE:
+                name = "move"
+            elif la.coding in tuple(layout.Coding):
+                name = layout.Coding(la.coding).name.lower()
+            else:
+                name = str(la.coding)
             layers[name] = layers.get(name, 0) + 1
     return dict(
         frames=reader.n_frames,

@@ -144,20 +144,104 @@ def test_an_error_in_a_frame_coded_on_a_thread_is_raised(monkeypatch) -> None:
     st.integers(1, 6),
     st.integers(0, 2**32 - 1),
     st.sampled_from([None, 0, 1, 2]),
+    st.tuples(st.integers(-3, 3), st.integers(-3, 3)),
 )
 def test_random_palette_animations_round_trip(
-    frames: int, width: int, height: int, colors: int, seed: int, coding: int | None
+    frames: int,
+    width: int,
+    height: int,
+    colors: int,
+    seed: int,
+    coding: int | None,
+    shift: tuple[int, int],
 ) -> None:
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (colors, 4), dtype=np.uint8)
     planes = [rng.integers(0, colors, (height, width)) for _ in range(frames)]
-    for t in range(1, frames):  # some pixels kept from the frame before
+    for t in range(1, frames):  # some pixels kept from the frame before, scrolled by ``shift``
         keep = rng.random((height, width)) < 0.6
-        planes[t] = np.where(keep, planes[t - 1], planes[t])
+        planes[t] = np.where(keep, np.roll(planes[t - 1], shift, axis=(0, 1)), planes[t])
     images = [palette[p] for p in planes]
     options = {} if coding is None else {"coding": coding}
     anim = read_animation(encode_animation(images, duration=5, **options))
     _assert_same_frames(anim, images)
+
+
+# --- scrolls and pans: MOVE layers -------------------------------------------------------------
+
+
+def _scrolling(axis: int, step: int = 6, n: int = 6) -> list[np.ndarray]:
+    """A window of 96 x 72 moving ``step`` pixels a frame across a larger picture of short
+    runs (rows of "text"): down it (axis 0, a scroll) or along it (axis 1, a pan)."""
+    rng = np.random.default_rng(11)
+    palette = rng.integers(0, 256, (6, 3), dtype=np.uint8)
+    big = np.repeat(rng.integers(0, 6, (72 + step * n, 96 + step * n)), 1, axis=0)
+    big[:, 1::2] = big[:, ::2][:, : big[:, 1::2].shape[1]]  # runs of two
+    frames = []
+    for t in range(n):
+        at = (step * t, 0) if axis == 0 else (0, step * t)
+        frames.append(palette[big[at[0] : at[0] + 72, at[1] : at[1] + 96]])
+    return frames
+
+
+def _kinds(data: bytes) -> list[list[int]]:
+    anim = read_animation(data)
+    reader = anim._reader
+    h = anim.header
+    return [
+        [
+            la.kind
+            for la in fmt.parse_frame(
+                reader._read_at(e.offset, e.size), (h.width, h.height), h.colors
+            )
+        ]
+        for e in reader.table.frames
+    ]
+
+
+@pytest.mark.parametrize("axis", [0, 1], ids=["scroll", "pan"])
+def test_a_scroll_or_a_pan_is_a_move_layer_and_a_strip_of_new_pixels(monkeypatch, axis) -> None:
+    frames = _scrolling(axis)
+    data = encode_animation(frames, coding=2)
+    _assert_same_frames(read_animation(data), frames)
+    kinds = _kinds(data)
+    assert all(k[0] == fmt.MOVE for k in kinds[1:])
+    monkeypatch.setattr(kmcodec.animation, "MOVE_SHARE", 2.0)  # no shift gets 200% right
+    without = encode_animation(frames, coding=2)
+    assert all(fmt.MOVE not in k for k in _kinds(without))
+    assert len(data) < 0.5 * len(without)
+
+
+def test_frames_that_do_not_move_have_no_move_layer() -> None:
+    rng = np.random.default_rng(2)
+    palette = rng.integers(0, 256, (4, 3), dtype=np.uint8)
+    frames = [palette[rng.integers(0, 4, (40, 50))] for _ in range(4)]
+    kinds = _kinds(encode_animation(frames))
+    assert all(fmt.MOVE not in k for k in kinds)
+
+
+def test_overlapping_moves_read_their_source_before_writing() -> None:
+    plane = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    key = fmt.build_frame([_layer(plane=plane, mapping=tuple(range(12)))])
+    down = fmt.build_frame([fmt.Layer.move(0, 1, 4, 2, 0, 0)])
+    right = fmt.build_frame([fmt.Layer.move(1, 0, 3, 3, 0, 0)])
+    anim = read_animation(_frames_file([key, down, right], colors=12))
+    want = plane.copy()
+    want[1:] = plane[:2]
+    np.testing.assert_array_equal(anim.indices(1), want)
+    want[:, 1:] = want[:, :3].copy()
+    np.testing.assert_array_equal(anim.indices(2), want)
+
+
+def test_a_quantised_pan_keeps_each_moved_pixel_s_index() -> None:
+    rng = np.random.default_rng(8)
+    photo = rng.integers(0, 256, (40, 120, 3), dtype=np.uint8)
+    frames = [photo[:, 7 * t : 7 * t + 64] for t in range(5)]
+    data = encode_animation(frames, colors=16, dither=1.0)
+    anim = read_animation(data)
+    for t in range(1, 5):
+        np.testing.assert_array_equal(anim.indices(t)[:, :-7], anim.indices(t - 1)[:, 7:])
+    assert all(k[0] == fmt.MOVE for k in _kinds(data)[1:])
 
 
 # --- quantising an animation ------------------------------------------------------------------
@@ -283,6 +367,12 @@ def test_a_hand_made_file_decodes() -> None:
         ([fmt.build_frame([_layer(mapping=(0, 2))])], CorruptError, "palette entry 2"),
         ([fmt.build_frame([_layer()]) + b"\x00"], CorruptError, "left over"),
         ([fmt.build_frame([_layer()])[:-3]], CorruptError, "past the end"),
+        ([fmt.build_frame([_layer(), fmt.Layer.move(0, 0, 2, 2, 3, 0)])], CorruptError, "outside"),
+        (
+            [fmt.build_frame([_layer(), fmt.Layer.move(0, 0, 2, 2, 1, 1)])[:-1]],
+            CorruptError,
+            "past",
+        ),
     ],
 )
 def test_a_bad_frame_is_refused_with_the_documented_error(frames, error, match) -> None:

@@ -564,6 +564,39 @@ def anim_example() -> tuple[bytes, list[np.ndarray]]:
     return _anim_file(4, 3, palette, frames), [palette[first], palette[second]]
 
 
+def anim_move() -> tuple[bytes, list[np.ndarray]]:
+    """MOVE layers whose source and destination overlap, in every direction: a scroll up (and
+    a DELTA layer for the row it leaves), a scroll down, a pan right, a pan left, and a
+    rectangle moved to a place it does not overlap."""
+    palette = np.array([[0, 0, 0], [255, 255, 255], [200, 0, 0], [0, 0, 200]], np.uint8)
+    first = np.arange(20, dtype=np.uint8).reshape(4, 5) % 4
+    first[0, 0] = first[3, 4] = 2
+    canvas = first.copy()
+    shown = [canvas.copy()]
+    frames = [anim.build_frame([_anim_layer(anim.PLAIN, 0, 0, first, (0, 1, 2, 3))])]
+    moves = [
+        [
+            anim.Layer.move(0, 0, 5, 3, 0, 1),
+            _anim_layer(anim.DELTA, 0, 3, np.ones((1, 5), np.uint8), (3,)),
+        ],
+        [anim.Layer.move(0, 1, 5, 3, 0, 0)],
+        [anim.Layer.move(1, 0, 4, 4, 0, 0)],
+        [anim.Layer.move(0, 1, 3, 2, 2, 1)],
+        [anim.Layer.move(3, 2, 2, 2, 0, 0)],
+    ]
+    for layers in moves:
+        for la in layers:
+            if la.kind == anim.MOVE:
+                fx, fy = la.from_x, la.from_y
+                src = canvas[fy : fy + la.height, fx : fx + la.width].copy()
+                canvas[la.y : la.y + la.height, la.x : la.x + la.width] = src
+            else:
+                canvas[la.y, la.x : la.x + la.width] = 3
+        frames.append(anim.build_frame(layers))
+        shown.append(canvas.copy())
+    return _anim_file(5, 4, palette, frames), [palette[c] for c in shown]
+
+
 def animation_vectors() -> tuple[dict, dict]:
     """Valid animations {name: (file, [frame pixels], durations, loop)} and invalid ones
     {name: (file, error)}."""
@@ -622,6 +655,8 @@ def animation_vectors() -> tuple[dict, dict]:
         [100, 100],
         7,
     )
+    data, pixels = anim_move()
+    valid["anim-move"] = (data, pixels, [100] * len(pixels), 0)
 
     pal2 = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
     plane = np.array([[0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
@@ -693,7 +728,19 @@ def animation_vectors() -> tuple[dict, dict]:
         ),
         "anim-header-index-bits": (_with_index_bits(good, 1), "CorruptError"),
         "anim-header-coding": (_anim_file(4, 3, pal2, [key, b"\0"], coding=2), "CorruptError"),
-        "anim-layer-unknown-kind": (one(layer_bytes(kind=2)), "CorruptError"),
+        "anim-layer-unknown-kind": (one(layer_bytes(kind=3)), "CorruptError"),
+        "anim-move-outside-canvas": (
+            one(anim.build_frame([anim.Layer.move(0, 0, 2, 2, 3, 0)])),
+            "CorruptError",
+        ),
+        "anim-move-wraps-around": (
+            one(anim.build_frame([anim.Layer.move(0, 0, 2, 1, 0xFFFFFFFF, 0)])),
+            "CorruptError",
+        ),
+        "anim-move-past-frame": (
+            one(anim.build_frame([anim.Layer.move(0, 0, 2, 2, 1, 1)])[:-4]),
+            "CorruptError",
+        ),
         "anim-layer-outside-canvas": (one(layer_bytes(x=4)), "CorruptError"),
         "anim-layer-wraps-around": (one(layer_bytes(x=0xFFFFFFFF, w=2)), "CorruptError"),
         "anim-layer-empty": (one(layer_bytes(w=0)), "CorruptError"),

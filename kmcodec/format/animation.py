@@ -6,7 +6,9 @@ to the file's palette and an index stream of one of the still codings (:mod:`.co
 gives the symbols their meaning only through :class:`Layer.kind`:
 
 - :data:`PLAIN`: symbol ``s`` is palette entry ``map[s]``;
-- :data:`DELTA`: symbol 0 keeps the canvas's index, symbol ``s >= 1`` is ``map[s - 1]``.
+- :data:`DELTA`: symbol 0 keeps the canvas's index, symbol ``s >= 1`` is ``map[s - 1]``;
+- :data:`MOVE`: no symbols; the rectangle takes the indices the canvas held in a rectangle of
+  the same size at (``from_x``, ``from_y``) (a scroll or a pan), read before it is written.
 
 A stream is, in order::
 
@@ -17,6 +19,9 @@ and a layer::
 
     kind u8 | x u32 | y u32 | width u32 | height u32 | map_size u16 | map_form u8 | map
     | coding u8 | index_bits u8 | stream_size u32 | stream
+
+or, for :data:`MOVE`, ``kind u8 | x u32 | y u32 | width u32 | height u32 | from_x u32 | from_y
+u32``.
 
 The map is ``map_size`` u16 palette entries (``map_form`` 0) or a bitset of ``ceil(K / 8)``
 bytes, entry ``i`` in bit ``i % 8`` of byte ``i // 8``, the entries in increasing order
@@ -44,6 +49,7 @@ __all__ = [
     "ANIM_LOOP",
     "DELTA",
     "MAX_FRAMES",
+    "MOVE",
     "PLAIN",
     "FrameEntry",
     "Layer",
@@ -56,6 +62,8 @@ __all__ = [
 
 PLAIN = 0
 DELTA = 1
+#: A layer that copies a rectangle of the canvas to another place (no map, no stream).
+MOVE = 2
 #: ``anim_flags`` bit 0: ``loop`` is given (Pillow's ``info["loop"]``); without it the
 #: animation plays once and readers report no loop count, as for a GIF without one.
 ANIM_LOOP = 0x0001
@@ -70,7 +78,10 @@ _LAYER = struct.Struct("<BIIIIHB")
 MAP_LIST = 0
 MAP_BITSET = 1
 _LAYER_TAIL = struct.Struct("<BBI")
+#: A MOVE layer: kind and rectangle as every layer, then where the rectangle is copied from.
+_MOVE = struct.Struct("<BIIIIII")
 HEAD_SIZE = _HEAD.size
+MOVE_SIZE = _MOVE.size
 ENTRY_SIZE = _ENTRY.size
 
 
@@ -104,7 +115,8 @@ class Layer:
     """One layer of a frame: which rectangle it covers, its symbols' meaning, and its stream.
 
     ``coding`` is a still coding's number (:class:`~.layout.Coding`), ``index_bits`` the packed
-    width of a coding-0 stream (the narrowest otherwise).
+    width of a coding-0 stream (the narrowest otherwise). A :data:`MOVE` layer (:meth:`move`)
+    has no map, coding or stream, and copies from (``from_x``, ``from_y``).
     """
 
     kind: int
@@ -116,6 +128,14 @@ class Layer:
     coding: int
     index_bits: int
     stream: bytes | memoryview
+    from_x: int = 0
+    from_y: int = 0
+
+    @classmethod
+    def move(cls, x: int, y: int, width: int, height: int, from_x: int, from_y: int) -> Layer:
+        """A :data:`MOVE` layer: the ``width`` x ``height`` rectangle at (``x``, ``y``) takes the
+        canvas's indices at (``from_x``, ``from_y``)."""
+        return cls(MOVE, x, y, width, height, (), 0, 0, b"", from_x, from_y)
 
     @property
     def symbols(self) -> int:
@@ -140,6 +160,9 @@ def build_frame(layers: list[Layer], colors: int | None = None) -> bytes:
     map as a list)."""
     out = [bytes([len(layers)])]
     for la in layers:
+        if la.kind == MOVE:
+            out.append(_MOVE.pack(MOVE, la.x, la.y, la.width, la.height, la.from_x, la.from_y))
+            continue
         form, table = map_bytes(la.mapping, colors) if colors else (MAP_LIST, b"")
         if form == MAP_LIST:
             table = struct.pack(f"<{len(la.mapping)}H", *la.mapping)
@@ -236,8 +259,9 @@ def parse_frame(data: bytes | memoryview, canvas: tuple[int, int], colors: int) 
     Raises
     ------
     CorruptError
-        A layer outside the canvas, an unknown kind, an empty or too large map, an entry
-        >= ``colors``, a stream that runs past the frame, or bytes left over.
+        A layer (or a MOVE layer's source) outside the canvas, an unknown kind, an empty or
+        too large map, an entry >= ``colors``, a stream that runs past the frame, or bytes left
+        over.
     """
     view = memoryview(data).cast("B")
     if len(view) < 1:
@@ -250,13 +274,24 @@ def parse_frame(data: bytes | memoryview, canvas: tuple[int, int], colors: int) 
             msg = f"layer {n} runs past the end of its frame"
             raise CorruptError(msg)
         kind, x, y, w, h, size, form = _LAYER.unpack_from(view, pos)
-        pos += _LAYER.size
-        if kind not in (PLAIN, DELTA):
+        if kind not in (PLAIN, DELTA, MOVE):
             msg = f"layer {n} has unknown kind {kind}"
             raise CorruptError(msg)
         if w < 1 or h < 1 or x + w > canvas[0] or y + h > canvas[1]:
             msg = f"layer {n} ({w}x{h} at {x},{y}) is not inside the {canvas[0]}x{canvas[1]} canvas"
             raise CorruptError(msg)
+        if kind == MOVE:
+            if pos + _MOVE.size > len(view):
+                msg = f"layer {n} runs past the end of its frame"
+                raise CorruptError(msg)
+            fx, fy = _MOVE.unpack_from(view, pos)[5:]
+            if fx + w > canvas[0] or fy + h > canvas[1]:
+                msg = f"layer {n} moves from {w}x{h} at {fx},{fy}, outside the canvas"
+                raise CorruptError(msg)
+            layers.append(Layer.move(x, y, w, h, fx, fy))
+            pos += _MOVE.size
+            continue
+        pos += _LAYER.size
         if not 1 <= size <= 256 - (kind == DELTA):
             msg = f"layer {n} maps {size} symbols (1 to {256 - (kind == DELTA)} allowed)"
             raise CorruptError(msg)
