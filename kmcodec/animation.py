@@ -10,8 +10,9 @@ layer's symbols name palette entries, a DELTA layer's symbol 0 says "as in the p
 (so unchanged pixels inside the box cost almost nothing: coding 2's spans and coding 0's zstd
 see long runs of one symbol). The encoder codes both and keeps the smaller. More than 256
 colours in a frame (a GIF's local palettes over the whole animation) take more layers, each
-painting its share of the colours. A frame whose first layer is PLAIN over the whole canvas is
-a key frame: a reader seeking backwards starts there.
+painting its share of the colours. Where the picture scrolls or pans (:func:`find_moves`), a
+MOVE layer first copies the canvas from where it was. A frame whose first layer is PLAIN over
+the whole canvas is a key frame: a reader seeking backwards starts there.
 
 Decoding holds one canvas of indices and one frame's bytes, never the whole animation.
 """
