@@ -497,3 +497,15 @@ def test_reading_one_image_of_an_animation_asks_for_the_frame() -> None:
     with pytest.raises(AnimatedInputError, match=r"3 frames .* frame=N .* 0 to 2"):
         open_image(gif)
     assert open_image(gif, frame=2).size == (40, 32)
+
+
+def test_the_shift_search_refuses_a_box_outside_the_canvases() -> None:
+    from kmcodec.format.codings._fast_coder import shift_votes
+
+    plane = np.zeros((4, 5), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        shift_votes(plane, plane, 5, 4, 1, 0, 0, 6, 4, 0, 8)
+    with pytest.raises(ValueError, match="does not fit"):
+        shift_votes(plane, plane[:2], 5, 4, 1, 0, 0, 5, 4, 1, 8)
+    assert shift_votes(plane, plane, 5, 4, 1, 0, 0, 5, 4, 0, 3) is None  # 4 equal rows: none
+    assert shift_votes(plane, plane, 5, 4, 1, 0, 0, 5, 4, 0, 4) == (-1, 3)  # the nearest

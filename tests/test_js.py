@@ -55,12 +55,15 @@ def random_files(folder: Path, count: int = 240, seed: int = 11) -> int:
         (folder / f"{i:03d}.rgba").write_bytes(_rgba(kmcodec.decode(data)))
     for i in range(count, count + 24):  # animations: every frame's pixels, one after another
         k = int(rng.choice([2, 5, 40, 200, 300]))
-        width, height = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        width, height = int(rng.integers(1, 60)), int(rng.integers(1, 40))
         palette = rng.integers(0, 256, size=(k, int(rng.choice([3, 4]))), dtype=np.uint8)
         planes = [rng.integers(0, k, size=(height, width))]
         for _ in range(int(rng.integers(1, 6))):
             keep = rng.random((height, width)) < rng.choice([0.3, 0.9, 1.0])
-            planes.append(np.where(keep, planes[-1], rng.integers(0, k, size=(height, width))))
+            before = planes[-1]
+            if rng.random() < 0.4:  # a scroll or a pan: MOVE layers
+                before = np.roll(before, int(rng.integers(-3, 4)), axis=int(rng.integers(0, 2)))
+            planes.append(np.where(keep, before, rng.integers(0, k, size=(height, width))))
         frames = [palette[p] for p in planes]
         data = kmcodec.encode_animation(frames, 50, colors=65535, coding=int(rng.integers(0, 3)))
         anim = kmcodec.read_animation(data)

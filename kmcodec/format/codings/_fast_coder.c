@@ -1436,6 +1436,118 @@ static PyObject *py_lookup(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLong(rc);
 }
 
+/* shift_votes(before, after, width, height, item, x0, y0, x1, y1, axis, repeats) -> (d, votes)
+   or None: the encoder's search for a scroll (axis 0) or a pan (axis 1) between two canvases of
+   width x height values of item bytes (1, 2 or 4), both contiguous. Axis 0: each row y0..y1-1
+   of `after` (its columns x0..x1-1) is looked up among every row of `before` (the same
+   columns); axis 1: each column x0..x1-1 of `after` (rows y0..y1-1) among every column of
+   `before`. A line is compared by a 64-bit hash of at most 64 evenly spaced values; every
+   pair of equal hashes votes for its offset d (before's line - after's line, d != 0), except
+   for lines found more than `repeats` times in `before`. Returns the offset with the most
+   votes (the smallest d of a tie). Not coding 2's, but an animation encoder's one loop over
+   the pixels of a frame. */
+/* a slot of the table of before's lines: a hash, how many lines have it, the last of them
+   (the others follow through `next`) */
+typedef struct { uint64_t h; int32_t count, last; } line_slot;
+
+#define MIX(h, v) ((h) = ((h) ^ (v)) * 0xFF51AFD7ED558CCDull, (h) ^= (h) >> 29)
+#define HASH_LINE(T)                                                                       \
+    const T *p = (const T *)base;                                                         \
+    int k = 0;                                                                            \
+    for (; k + 4 <= m; k += 4) {                                                          \
+        MIX(h0, p[first + (size_t)pos[k] * step]);                                        \
+        MIX(h1, p[first + (size_t)pos[k + 1] * step]);                                    \
+        MIX(h2, p[first + (size_t)pos[k + 2] * step]);                                    \
+        MIX(h3, p[first + (size_t)pos[k + 3] * step]);                                    \
+    }                                                                                     \
+    for (; k < m; k++) MIX(h0, p[first + (size_t)pos[k] * step]);
+
+/* hash of line `line` (a row for axis 0, a column for axis 1) at the m positions `pos`, in
+   four independent chains (the multiplies overlap) */
+static uint64_t hash_line(const uint8_t *base, int item, int width, int axis, int line,
+                          const int *pos, int m) {
+    uint64_t h0 = 0x9E3779B97F4A7C15ull, h1 = 1, h2 = 2, h3 = 3;
+    size_t first = axis == 0 ? (size_t)line * width : (size_t)line;
+    size_t step = axis == 0 ? 1 : (size_t)width;
+    if (item == 1) {
+        HASH_LINE(uint8_t)
+    } else if (item == 2) {
+        HASH_LINE(uint16_t)
+    } else {
+        HASH_LINE(uint32_t)
+    }
+    return ((h0 * 31 + h1) * 31 + h2) * 0xC4CEB9FE1A85EC53ull + h3;
+}
+
+static PyObject *py_shift_votes(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer before, after;
+    int width, height, item, x0, y0, x1, y1, axis, repeats;
+    if (!PyArg_ParseTuple(args, "y*y*iiiiiiiii", &before, &after, &width, &height, &item, &x0,
+                          &y0, &x1, &y1, &axis, &repeats))
+        return NULL;
+    int ok = (item == 1 || item == 2 || item == 4) && width > 0 && height > 0 && x0 >= 0 &&
+             y0 >= 0 && x0 < x1 && y0 < y1 && x1 <= width && y1 <= height &&
+             (axis == 0 || axis == 1) && before.len == (Py_ssize_t)width * height * item &&
+             after.len == before.len;
+    if (!ok) {
+        PyBuffer_Release(&before);
+        PyBuffer_Release(&after);
+        PyErr_SetString(PyExc_ValueError, "the box does not fit the canvases");
+        return NULL;
+    }
+    /* lines of before: all rows (axis 0) or all columns; of after: the box's */
+    int nb = axis == 0 ? height : width;
+    int first = axis == 0 ? y0 : x0, na = axis == 0 ? y1 - y0 : x1 - x0;
+    int lo = axis == 0 ? x0 : y0, hi = axis == 0 ? x1 : y1;
+    size_t slots = 1;
+    while (slots < 2 * (size_t)nb) slots <<= 1;
+    line_slot *table = calloc(slots, sizeof(line_slot));
+    int32_t *next = malloc(sizeof(int32_t) * (size_t)nb);
+    uint32_t *votes = calloc((size_t)2 * nb, sizeof(uint32_t));
+    if (!table || !next || !votes) {
+        free(table);
+        free(next);
+        free(votes);
+        PyBuffer_Release(&before);
+        PyBuffer_Release(&after);
+        return PyErr_NoMemory();
+    }
+    int64_t best = -1;
+    uint32_t most = 0;
+    int pos[64], n = hi - lo, m = n < 64 ? n : 64; /* evenly spaced, the first and last */
+    for (int k = 0; k < m; k++) pos[k] = lo + (m > 1 ? (int)(((int64_t)k * (n - 1)) / (m - 1)) : 0);
+    Py_BEGIN_ALLOW_THREADS
+    const uint8_t *b = before.buf, *a = after.buf;
+    for (int i = 0; i < nb; i++) { /* a slot's count 0 is empty: hashes may be 0 */
+        uint64_t h = hash_line(b, item, width, axis, i, pos, m);
+        size_t at = (size_t)(h >> 7) & (slots - 1);
+        while (table[at].count && table[at].h != h) at = (at + 1) & (slots - 1);
+        next[i] = table[at].count ? table[at].last : -1;
+        table[at].h = h;
+        table[at].count++;
+        table[at].last = i;
+    }
+    for (int i = 0; i < na; i++) {
+        int line = first + i;
+        uint64_t h = hash_line(a, item, width, axis, line, pos, m);
+        size_t at = (size_t)(h >> 7) & (slots - 1);
+        while (table[at].count && table[at].h != h) at = (at + 1) & (slots - 1);
+        if (!table[at].count || table[at].count > repeats) continue;
+        for (int32_t k = table[at].last; k >= 0; k = next[k])
+            if (k != line) votes[(int64_t)k - line + nb]++;
+    }
+    for (int64_t k = 0; k < 2 * (int64_t)nb; k++)
+        if (votes[k] > most) most = votes[k], best = k;
+    Py_END_ALLOW_THREADS
+    free(table);
+    free(next);
+    free(votes);
+    PyBuffer_Release(&before);
+    PyBuffer_Release(&after);
+    if (best < 0) Py_RETURN_NONE;
+    return Py_BuildValue("(LI)", (long long)(best - nb), (unsigned int)most);
+}
+
 static PyMethodDef methods[] = {
     {"encode", py_encode, METH_VARARGS,
      "encode(indices, width, height, colors, part_rows) -> (table_bytes, [part_bytes])"},
@@ -1449,6 +1561,9 @@ static PyMethodDef methods[] = {
     {"lookup", py_lookup, METH_VARARGS,
      "lookup(canvas, cw, ch, item, words, pixels, x, y, w, h) -> 0, or -1 for an index with no"
      " word"},
+    {"shift_votes", py_shift_votes, METH_VARARGS,
+     "shift_votes(before, after, width, height, item, x0, y0, x1, y1, axis, repeats) -> (d, "
+     "votes) or None"},
     {"paint", py_paint, METH_VARARGS,
      "paint(canvas, width, height, item, plane, x, y, w, h, lut, delta) -> 0 or -1"},
     {NULL, NULL, 0, NULL},

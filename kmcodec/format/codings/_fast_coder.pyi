@@ -52,3 +52,16 @@ def lookup(
     w: int,
     h: int,
 ) -> int: ...
+def shift_votes(
+    before: object,
+    after: object,
+    width: int,
+    height: int,
+    item: int,
+    x0: int,
+    y0: int,
+    x1: int,
+    y1: int,
+    axis: int,
+    repeats: int,
+) -> tuple[int, int] | None: ...
