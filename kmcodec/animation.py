@@ -353,8 +353,8 @@ def find_moves(
     if 4 * np.count_nonzero(some & changed[rows, cols]) < need / 2:
         return []
     same = cur[ty0:ty1, tx0:tx1] == prev[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
-    moved = changed[ty0:ty1, tx0:tx1]
-    right = same & moved
+    was_changed = changed[ty0:ty1, tx0:tx1]
+    right = same & was_changed
     matched = int(np.count_nonzero(right))
     if matched < need:
         return []
@@ -363,7 +363,7 @@ def find_moves(
     # what the move leaves different: the changed pixels it does not get right, and the
     # pixels inside its rectangle that were right and that it gets wrong
     inside = (slice(r[0], r[1]), slice(r[2], r[3]))
-    broken = int(np.count_nonzero(~(same[inside] | moved[inside])))
+    broken = int(np.count_nonzero(~(same[inside] | was_changed[inside])))
     if total - matched + broken > MOVE_LEFT * total:
         return []
     ry0, ry1, rx0, rx1 = r[0] + ty0, r[1] + ty0, r[2] + tx0, r[3] + tx0

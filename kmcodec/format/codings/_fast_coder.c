@@ -1436,16 +1436,6 @@ static PyObject *py_lookup(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLong(rc);
 }
 
-/* shift_votes(before, after, width, height, item, x0, y0, x1, y1, axis, repeats) -> (d, votes)
-   or None: the encoder's search for a scroll (axis 0) or a pan (axis 1) between two canvases of
-   width x height values of item bytes (1, 2 or 4), both contiguous. Axis 0: each row y0..y1-1
-   of `after` (its columns x0..x1-1) is looked up among every row of `before` (the same
-   columns); axis 1: each column x0..x1-1 of `after` (rows y0..y1-1) among every column of
-   `before`. A line is compared by a 64-bit hash of at most 64 evenly spaced values; every
-   pair of equal hashes votes for its offset d (before's line - after's line, d != 0), except
-   for lines found more than `repeats` times in `before`. Returns the offset with the most
-   votes (the smallest d of a tie). Not coding 2's, but an animation encoder's one loop over
-   the pixels of a frame. */
 /* a slot of the table of before's lines: a hash, how many lines have it, the last of them
    (the others follow through `next`) */
 typedef struct { uint64_t h; int32_t count, last; } line_slot;
@@ -1479,6 +1469,16 @@ static uint64_t hash_line(const uint8_t *base, int item, int width, int axis, in
     return ((h0 * 31 + h1) * 31 + h2) * 0xC4CEB9FE1A85EC53ull + h3;
 }
 
+/* shift_votes(before, after, width, height, item, x0, y0, x1, y1, axis, repeats) -> (d, votes)
+   or None: the encoder's search for a scroll (axis 0) or a pan (axis 1) between two canvases of
+   width x height values of item bytes (1, 2 or 4), both contiguous. Axis 0: each row y0..y1-1
+   of `after` (its columns x0..x1-1) is looked up among every row of `before` (the same
+   columns); axis 1: each column x0..x1-1 of `after` (rows y0..y1-1) among every column of
+   `before`. A line is compared by a 64-bit hash of at most 64 evenly spaced values; every
+   pair of equal hashes votes for its offset d (before's line - after's line, d != 0), except
+   for lines found more than `repeats` times in `before`. Returns the offset with the most
+   votes (the smallest d of a tie). Not coding 2's, but an animation encoder's one loop over
+   the pixels of a frame. */
 static PyObject *py_shift_votes(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer before, after;
     int width, height, item, x0, y0, x1, y1, axis, repeats;
@@ -1515,7 +1515,8 @@ static PyObject *py_shift_votes(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t best = -1;
     uint32_t most = 0;
     int pos[64], n = hi - lo, m = n < 64 ? n : 64; /* evenly spaced, the first and last */
-    for (int k = 0; k < m; k++) pos[k] = lo + (m > 1 ? (int)(((int64_t)k * (n - 1)) / (m - 1)) : 0);
+    for (int k = 0; k < m; k++)
+        pos[k] = lo + (m > 1 ? (int)(((int64_t)k * (n - 1)) / (m - 1)) : 0);
     Py_BEGIN_ALLOW_THREADS
     const uint8_t *b = before.buf, *a = after.buf;
     for (int i = 0; i < nb; i++) { /* a slot's count 0 is empty: hashes may be 0 */
