@@ -10,7 +10,7 @@ layer's symbols name palette entries, a DELTA layer's symbol 0 says "as in the p
 (so unchanged pixels inside the box cost almost nothing: coding 2's spans and coding 0's zstd
 see long runs of one symbol). The encoder codes both and keeps the smaller. More than 256
 colours in a frame (a GIF's local palettes over the whole animation) take more layers, each
-painting its share of the colours. Where the picture scrolls or pans (:func:`find_moves`), a
+painting its share of the colours. Where the picture scrolls or pans (:func:`find_move`), a
 MOVE layer first copies the canvas from where it was. A frame whose first layer is PLAIN over
 the whole canvas is a key frame: a reader seeking backwards starts there.
 
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 #: did not. On the 8 GIFs of the animation corpus: files 0-0.4% larger, encoding up to 4x
 #: faster (a 268-frame sprite animation: 4.1 s -> 1.0 s).
 ANIMATION_SCREEN_MARGIN = 1.0
-#: A frame tries a MOVE layer (a scroll or a pan, :func:`find_moves`) when one shift of the
+#: A frame tries a MOVE layer (a scroll or a pan, :func:`find_move`) when one shift of the
 #: previous canvas gets this share of its changed pixels right, and at least
 #: :data:`MOVE_MIN_PIXELS` of them, found by :data:`MOVE_MIN_LINES` whole rows or columns
 #: or more; the MOVE is kept only if it makes the frame smaller.
@@ -213,7 +213,7 @@ def _quantize_frames(
     """One k-means palette over all frames (quantised as one tall image), then every pixel whose
     colour is the same as in the previous frame keeps the previous frame's index, so that a
     dither does not flicker where the picture stands still; where a scroll or a pan moved the
-    picture (:func:`find_moves`), a pixel whose colour moved with it takes the index it had
+    picture (:func:`find_move`), a pixel whose colour moved with it takes the index it had
     before it moved, so that the encoder's MOVE layer gets it right."""
     from .codec import quantize
 
@@ -225,13 +225,13 @@ def _quantize_frames(
     planes = [q.indices[t * height : (t + 1) * height] for t in range(len(rgba))]
     for t in range(1, len(planes)):
         same = codes[t] == codes[t - 1]
-        box = _box(~same)
-        if box is not None:
-            for _, x, y, w, h, fx, fy in find_moves(codes[t - 1], codes[t], ~same, box):
-                here = (slice(y, y + h), slice(x, x + w))
-                there = (slice(fy, fy + h), slice(fx, fx + w))
-                moved = codes[t][here] == codes[t - 1][there]
-                planes[t][here] = np.where(moved, planes[t - 1][there], planes[t][here])
+        changed = ~same
+        box = _box(changed)
+        move = None if box is None else find_move(codes[t - 1], codes[t], changed, box)
+        if move is not None:
+            here, there = _rects(move)
+            moved = codes[t][here] == codes[t - 1][there]
+            planes[t][here] = np.where(moved, planes[t - 1][there], planes[t][here])
         planes[t] = np.where(same, planes[t - 1], planes[t])
     palette = q.palette
     if palette.shape[1] == 3:
@@ -313,15 +313,21 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def find_moves(
+def _rects(move: fmt.Layer) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """A MOVE layer's destination and source rectangles, as (rows, columns) slices."""
+    rows, cols = slice(move.y, move.y + move.height), slice(move.x, move.x + move.width)
+    fy, fx = move.from_y, move.from_x
+    return (rows, cols), (slice(fy, fy + move.height), slice(fx, fx + move.width))
+
+
+def find_move(
     prev: np.ndarray, cur: np.ndarray, changed: np.ndarray, box: tuple[int, int, int, int]
-) -> list[tuple[int, int, int, int, int, int, int]]:
+) -> fmt.Layer | None:
     """A candidate MOVE layer for the frame ``cur`` over the canvas ``prev``: a vertical shift
     found by whole rows of the changed box (a scroll) or a horizontal one by whole columns (a
-    pan), whichever more of the lines vote for, as [(matched, x, y, width, height, from_x,
-    from_y)]: the rectangle bounding the changed pixels the shift gets right, and how many it
-    gets right; [] unless it gets :data:`MOVE_SHARE` of the changed pixels right (and
-    :data:`MOVE_MIN_PIXELS`) and leaves at most :data:`MOVE_LEFT` of them different."""
+    pan), whichever more of the lines vote for, over the rectangle bounding the changed pixels
+    the shift gets right; None unless it gets :data:`MOVE_SHARE` of the changed pixels right
+    (and :data:`MOVE_MIN_PIXELS`) and leaves at most :data:`MOVE_LEFT` of them different."""
     y0, y1, x0, x1 = box
     height, width = cur.shape
     total = int(np.count_nonzero(changed[y0:y1, x0:x1]))
@@ -339,25 +345,25 @@ def find_moves(
             dx, dy = (0, found[0]) if axis == 0 else (found[0], 0)
             shifts.append((found[1] / lines, dx, dy))
     if not shifts:
-        return []
+        return None
     _, dx, dy = max(shifts)  # only the axis on which more lines voted for it is counted
     # destination rows and columns of the box whose source is inside the canvas
     ty0, ty1 = max(y0, -dy), min(y1, height - dy)
     tx0, tx1 = max(x0, -dx), min(x1, width - dx)
     if ty0 >= ty1 or tx0 >= tx1:
-        return []
+        return None
     # every fourth row first: most candidates are coincidences, and this rejects them in a
     # quarter of the time
     rows, cols = slice(ty0, ty1, 4), slice(tx0, tx1)
     some = cur[rows, cols] == prev[ty0 + dy : ty1 + dy : 4, tx0 + dx : tx1 + dx]
     if 4 * np.count_nonzero(some & changed[rows, cols]) < need / 2:
-        return []
+        return None
     same = cur[ty0:ty1, tx0:tx1] == prev[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
     was_changed = changed[ty0:ty1, tx0:tx1]
     right = same & was_changed
     matched = int(np.count_nonzero(right))
     if matched < need:
-        return []
+        return None
     r = _box(right)
     assert r is not None
     # what the move leaves different: the changed pixels it does not get right, and the
@@ -365,9 +371,9 @@ def find_moves(
     inside = (slice(r[0], r[1]), slice(r[2], r[3]))
     broken = int(np.count_nonzero(~(same[inside] | was_changed[inside])))
     if total - matched + broken > MOVE_LEFT * total:
-        return []
+        return None
     ry0, ry1, rx0, rx1 = r[0] + ty0, r[1] + ty0, r[2] + tx0, r[3] + tx0
-    return [(matched, rx0, ry0, rx1 - rx0, ry1 - ry0, rx0 + dx, ry0 + dy)]
+    return fmt.Layer.move(rx0, ry0, rx1 - rx0, ry1 - ry0, rx0 + dx, ry0 + dy)
 
 
 def _cost(layers: list[fmt.Layer], colors: int) -> int:
@@ -419,7 +425,7 @@ def frame_layers(
 ) -> list[fmt.Layer]:
     """The layers that turn the canvas ``prev`` (None: the first frame) into ``cur``: none if
     nothing changed, else the smaller of PLAIN and DELTA layers over the changed pixels' box,
-    or, where a scroll or a pan moved much of the picture (:func:`find_moves`), a MOVE layer
+    or, where a scroll or a pan moved much of the picture (:func:`find_move`), a MOVE layer
     and the layers that paint what it left different, if that is smaller."""
     if prev is None:
         return _layers(cur, None, (0, 0), colors, opts)
@@ -428,12 +434,12 @@ def frame_layers(
     if box is None:
         return []
     best = _changed_layers(cur, changed, box, colors, opts)
-    for _, *rect in find_moves(prev, cur, changed, box):
-        move = fmt.Layer.move(*rect)
-        moved = prev.copy()
-        x, y, w, h, fx, fy = rect
-        moved[y : y + h, x : x + w] = prev[fy : fy + h, fx : fx + w]
-        left = cur != moved
+    move = find_move(prev, cur, changed, box)
+    if move is not None:
+        # what differs after the move: as before outside its rectangle, compared inside it
+        here, there = _rects(move)
+        left = changed.copy()
+        np.not_equal(cur[here], prev[there], out=left[here])
         rest_box = _box(left)
         rest = [] if rest_box is None else _changed_layers(cur, left, rest_box, colors, opts)
         if _cost([move, *rest], colors) < _cost(best, colors):
