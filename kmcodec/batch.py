@@ -20,7 +20,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,6 +332,25 @@ def _finish(
     return result, encoded
 
 
+class _UnreadableFrameError(Exception):
+    """A frame of an animated input that Pillow cannot read (carries Pillow's error)."""
+
+
+def _source_frames(source: Any, durations: list[int] | None = None) -> Iterator[Any]:
+    """Every frame of an open animated image as Pillow composites it, one at a time (no more
+    than one held whole); each frame's duration appended to ``durations`` as it is read."""
+    from PIL import ImageSequence
+
+    try:
+        for frame in ImageSequence.Iterator(source):
+            frame.load()
+            if durations is not None:
+                durations.append(int(frame.info.get("duration", 0) or 0))
+            yield frame
+    except Exception as exc:  # Pillow raises many kinds for a damaged frame
+        raise _UnreadableFrameError(str(exc)) from exc
+
+
 def _encode_animation_file(
     result: FileResult,
     data: bytes | None,
@@ -343,56 +362,76 @@ def _encode_animation_file(
 ) -> tuple[FileResult, bytes | None]:
     """Encode every frame of an animated input (GIF, APNG, WebP, multi-page TIFF) as one
     animated ``.kmq`` file: exactly, unless it has more colours than a GIF frame holds or
-    ``colors`` asks for fewer (:func:`kmcodec.animation.encode_animation`)."""
+    ``colors`` asks for fewer (:func:`kmcodec.animation.encode_animation`). The frames are
+    read one at a time, as the encoder takes them, and read again for the PSNR: memory is a
+    few frames, not the whole animation."""
     import io
 
     from PIL import Image
 
     from .animation import encode_animation, read_animation
 
+    def opened() -> Any:
+        return Image.open(io.BytesIO(data) if data is not None else source)
+
+    durations: list[int] = []  # filled as the frames are read, used after the last
     try:
-        with Image.open(io.BytesIO(data) if data is not None else source) as im:
-            frames, durations = [], []
-            for n in range(im.n_frames):
-                im.seek(n)
-                frames.append(im.convert("RGBA"))
-                durations.append(int(im.info.get("duration", 0) or 0))
+        with opened() as im:
             loop = im.info.get("loop")
-            opts = codec.options_with_metadata(im, options)
-    except Exception as exc:
+            opts = dict(codec.options_with_metadata(im, options))
+            colors = opts.pop("colors", None)
+            encoded = encode_animation(
+                _source_frames(im, durations), durations, loop, colors, **opts
+            )
+    except _UnreadableFrameError as exc:
         result.status, result.message = "unreadable", f"cannot read image: {exc}"
         return result, None
-    opts = dict(opts)
-    colors = opts.pop("colors", None)
-    try:
-        encoded = encode_animation(frames, durations, loop, colors, **opts)
     except QualityError as exc:
         result.status, result.message = "quality", str(exc)
         return result, None
     except (ValueError, TypeError, KmqError, MemoryError) as exc:
         result.status, result.message = "failed", str(exc)
         return result, None
+    except Exception as exc:  # Pillow's own, opening the file
+        result.status, result.message = "unreadable", f"cannot read image: {exc}"
+        return result, None
     anim = read_animation(encoded, max_pixels=None)
-    result.colors, result.bytes_out, result.frames = anim.header.colors, len(encoded), len(frames)
-    result.psnr = _animation_psnr(frames, anim)
+    result.colors, result.bytes_out, result.frames = (
+        anim.header.colors,
+        len(encoded),
+        len(durations),
+    )
+    try:
+        with opened() as im:
+            result.psnr = _animation_psnr(_source_frames(im), anim)
+    except _UnreadableFrameError as exc:  # pragma: no cover - it was read a moment ago
+        result.status, result.message = "unreadable", f"cannot read image: {exc}"
+        return result, None
     return _finish(result, encoded, target, skip_if_larger, t0)
 
 
-def _animation_psnr(frames: list[Any], anim: Any) -> float:
-    """PSNR over every frame's RGBA (transparent pixels as one colour), inf if exact."""
+def _animation_psnr(frames: Iterable[Any], anim: Any) -> float:
+    """PSNR over every frame's RGBA (transparent pixels as one colour), inf if exact. A frame
+    equal to its source (every frame, for a GIF kept exactly) is found so by one comparison
+    of its pixels' words; only the others are measured."""
     import math
 
     import numpy as np
 
+    from .animation import _frame_codes
+
     total, count = 0.0, 0
     for n, frame in enumerate(frames):
-        a = np.asarray(frame).astype(np.int32)
-        a[a[..., 3] == 0] = 0
-        b = anim.frame(n).astype(np.int32)
-        if b.shape[2] == 3:
-            b = np.concatenate([b, np.full((*b.shape[:2], 1), 255, np.int32)], axis=2)
-        total += float(((a - b) ** 2).sum())
-        count += a.size
+        want = _frame_codes(frame)
+        got = anim.frame(n)
+        if got.shape[2] == 3:
+            got = np.concatenate([got, np.full((*got.shape[:2], 1), 255, np.uint8)], axis=2)
+        count += want.size * 4
+        got_codes = np.ascontiguousarray(got).view(">u4").reshape(want.shape)
+        if np.array_equal(want, got_codes):
+            continue
+        a = want.astype(">u4").view(np.uint8).reshape(-1).astype(np.int32)
+        total += float(((a - got.reshape(-1).astype(np.int32)) ** 2).sum())
     mse = total / count
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 

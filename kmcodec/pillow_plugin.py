@@ -146,9 +146,11 @@ class KmqImageFile(ImageFile.ImageFile):
                     self.im = Image.core.map_buffer(plane, self.size, "raw", 0, ("P", 0, 1))
                 else:
                     # RGBA words (RGB with A = 255): what Pillow holds for RGB and RGBA images
-                    data = self._animation.pixels(self._frame).tobytes()
+                    # copied once, by Pillow's decoder, from the reader's array (tobytes()
+                    # first was a second copy, and a fresh allocation, a frame)
+                    words = self._animation.pixels(self._frame)
                     rawmode = "RGBX" if self.mode == "RGB" else self.mode
-                    self.im = Image.frombytes(self.mode, self.size, data, "raw", rawmode).im
+                    self.im = Image.frombytes(self.mode, self.size, words, "raw", rawmode).im
             except (KmqError, EOFError) as exc:
                 raise OSError(str(exc)) from None
             if self.palette:

@@ -15,9 +15,9 @@ from PIL import Image, ImageSequence
 
 import kmcodec
 from kmcodec.animation import AnimationReader, encode_animation, read_animation
-from kmcodec.errors import CorruptError, KmqError, LimitError, TruncatedError
+from kmcodec.errors import CorruptError, IndexRangeError, KmqError, LimitError, TruncatedError
 from kmcodec.format import animation as fmt
-from kmcodec.format.layout import FLAG_ANIMATION, HEADER, build_file, split_file
+from kmcodec.format.layout import FLAG_ANIMATION, HEADER, Coding, build_file, split_file
 
 
 def _sprite_frames(n: int = 6, size: tuple[int, int] = (40, 32), colors: int = 5) -> list:
@@ -337,14 +337,45 @@ def _frames_file(frames: list[bytes], colors: int = 2, size: tuple[int, int] = (
     return build_file(header, bytes(3 * colors), {}, stream)
 
 
-def _layer(kind=fmt.PLAIN, x=0, y=0, w=4, h=3, mapping=(0, 1), plane=None) -> fmt.Layer:
+def _layer(
+    kind=fmt.PLAIN, x=0, y=0, w=4, h=3, mapping=(0, 1), plane=None, coding=Coding.FAST, **params
+) -> fmt.Layer:
     from kmcodec.format import codings
-    from kmcodec.format.layout import Coding
 
     symbols = len(mapping) + (kind == fmt.DELTA)
     plane = np.zeros((h, w), np.uint8) if plane is None else plane
-    stream, bits = codings.encode(plane, symbols, Coding.FAST)
-    return fmt.Layer(kind, x, y, w, h, tuple(mapping), int(Coding.FAST), bits, stream)
+    stream, bits = codings.encode(plane, symbols, coding, **params)
+    return fmt.Layer(kind, x, y, w, h, tuple(mapping), int(coding), bits, stream)
+
+
+def _rows(bits: int) -> dict:
+    return {"index_bits": bits, "level_for": lambda _b: 3, "every_width": False}
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("kind", [fmt.PLAIN, fmt.DELTA])
+def test_coding_0_layers_paint_at_every_index_width(bits, kind) -> None:
+    rng = np.random.default_rng(bits)
+    count = min(1 << bits, 7)  # the layer's symbols; DELTA's 0 keeps the canvas
+    mapping = tuple(range(1, count + 1)) if kind == fmt.PLAIN else tuple(range(1, count))
+    symbols = rng.integers(0, count, (5, 11), dtype=np.uint8)  # 11: rows end inside a byte
+    key = fmt.build_frame([_layer(w=13, h=6, mapping=(0,))])
+    layer = _layer(kind, 1, 1, 11, 5, mapping, symbols, Coding.ROWS, **_rows(bits))
+    assert layer.index_bits == bits
+    anim = read_animation(_frames_file([key, fmt.build_frame([layer])], 8, (13, 6)))
+    want = np.zeros((6, 13), np.uint8)
+    lut = np.array(mapping if kind == fmt.PLAIN else (0, *mapping))
+    want[1:6, 1:12] = lut[symbols]
+    np.testing.assert_array_equal(anim.indices(1), want)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_a_coding_0_layer_symbol_beyond_its_map_is_an_index_range_error(bits) -> None:
+    symbols = np.zeros((3, 4), np.uint8)
+    symbols[2, 3] = 3  # the map has 3 entries: symbols 0 to 2
+    layer = _layer(mapping=(0, 1, 2), plane=symbols, coding=Coding.ROWS, **_rows(bits))
+    with pytest.raises(IndexRangeError, match="frame 0: a palette index is out of range"):
+        read_animation(_frames_file([fmt.build_frame([layer])], 3)).indices(0)
 
 
 def test_a_hand_made_file_decodes() -> None:
@@ -509,3 +540,20 @@ def test_the_shift_search_refuses_a_box_outside_the_canvases() -> None:
         shift_votes(plane, plane[:2], 5, 4, 1, 0, 0, 5, 4, 1, 8)
     assert shift_votes(plane, plane, 5, 4, 1, 0, 0, 5, 4, 0, 3) is None  # 4 equal rows: none
     assert shift_votes(plane, plane, 5, 4, 1, 0, 0, 5, 4, 0, 4) == (-1, 3)  # the nearest
+
+
+@pytest.mark.parametrize("mode", ["P", "RGB", "RGBA", "L", "LA", "1", "PA"])
+def test_a_frame_of_any_mode_gives_the_codes_of_its_rgba_pixels(mode) -> None:
+    from kmcodec.animation import _codes, _frame_codes
+
+    rng = np.random.default_rng(9)
+    rgba = rng.integers(0, 256, (7, 9, 4), dtype=np.uint8)
+    rgba[..., 3] = rng.choice([0, 128, 255], (7, 9))  # some transparent pixels
+    im = Image.fromarray(rgba).convert(mode)
+    if mode == "P":
+        im.info["transparency"] = 3
+    want = _codes(np.asarray(im.convert("RGBA")))
+    np.testing.assert_array_equal(_frame_codes(im), want)
+    assert encode_animation([im, im.rotate(180)]) == encode_animation(
+        [np.asarray(im.convert("RGBA")), np.asarray(im.rotate(180).convert("RGBA"))]
+    )

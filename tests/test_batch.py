@@ -222,3 +222,52 @@ def test_batch_decode_names_outputs_after_the_kmq_file(folder, tmp_path) -> None
     batch.encode([folder], out_dir=kmqs, colors=8, workers=1)
     results = batch.decode([kmqs], workers=1)
     assert all(r.ok and r.target == r.source + ".png" for r in results)
+
+
+# --- animated inputs ---------------------------------------------------------------------------
+
+
+def _rgb_animation(path: Path, frames: int = 4) -> list[np.ndarray]:
+    """An APNG of smooth RGB frames (more colours than any palette): it is quantised."""
+    y, x = np.mgrid[0:24, 0:32]
+    arrays = [
+        np.stack([(x * 8 + t * 9) % 256, y * 10, (x + y) * 4 + t], axis=2).astype(np.uint8)
+        for t in range(frames)
+    ]
+    images = [Image.fromarray(a) for a in arrays]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=50, loop=0)
+    return arrays
+
+
+def test_a_quantised_animation_reports_its_psnr_over_every_frame(tmp_path) -> None:
+    source = tmp_path / "clip.png"
+    arrays = _rgb_animation(source)
+    [result] = batch.encode([source], out_dir=tmp_path / "out", colors=8, workers=1)
+    assert result.status == "ok" and result.frames == 4, result.message
+    anim = kmcodec.read_animation(Path(result.target).read_bytes())
+    err = sum(
+        float(((anim.frame(n)[..., :3].astype(int) - a) ** 2).sum()) for n, a in enumerate(arrays)
+    )
+    count = sum(a[..., 0].size * 4 for a in arrays)  # RGBA, the alpha channel exact
+    assert result.psnr == pytest.approx(10 * np.log10(255.0**2 * count / err), abs=1e-9)
+
+
+def test_a_gif_kept_exactly_reports_an_infinite_psnr(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 5, (10, 14), dtype=np.uint8) * 50) for _ in range(3)]
+    images[0].save(tmp_path / "a.gif", save_all=True, append_images=images[1:], duration=70)
+    [result] = batch.encode([tmp_path / "a.gif"], out_dir=tmp_path / "out", workers=1)
+    assert result.status == "ok" and result.frames == 3 and result.psnr == float("inf")
+
+
+def test_an_animation_whose_later_frame_is_damaged_is_unreadable_and_nothing_is_written(
+    tmp_path,
+) -> None:
+    rng = np.random.default_rng(4)
+    images = [Image.fromarray(rng.integers(0, 250, (40, 40), dtype=np.uint8)) for _ in range(4)]
+    images[0].save(tmp_path / "a.gif", save_all=True, append_images=images[1:], duration=70)
+    data = (tmp_path / "a.gif").read_bytes()
+    (tmp_path / "a.gif").write_bytes(data[: len(data) * 3 // 4])  # ends inside frame 2 or 3
+    [result] = batch.encode([tmp_path / "a.gif"], out_dir=tmp_path / "out", workers=1)
+    assert result.status == "unreadable" and "cannot read image" in result.message
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

@@ -309,7 +309,7 @@ def parse_frame(data: bytes | memoryview, canvas: tuple[int, int], colors: int) 
             bits = np.unpackbits(
                 np.frombuffer(view[pos : pos + table], np.uint8), bitorder="little"
             )
-            mapping = tuple(int(i) for i in np.flatnonzero(bits))
+            mapping = tuple(np.flatnonzero(bits).tolist())
             if len(mapping) != size:
                 msg = f"layer {n}'s bitset has {len(mapping)} entries, map_size says {size}"
                 raise CorruptError(msg)

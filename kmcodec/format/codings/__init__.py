@@ -113,7 +113,7 @@ def check_start(prefix: bytes | memoryview, stream_size: int, header: Header) ->
 START_BYTES = rows.zstd_frame.FRAME_HEADER_MAX
 
 
-def decode(stream: bytes | memoryview, header: Header) -> IndexPlane:
+def decode(stream: bytes | memoryview, header: Header, *, check_indices: bool = True) -> IndexPlane:
     """Decode and check a file's index stream, whatever its coding.
 
     Parameters
@@ -122,6 +122,10 @@ def decode(stream: bytes | memoryview, header: Header) -> IndexPlane:
         Exactly the file's index stream.
     header : kmcodec.format.layout.Header
         The file's header (its fields already checked).
+    check_indices : bool, default=True
+        False leaves coding 0's check that every index is below K to the caller, who makes it
+        as it uses them (an animation layer's paint does; codings 1 and 2 check as they decode,
+        at no cost, whatever this says).
 
     Returns
     -------
@@ -139,7 +143,7 @@ def decode(stream: bytes | memoryview, header: Header) -> IndexPlane:
     if h.coding == Coding.CONTEXT:
         plane = context.decode(stream, h.width, h.height, h.colors)
         return IndexPlane(plane, h.width, h.height, 8)
-    packed = rows.decode(stream, h.width, h.height, h.index_bits, h.colors)
+    packed = rows.decode(stream, h.width, h.height, h.index_bits, h.colors, check_indices)
     return IndexPlane(packed, h.width, h.height, h.index_bits)
 
 

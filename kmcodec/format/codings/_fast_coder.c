@@ -1284,21 +1284,26 @@ static PyObject *py_decode_pair(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLong(rc);
 }
 
-/* paint(canvas, canvas_width, canvas_height, item, plane, x, y, w, h, lut, delta) -> 0 or -1:
-   an animation layer's symbols (spec section 2.8.2) onto a canvas of uint8 (item 1) or uint16
-   (item 2) palette indices: canvas[y + j][x + i] = lut[s], or kept where delta and s == 0.
-   lut holds uint16 entries; -1 if a symbol has none (the coding's own check makes that
-   impossible). Not coding 2's, but the one loop over pixels an animation's reader has. */
+/* paint(canvas, canvas_width, canvas_height, item, plane, bits, x, y, w, h, lut, delta) -> 0 or
+   -1: an animation layer's symbols (spec section 2.8.2) onto a canvas of uint8 (item 1) or
+   uint16 (item 2) palette indices: canvas[y + j][x + i] = lut[s], or kept where delta and
+   s == 0. The plane is h rows of w symbols packed at `bits` (1, 2, 4 or 8) bits a symbol, the
+   first in a byte's high bits, each row starting on a byte (coding 0's rows, unpacked here
+   rather than by numpy's passes; coding 1's and 2's planes at 8). lut holds uint16 entries;
+   -1, with nothing painted, if a symbol has none. Not coding 2's, but the one loop over
+   pixels an animation's reader has. */
 static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer canvas, plane, lut;
-    int cw, ch, item, x, y, w, h, delta;
-    if (!PyArg_ParseTuple(args, "w*iiiy*iiiiy*i", &canvas, &cw, &ch, &item, &plane, &x, &y, &w,
-                          &h, &lut, &delta))
+    int cw, ch, item, bits, x, y, w, h, delta;
+    if (!PyArg_ParseTuple(args, "w*iiiy*iiiiiy*i", &canvas, &cw, &ch, &item, &plane, &bits, &x,
+                          &y, &w, &h, &lut, &delta))
         return NULL;
     int ok = (item == 1 || item == 2) && cw > 0 && ch > 0 && w > 0 && h > 0 && x >= 0 &&
              y >= 0 && (int64_t)x + w <= cw && (int64_t)y + h <= ch &&
-             canvas.len == (Py_ssize_t)cw * ch * item && plane.len == (Py_ssize_t)w * h &&
-             lut.len % 2 == 0 && lut.len > 0;
+             canvas.len == (Py_ssize_t)cw * ch * item &&
+             (bits == 1 || bits == 2 || bits == 4 || bits == 8) &&
+             plane.len == (Py_ssize_t)h * (((Py_ssize_t)w * bits + 7) / 8) && lut.len % 2 == 0 &&
+             lut.len > 0;
     if (!ok) {
         PyBuffer_Release(&canvas);
         PyBuffer_Release(&plane);
@@ -1306,11 +1311,50 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "the layer does not fit the canvas");
         return NULL;
     }
-    const uint8_t *sym = (const uint8_t *)plane.buf;
+    uint8_t *unpacked = NULL;
+    if (bits != 8) {
+        unpacked = (uint8_t *)PyMem_RawMalloc((size_t)w * h);
+        if (!unpacked) {
+            PyBuffer_Release(&canvas);
+            PyBuffer_Release(&plane);
+            PyBuffer_Release(&lut);
+            return PyErr_NoMemory();
+        }
+    }
     const uint16_t *map = (const uint16_t *)lut.buf;
     const int n = (int)(lut.len / 2);
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
+    const uint8_t *sym = (const uint8_t *)plane.buf;
+    if (unpacked) {
+        /* each byte to its 8 / bits symbols, high bits first, by a table of 256 x 8 */
+        const int per = 8 / bits;
+        const size_t stride = ((size_t)w * bits + 7) / 8;
+        uint8_t table[256][8];
+        for (int v = 0; v < 256; v++)
+            for (int k = 0; k < per; k++)
+                table[v][k] = (uint8_t)((v >> (8 - bits * (k + 1))) & ((1 << bits) - 1));
+/* whole bytes of a row (a copy of a constant size: one store a byte), then the last part */
+#define UNPACK_ROW(PER)                                                                    \
+    for (; i + (PER) <= w; i += (PER), b++) memcpy(out + i, table[in[b]], (PER));
+        for (int j = 0; j < h; j++) {
+            const uint8_t *in = sym + (size_t)j * stride;
+            uint8_t *out = unpacked + (size_t)j * w;
+            int i = 0;
+            size_t b = 0;
+            if (per == 8) {
+                UNPACK_ROW(8)
+            } else if (per == 4) {
+                UNPACK_ROW(4)
+            } else {
+                UNPACK_ROW(2)
+            }
+            for (int k = 0; i < w; i++, k++) out[i] = table[in[b]][k];
+        }
+#undef UNPACK_ROW
+        sym = unpacked;
+    }
+    const Py_ssize_t count = (Py_ssize_t)w * h;
     uint16_t full[256] = {0}; /* every symbol has an entry: no test in the loops */
     uint8_t full8[256];
     for (int s = 0; s < 256; s++) {
@@ -1320,7 +1364,7 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     /* the largest symbol first (a loop the compiler vectorises), then the paint without
      * branches on the symbols (a DELTA layer's zeros and changes are mixed as the picture is) */
     uint8_t top = 0;
-    for (Py_ssize_t i = 0; i < plane.len; i++) top = sym[i] > top ? sym[i] : top;
+    for (Py_ssize_t i = 0; i < count; i++) top = sym[i] > top ? sym[i] : top;
     unsigned bad = top >= (unsigned)n;
     for (int j = 0; j < h && !bad; j++) {
         const uint8_t *row = sym + (size_t)j * w;
@@ -1382,6 +1426,7 @@ static PyObject *py_paint(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     if (bad) rc = -1;
     Py_END_ALLOW_THREADS
+    PyMem_RawFree(unpacked);
     PyBuffer_Release(&canvas);
     PyBuffer_Release(&plane);
     PyBuffer_Release(&lut);
@@ -1566,7 +1611,7 @@ static PyMethodDef methods[] = {
      "shift_votes(before, after, width, height, item, x0, y0, x1, y1, axis, repeats) -> (d, "
      "votes) or None"},
     {"paint", py_paint, METH_VARARGS,
-     "paint(canvas, width, height, item, plane, x, y, w, h, lut, delta) -> 0 or -1"},
+     "paint(canvas, width, height, item, plane, bits, x, y, w, h, lut, delta) -> 0 or -1"},
     {NULL, NULL, 0, NULL},
 };
 

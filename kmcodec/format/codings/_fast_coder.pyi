@@ -33,6 +33,7 @@ def paint(
     height: int,
     item: int,
     plane: object,
+    bits: int,
     x: int,
     y: int,
     w: int,

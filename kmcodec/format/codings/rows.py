@@ -74,9 +74,15 @@ def check_start(prefix: bytes | memoryview, unpacked_size: int) -> None:
 
 
 def decode(
-    stream: bytes | memoryview, width: int, height: int, index_bits: int, colors: int
+    stream: bytes | memoryview,
+    width: int,
+    height: int,
+    index_bits: int,
+    colors: int,
+    check_indices: bool = True,
 ) -> bytes:
-    """Decompress and check a coding-0 stream; return its packed rows.
+    """Decompress and check a coding-0 stream; return its packed rows. With ``check_indices``
+    False, the caller checks that every index is below ``colors``.
 
     Raises
     ------
@@ -85,7 +91,7 @@ def decode(
         checksum), or an index >= ``colors`` (:class:`~kmcodec.errors.IndexRangeError`).
     """
     rows = zstd_frame.decompress(stream, height * bitpack.row_bytes(width, index_bits))
-    if not bitpack.indices_below(rows, width, height, index_bits, colors):
+    if check_indices and not bitpack.indices_below(rows, width, height, index_bits, colors):
         msg = f"a palette index is out of range for {colors} colours"
         raise IndexRangeError(msg)
     return rows
