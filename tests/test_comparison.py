@@ -234,3 +234,12 @@ def test_an_html_report_that_cannot_be_made_fails_the_command(
     args = ["compare", str(folder / "a.png"), "--colors", "2", "--no-plots", "--html"]
     assert cli.main([*args, "--out", str(tmp_path / "o")]) == 1
     assert "no HTML report" in capsys.readouterr().err
+
+
+def test_timed_jobs_run_in_turn_and_each_keeps_its_best() -> None:
+    from kmcodec.comparison.animation import best_in_turn
+
+    calls: list[str] = []
+    best = best_in_turn({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 3
+    assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())

@@ -4,9 +4,9 @@ Used by ``kmq compare`` for inputs of several frames and by ``tools/bench_anim.p
 ``.kmq`` file made is decoded and compared frame by frame with what Pillow composites from the
 input (``exact``); the peers run where installed (``apt-get install gifsicle webp``) and are
 left out otherwise. Sizes are of the files written; opening times are the best of ``repeat``
-runs in this process; encoding times the best of up to 3, both for .kmq (opening the input with
+runs in this process, encoding times the best of up to 3, for .kmq (opening the input with
 Pillow and ``im.save(f, "KMQ", save_all=True)``: its frames read as they are encoded) and for
-gifsicle.
+gifsicle; the runs compared are taken in turn (:func:`best_in_turn`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PEERS", "composited", "measure_animation", "open_every_frame", "save_all"]
+__all__ = [
+    "PEERS",
+    "best_in_turn",
+    "composited",
+    "measure_animation",
+    "open_every_frame",
+    "save_all",
+]
 
 #: The peers measured, by the command that must be on PATH.
 PEERS = ("gifsicle", "gif2webp")
@@ -63,13 +71,17 @@ def save_all(path: Path) -> bytes:
     return out.getvalue()
 
 
-def _best(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
+def best_in_turn(jobs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """The best of ``repeat`` runs of each job, in seconds, the jobs taken in turn (one run of
+    each, then the next round), so that a slow spell of a shared machine falls on all of
+    them rather than on one: their ratios are steadier than those of runs taken job by job."""
+    best = dict.fromkeys(jobs, float("inf"))
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for name, fn in jobs.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
 
 
 def _run(cmd: list[str]) -> float:
@@ -102,10 +114,6 @@ def measure_animation(
 
     out.mkdir(parents=True, exist_ok=True)
     row: dict[str, Any] = {"file": source.name, "gif": source.stat().st_size}
-    # timed as a Pillow user (and `kmq encode`) runs it: open the file, every frame read and
-    # encoded as it is composited; best of up to 3 runs, as gifsicle's below
-    runs = max(1, min(repeat, 3))
-    row["encode_s"] = _best(lambda: save_all(source), runs)
     kmq = save_all(source)
     frames, durations, loop = composited(source)
     row["frames"] = len(frames)
@@ -117,22 +125,31 @@ def measure_animation(
     row["exact"] = anim.n_frames == len(frames) and all(
         np.array_equal(_rgba(anim.frame(n)), f) for n, f in enumerate(frames)
     )
+    del frames, anim
     kmq_path = out / f"{source.stem}.kmq"
     kmq_path.write_bytes(kmq)
-    row["open_kmq_s"] = _best(lambda: open_every_frame(kmq_path), repeat)
-    row["open_gif_s"] = _best(lambda: open_every_frame(source), repeat)
+    # encoding timed as a Pillow user (and `kmq encode`) runs it: open the file, every frame
+    # read and encoded as it is composited; best of up to 3 runs, taken in turn with gifsicle's
+    encoders: dict[str, Callable[[], Any]] = {"encode_s": lambda: save_all(source)}
+    openers: dict[str, Callable[[], Any]] = {
+        "open_kmq_s": lambda: open_every_frame(kmq_path),
+        "open_gif_s": lambda: open_every_frame(source),
+    }
     if shutil.which("gifsicle"):
         o3 = out / f"{source.stem}.O3.gif"
         cmd = ["gifsicle", "-O3", str(source), "-o", str(o3)]
-        row["gifsicle_s"] = min(_run(cmd) for _ in range(runs))
+        encoders["gifsicle_s"] = partial(_run, cmd)
+        _run(cmd)
         row["gifsicle"] = o3.stat().st_size
     if shutil.which("gif2webp") and source.suffix.lower() == ".gif":
         webp = out / f"{source.stem}.webp"
         row["webp_s"] = _run(["gif2webp", "-m", "6", "-q", "100", str(source), "-o", str(webp)])
         row["webp"] = webp.stat().st_size
-        row["open_webp_s"] = _best(lambda: open_every_frame(webp), repeat)
+        openers["open_webp_s"] = lambda: open_every_frame(webp)
         if min_size:
             small = out / f"{source.stem}.min.webp"
             _run(["gif2webp", "-min_size", "-m", "6", "-q", "100", str(source), "-o", str(small)])
             row["webp_min"] = small.stat().st_size
+    row.update(best_in_turn(encoders, max(1, min(repeat, 3))))
+    row.update(best_in_turn(openers, repeat))
     return row
