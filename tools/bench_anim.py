@@ -13,9 +13,10 @@ clip with a palette per frame, saved as GIFs by Pillow; see :func:`made_animatio
   (``gif2webp -m 6 -q 100``; with ``--min-size`` also ``-min_size``, which can take minutes).
   Every .kmq file is decoded and each frame compared with the source's: ``exact`` says so;
 - **opening**: ``Image.open`` and every frame loaded through ``ImageSequence`` for the .kmq
-  file, the animated WebP and the GIF itself (best of ``--repeat`` runs);
-- **encoding**: the .kmq encoder's time (reading the GIF's frames included, in this process)
-  against ``gifsicle -O3``'s.
+  file, the animated WebP and the GIF itself (best of ``--repeat`` runs, taken in turn);
+- **encoding**: the .kmq encoder's time as a Pillow user runs it (the GIF opened and
+  ``im.save(f, "KMQ", save_all=True)``, its frames read as they are encoded, in this process)
+  against ``gifsicle -O3``'s, best of up to 3 runs of each, taken in turn.
 
 Then, quantised from RGB animations (a rendered, anti-aliased chart and a pan over a photo of
 the Kodak set or of ``samples/``), at 64 and 256 colours: .kmq against ffmpeg's
@@ -329,7 +330,11 @@ def _measure(args: argparse.Namespace, report: Report) -> int:
         rows = [
             measure_animation(g, work, repeat=args.repeat, min_size=args.min_size) for g in gifs
         ]
-        print(f"lossless, {len(rows)} animations (times: best of {args.repeat}, one process)")
+        enc = min(args.repeat, 3)
+        print(
+            f"lossless, {len(rows)} animations (one process; opening: best of {args.repeat},"
+            f" encoding: best of {enc}, runs taken in turn)"
+        )
         summary = print_lossless(rows)
         quantised: list[dict] = []
         if not args.no_quantised:
