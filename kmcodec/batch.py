@@ -376,25 +376,27 @@ def _encode_animation_file(
 
     durations: list[int] = []  # filled as the frames are read, used after the last
     try:
-        with opened() as im:
-            loop = im.info.get("loop")
-            opts = dict(codec.options_with_metadata(im, options))
-            colors = opts.pop("colors", None)
+        im = opened()
+    except Exception as exc:  # Pillow raises many kinds for a file it cannot open
+        result.status, result.message = "unreadable", f"cannot read image: {exc}"
+        return result, None
+    with im:
+        loop = im.info.get("loop")
+        opts = dict(codec.options_with_metadata(im, options))
+        colors = opts.pop("colors", None)
+        try:
             encoded = encode_animation(
                 _source_frames(im, durations), durations, loop, colors, **opts
             )
-    except _UnreadableFrameError as exc:
-        result.status, result.message = "unreadable", f"cannot read image: {exc}"
-        return result, None
-    except QualityError as exc:
-        result.status, result.message = "quality", str(exc)
-        return result, None
-    except (ValueError, TypeError, KmqError, MemoryError) as exc:
-        result.status, result.message = "failed", str(exc)
-        return result, None
-    except Exception as exc:  # Pillow's own, opening the file
-        result.status, result.message = "unreadable", f"cannot read image: {exc}"
-        return result, None
+        except _UnreadableFrameError as exc:
+            result.status, result.message = "unreadable", f"cannot read image: {exc}"
+            return result, None
+        except QualityError as exc:
+            result.status, result.message = "quality", str(exc)
+            return result, None
+        except (ValueError, TypeError, KmqError, MemoryError) as exc:
+            result.status, result.message = "failed", str(exc)
+            return result, None
     anim = read_animation(encoded, max_pixels=None)
     result.colors, result.bytes_out, result.frames = (
         anim.header.colors,
