@@ -818,6 +818,17 @@ class Animation:
             return np.ascontiguousarray(rgba[..., : self.palette.shape[1]])
         return self.palette[self._reader.frame(n)]
 
+    def words(self, n: int) -> np.ndarray:
+        """Frame ``n`` as (height, width) uint32 words, each pixel's R, G, B, A bytes in memory
+        order (A = 255 for an RGB palette): a view, valid until another frame is asked for.
+        Viewed as ``">u4"``, a pixel is ``R << 24 | G << 16 | B << 8 | A``; no copy a frame,
+        where :meth:`frame` makes one."""
+        if isinstance(self._reader, AnimationReader):
+            return self._reader.pixels(n)
+        rgba = np.full((len(self.palette), 4), 255, np.uint8)
+        rgba[:, : self.palette.shape[1]] = self.palette
+        return rgba.view(np.uint32).ravel()[self._reader.frame(n)]
+
     def __iter__(self) -> Iterator[np.ndarray]:
         """The frames' pixels in order."""
         return (self.frame(n) for n in range(self.n_frames))

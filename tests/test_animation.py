@@ -557,3 +557,15 @@ def test_a_frame_of_any_mode_gives_the_codes_of_its_rgba_pixels(mode) -> None:
     assert encode_animation([im, im.rotate(180)]) == encode_animation(
         [np.asarray(im.convert("RGBA")), np.asarray(im.rotate(180).convert("RGBA"))]
     )
+
+
+def test_a_frame_s_words_hold_its_rgba_bytes_for_animations_and_still_files() -> None:
+    frames = _sprite_frames(n=3)
+    still = kmcodec.encode(frames[0], 16)
+    for anim in (read_animation(encode_animation(frames)), read_animation(still)):
+        for n in range(anim.n_frames):
+            rgb = anim.frame(n)
+            rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+            words = anim.words(n)
+            assert words.dtype == np.uint32 and words.shape == rgb.shape[:2]
+            np.testing.assert_array_equal(words.view(np.uint8).reshape(rgba.shape), rgba)
