@@ -290,12 +290,10 @@ def encode_file(
         im = open_image(data if data is not None else source, frame)
     except AnimatedInputError as exc:
         if frame is not None:  # a frame out of range
-            result.status, result.message = "animated", str(exc)
-            return result, None
+            return _stopped(result, "animated", str(exc))
         return _encode_animation_file(result, data, source, target, options, skip_if_larger, t0)
     except Exception as exc:
-        result.status, result.message = "unreadable", f"cannot read image: {exc}"
-        return result, None
+        return _stopped(result, "unreadable", f"cannot read image: {exc}")
     try:
         # The pixels and metadata out of Pillow's image, then the image closed: it is 4 bytes
         # a pixel that the quantiser's peak need not carry.
@@ -307,11 +305,9 @@ def encode_file(
         del pixels
         encoded = q.encode()
     except QualityError as exc:
-        result.status, result.message = "quality", str(exc)
-        return result, None
+        return _stopped(result, "quality", str(exc))
     except (ValueError, TypeError, KmqError, MemoryError) as exc:
-        result.status, result.message = "failed", str(exc)
-        return result, None
+        return _stopped(result, "failed", str(exc))
     result.colors, result.psnr, result.bytes_out = q.colors, q.psnr, len(encoded)
     return _finish(result, encoded, target, skip_if_larger, t0)
 
@@ -330,6 +326,12 @@ def _finish(
         return result, None
     result.seconds = time.perf_counter() - t0
     return result, encoded
+
+
+def _stopped(result: FileResult, status: str, message: str) -> tuple[FileResult, None]:
+    """``result`` marked with ``status`` and ``message``, and no output."""
+    result.status, result.message = status, message
+    return result, None
 
 
 class _UnreadableFrameError(Exception):
@@ -378,8 +380,7 @@ def _encode_animation_file(
     try:
         im = opened()
     except Exception as exc:  # Pillow raises many kinds for a file it cannot open
-        result.status, result.message = "unreadable", f"cannot read image: {exc}"
-        return result, None
+        return _stopped(result, "unreadable", f"cannot read image: {exc}")
     with im:
         loop = im.info.get("loop")
         opts = dict(codec.options_with_metadata(im, options))
@@ -389,14 +390,11 @@ def _encode_animation_file(
                 _source_frames(im, durations), durations, loop, colors, **opts
             )
         except _UnreadableFrameError as exc:
-            result.status, result.message = "unreadable", f"cannot read image: {exc}"
-            return result, None
+            return _stopped(result, "unreadable", f"cannot read image: {exc}")
         except QualityError as exc:
-            result.status, result.message = "quality", str(exc)
-            return result, None
+            return _stopped(result, "quality", str(exc))
         except (ValueError, TypeError, KmqError, MemoryError) as exc:
-            result.status, result.message = "failed", str(exc)
-            return result, None
+            return _stopped(result, "failed", str(exc))
     anim = read_animation(encoded, max_pixels=None)
     result.colors, result.bytes_out, result.frames = (
         anim.header.colors,
@@ -407,8 +405,7 @@ def _encode_animation_file(
         with opened() as im:
             result.psnr = _animation_psnr(_source_frames(im), anim)
     except _UnreadableFrameError as exc:  # pragma: no cover - it was read a moment ago
-        result.status, result.message = "unreadable", f"cannot read image: {exc}"
-        return result, None
+        return _stopped(result, "unreadable", f"cannot read image: {exc}")
     return _finish(result, encoded, target, skip_if_larger, t0)
 
 
@@ -500,17 +497,14 @@ def decode_file(
             return _decode_animation_file(result, data, target, max_pixels, format, t0)
         image = codec.read(data, max_pixels=max_pixels)
     except OSError as exc:
-        result.status, result.message = "unreadable", f"cannot read: {_reason(exc)}"
-        return result, None
+        return _stopped(result, "unreadable", f"cannot read: {_reason(exc)}")
     except KmqError as exc:
-        result.status, result.message = "failed", str(exc)
-        return result, None
+        return _stopped(result, "failed", str(exc))
     shown = target or "standard output"
     try:
         encoded = to_image_file(image, target, format)
     except (OSError, ValueError, KeyError) as exc:
-        result.status, result.message = "failed", f"cannot make {shown}: {exc}"
-        return result, None
+        return _stopped(result, "failed", f"cannot make {shown}: {exc}")
     if target is not None and not _wrote(result, target, encoded):
         return result, None
     result.colors, result.bytes_out = image.header.colors, len(encoded)
@@ -541,11 +535,9 @@ def _decode_animation_file(
         anim = read_animation(data, max_pixels=max_pixels)
         encoded = to_animation_file(anim, target, format)
     except KmqError as exc:
-        result.status, result.message = "failed", str(exc)
-        return result, None
+        return _stopped(result, "failed", str(exc))
     except (OSError, ValueError, KeyError) as exc:
-        result.status, result.message = "failed", f"cannot make {shown}: {exc}"
-        return result, None
+        return _stopped(result, "failed", f"cannot make {shown}: {exc}")
     if target is not None and not _wrote(result, target, encoded):
         return result, None
     result.colors, result.bytes_out, result.frames = anim.header.colors, len(encoded), anim.n_frames
