@@ -673,6 +673,14 @@ def apply_layer(canvas: np.ndarray, la: fmt.Layer) -> None:
         raise IndexRangeError(msg)
 
 
+def _palette_words(palette: np.ndarray) -> np.ndarray:
+    """A palette of (K, 3) or (K, 4) bytes as K uint32 words of R, G, B, A in memory order
+    (A = 255 for an RGB palette)."""
+    rgba = np.full((len(palette), 4), 255, np.uint8)
+    rgba[:, : palette.shape[1]] = palette
+    return rgba.view(np.uint32).ravel()
+
+
 class AnimationReader:
     """Decode an animated file's frames one at a time, in any order.
 
@@ -698,9 +706,7 @@ class AnimationReader:
             self.table = fmt.parse_table(start, h.stream_size)  # raises the error that says why
         self.table = fmt.parse_table(read_at(0, size), h.stream_size)
         self.palette = np.frombuffer(head.palette, np.uint8).reshape(h.colors, h.channels)
-        rgba = np.full((h.colors, 4), 255, np.uint8)
-        rgba[:, : h.channels] = self.palette
-        self._words = rgba.view(np.uint32).ravel()
+        self._words = _palette_words(self.palette)
         self._canvas = np.zeros((h.height, h.width), np.uint8 if h.colors <= 256 else np.uint16)
         self._at = -1
         self._pixels: np.ndarray | None = None  # the canvas's colours, kept by :meth:`pixels`
@@ -825,9 +831,7 @@ class Animation:
         where :meth:`frame` makes one."""
         if isinstance(self._reader, AnimationReader):
             return self._reader.pixels(n)
-        rgba = np.full((len(self.palette), 4), 255, np.uint8)
-        rgba[:, : self.palette.shape[1]] = self.palette
-        return rgba.view(np.uint32).ravel()[self._reader.frame(n)]
+        return _palette_words(self.palette)[self._reader.frame(n)]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The frames' pixels in order."""
