@@ -573,7 +573,9 @@ def encode_animation(
             elif codes.shape != shape:
                 want, got = shape, codes.shape
                 msg = (
-                    f"every frame must be {want[1]}x{want[0]} like the first, got {got[1]}x{got[0]}"
+                    f"every frame must be {want[1]}x{want[0]} like the first, got "
+                    f"{got[1]}x{got[0]} in frame {n} (Pillow grows a GIF's canvas where a frame "
+                    "reaches outside it; gif2webp refuses such a GIF too)"
                 )
                 raise ValueError(msg)
             yield codes
@@ -821,7 +823,7 @@ class Animation:
         if isinstance(self._reader, AnimationReader):
             words = self._reader.pixels(n)
             rgba = words.view(np.uint8).reshape(*words.shape, 4)
-            return np.ascontiguousarray(rgba[..., : self.palette.shape[1]])
+            return np.array(rgba[..., : self.palette.shape[1]])  # a copy, RGBA's too
         return self.palette[self._reader.frame(n)]
 
     def words(self, n: int) -> np.ndarray:

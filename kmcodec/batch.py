@@ -652,7 +652,11 @@ def to_animation_file(anim: Any, target: str | None, format: str | None = None) 
     if anim.loop is not None or fmt == "WEBP":
         save["loop"] = anim.loop or 0
     if fmt == "GIF":
-        save.update(optimize=False, disposal=1)
+        # A GIF frame leaves the pixels it does not paint as they were (disposal 1), so a pixel
+        # that turns transparent needs the frame before it cleared (disposal 2). Cleared after
+        # every frame, each is drawn over a wholly transparent canvas: exact, if larger.
+        clear = alpha is not None and _turns_transparent(frames, alpha == 0)
+        save.update(optimize=False, disposal=2 if clear else 1)
         if alpha is not None and (alpha == 0).any():
             save["transparency"] = int((alpha == 0).argmax())
     buf = io.BytesIO()
@@ -666,6 +670,20 @@ def to_animation_file(anim: Any, target: str | None, format: str | None = None) 
         buf = io.BytesIO()
         frames[0].save(buf, format=fmt, bits=8, **save)
     return buf.getvalue()
+
+
+def _turns_transparent(frames: list[Any], clear: Any) -> bool:
+    """Whether a pixel opaque in one palette frame is transparent in the next (``clear``:
+    which palette entries are transparent)."""
+    import numpy as np
+
+    shown = None
+    for frame in frames:
+        now = clear[np.asarray(frame)]
+        if shown is not None and (now & shown).any():
+            return True
+        shown = ~now
+    return False
 
 
 def np_isin_01(alpha: Any) -> bool:

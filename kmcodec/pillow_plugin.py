@@ -422,6 +422,7 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         # that no more than one frame is held whole.
         for source in (im, *append):
             for frame in ImageSequence.Iterator(source):
+                frame.load()  # WebP sets a frame's info["duration"] as it loads the frame
                 durations.append(frame.info.get("duration", 0))
                 yield frame
 

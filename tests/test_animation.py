@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageSequence
+from PIL import Image, ImageSequence, features
 
 import kmcodec
 from kmcodec.animation import AnimationReader, encode_animation, read_animation
@@ -306,6 +306,61 @@ def test_an_animated_gif_saved_with_save_all_keeps_every_frame_exactly() -> None
             np.testing.assert_array_equal(
                 np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
             )
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_save_all_keeps_each_frames_duration_from_gif_apng_and_webp(fmt: str) -> None:
+    if fmt == "WEBP" and not features.check_module("webp"):
+        pytest.skip("this Pillow has no WebP")
+    frames = [Image.fromarray(f) for f in _sprite_frames(n=4)]
+    src = io.BytesIO()
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    frames[0].save(
+        src,
+        fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=[30, 70, 60, 90],
+        loop=0,
+        **extra,
+    )
+    out = io.BytesIO()
+    with Image.open(src) as im:
+        im.save(out, "KMQ", save_all=True)
+    with Image.open(out) as im:
+        assert [f.info["duration"] for f in ImageSequence.Iterator(im)] == [30, 70, 60, 90]
+
+
+def test_a_gif_whose_frame_reaches_outside_its_canvas_is_refused_naming_the_frame() -> None:
+    # Pillow grows the canvas at such a frame (8x8 to 12x12 here); one canvas cannot hold both
+    a = Image.new("P", (8, 8), 1)
+    a.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0])
+    b = a.copy()
+    b.paste(2, (0, 0, 8, 8))
+    buf = io.BytesIO()
+    a.save(buf, "GIF", save_all=True, append_images=[b], optimize=False)
+    data = bytearray(buf.getvalue())
+    descriptor = b"\x2c\x00\x00\x00\x00\x08\x00\x08\x00"  # an 8x8 image at (0, 0)
+    second = data.index(descriptor, data.index(descriptor) + 1)
+    data[second + 1] = data[second + 3] = 4  # frame 1 at (4, 4)
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(bytes(data))) as im, pytest.raises(ValueError, match="in frame 1"):
+        im.save(out, "KMQ", save_all=True)
+    assert out.getvalue() == b""
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_frames_kept_from_an_animation_are_copies_not_views_of_its_canvas(alpha: bool) -> None:
+    frames = _sprite_frames(n=4)
+    if alpha:  # an RGBA palette: the frame is the reader's words exactly, no channel dropped
+        frames = [
+            np.dstack([f, np.where(f[..., :1] > 128, 255, 0).astype(np.uint8)]) for f in frames
+        ]
+    anim = read_animation(encode_animation(frames, duration=40))
+    kept = list(anim)
+    assert [k.shape[2] for k in kept] == [4 if alpha else 3] * 4
+    for got, want in zip(kept, frames, strict=True):
+        np.testing.assert_array_equal(_rgba(got), _rgba(want))
 
 
 def test_an_animation_of_more_than_256_colours_opens_as_rgb() -> None:

@@ -399,6 +399,31 @@ def test_an_animation_decodes_to_an_animated_file_with_every_frame(tmp_path, suf
             np.testing.assert_array_equal(np.asarray(im.convert("RGB")), want)
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_a_sprite_over_transparency_decodes_with_the_pixels_it_leaves_transparent_again(
+    tmp_path, suffix
+) -> None:
+    # (a GIF frame can only paint over the last one: the pixels a moving sprite leaves need
+    # the frame before cleared, or they keep its colour)
+    frames = []
+    for t in range(4):
+        rgba = np.zeros((16, 24, 4), np.uint8)
+        rgba[0, 0] = rgba[-1, -1] = (0, 0, 255, 255)  # corners: WebP keeps the whole canvas
+        rgba[4:12, 2 + 4 * t : 10 + 4 * t] = (255, 0, 0, 255)
+        frames.append(rgba)
+    (tmp_path / "a.kmq").write_bytes(kmcodec.encode_animation(frames, duration=50, loop=0))
+    out = tmp_path / f"out{suffix}"
+    result = kmq("decode", str(tmp_path / "a.kmq"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.n_frames == 4
+        for n, want in enumerate(frames):
+            im.seek(n)
+            got = np.asarray(im.convert("RGBA")).copy()
+            got[got[..., 3] == 0] = 0
+            np.testing.assert_array_equal(got, want)
+
+
 def test_an_animation_to_a_format_of_one_image_fails_and_names_the_ways_out(tmp_path) -> None:
     _animation(tmp_path / "anim.gif")
     assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
