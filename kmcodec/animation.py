@@ -224,11 +224,9 @@ def index_frames(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
 
 
 def _palette_of(frames: _Changes) -> tuple[np.ndarray, np.ndarray]:
-    """Every code of the animation, sorted, and as a palette (RGBA rows)."""
+    """Every code of the animation, sorted, and as a palette (RGBA rows; it may have more
+    than the :data:`MAX_ANIMATION_COLORS` a file holds)."""
     distinct = np.unique(np.concatenate(frames.distinct))
-    if len(distinct) > MAX_ANIMATION_COLORS:
-        msg = f"{len(distinct)} colours is more than the {MAX_ANIMATION_COLORS} of an animation"
-        raise LimitError(msg)
     palette = np.stack([(distinct >> s) & 0xFF for s in (24, 16, 8, 0)], axis=1).astype(np.uint8)
     return palette, distinct
 
@@ -539,8 +537,8 @@ def encode_animation(
         without one).
     colors : int, optional
         Without it the frames are kept exactly when the pixels each frame changes have at most
-        257 colours (any GIF: a local palette and a disposal's transparency; the animation as a
-        whole may have up to 65535), else they are quantised to 256 colours. With
+        257 colours (any GIF: a local palette and a disposal's transparency) and the animation
+        as a whole has at most 65535, else they are quantised to 256 colours. With
         it (1 to 65535), kept exactly when the whole animation has at most ``colors`` colours,
         else quantised to ``min(colors, 256)`` with one palette for every frame.
     **options
@@ -605,7 +603,7 @@ def encode_animation(
     planes: Iterable[np.ndarray] = ()
     if lossless:
         palette, distinct = _palette_of(changes)
-        lossless = colors is None or len(palette) <= colors
+        lossless = len(palette) <= (colors or MAX_ANIMATION_COLORS)
         planes = changes.planes(distinct)
     if not lossless:
         quant = {k: v for k, v in options.items() if _options.stage(k) == "quantize"}

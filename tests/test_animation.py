@@ -363,6 +363,17 @@ def test_frames_kept_from_an_animation_are_copies_not_views_of_its_canvas(alpha:
         np.testing.assert_array_equal(_rgba(got), _rgba(want))
 
 
+def test_gif_like_frames_of_more_colours_than_a_file_holds_are_quantised_not_refused() -> None:
+    # 257 frames of 256 colours each (a GIF building one picture of many colours, frame by
+    # frame): every frame fits a GIF palette, the whole does not fit the 65,535 of a file
+    codes = np.arange(257 * 256, dtype=np.uint32).reshape(257, 16, 16) * 97
+    frames = [
+        np.stack([(c >> s) & 0xFF for s in (16, 8, 0)], axis=2).astype(np.uint8) for c in codes
+    ]
+    anim = read_animation(encode_animation(frames, duration=10))
+    assert anim.n_frames == 257 and len(anim.palette) <= 256
+
+
 def test_an_animation_of_more_than_256_colours_opens_as_rgb() -> None:
     rng = np.random.default_rng(2)
     frames = [rng.integers(0, 256, (10, 40, 3), dtype=np.uint8) for _ in range(2)]
