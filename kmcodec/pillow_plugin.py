@@ -294,12 +294,13 @@ class KmqDecoder(ImageFile.PyDecoder):
 
 
 def _palette_of(im: Image.Image) -> np.ndarray:
-    """The palette of a "P" image as (K, 3) or (K, 4) entries, alpha from its transparency."""
-    rgb = np.frombuffer(bytes(im.getpalette("RGB") or b""), dtype=np.uint8).reshape(-1, 3)
+    """The palette of a "P" image as (K, 3) or (K, 4) entries, alpha from the palette itself
+    where it is RGBA (``Image.quantize`` of an RGBA image) and from its transparency."""
+    rgba = np.frombuffer(bytes(im.getpalette("RGBA") or b""), dtype=np.uint8).reshape(-1, 4)
+    rgb, alpha = rgba[:, :3], rgba[:, 3].copy()  # alpha 255 unless the palette holds one
     transparency = im.info.get("transparency")
     if transparency is None:
-        return rgb
-    alpha = np.full(len(rgb), 255, dtype=np.uint8)
+        return rgba if (alpha != 255).any() else rgb
     if isinstance(transparency, int):
         if transparency < len(alpha):
             alpha[transparency] = 0

@@ -120,6 +120,26 @@ def test_palette_transparency_round_trips(tmp_path, transparency) -> None:
             assert im.info["transparency"] == transparency
 
 
+@pytest.mark.parametrize("colors", [None, 4])
+def test_a_palette_that_holds_its_own_alpha_keeps_it(tmp_path, colors) -> None:
+    # Image.quantize of an RGBA image (and DDS) gives "P" with an RGBA palette and no
+    # info["transparency"]; as it is (None), and quantised again to fewer colours (4)
+    p = Image.new("P", (32, 32))
+    p.putpalette(
+        bytes(v for i in range(32) for v in (8 * i, 255 - 8 * i, 7 * i, 40 * (i % 7))), "RGBA"
+    )
+    p.putdata(list(range(32)) * 32)
+    path = tmp_path / "a.kmq"
+    p.save(path, **({} if colors is None else {"colors": colors}))
+    want = np.asarray(p.convert("RGBA"))
+    with Image.open(path) as im:
+        got = np.asarray(im.convert("RGBA"))
+    if colors is None:
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert (got[..., 3] < 255).mean() > 0.5  # 6 of every 7 entries are translucent
+
+
 def test_rgba_file_opens_as_p_with_transparency(tmp_path, photo) -> None:
     rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
     rgba[:20, :, 3] = 0

@@ -39,7 +39,11 @@ def _from_pil(image: Any, max_pixels: int | None) -> np.ndarray:
         raise ValueError(msg)
     width, height = image.size
     check_size(width, height, max_pixels)
-    has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
+    has_alpha = (
+        mode in ("LA", "La", "PA", "RGBA", "RGBa")
+        or "transparency" in image.info
+        or _palette_has_alpha(image)
+    )
     target = "RGBA" if has_alpha else "RGB"
     width, height = image.size
     image.load()
@@ -55,6 +59,12 @@ def _from_pil(image: Any, max_pixels: int | None) -> np.ndarray:
             strip = strip.convert(target)
         out[top : top + step] = np.asarray(strip, dtype=np.uint8)
     return out
+
+
+def _palette_has_alpha(image: Any) -> bool:
+    """Whether a "P" image's palette is itself RGBA (``Image.quantize`` of an RGBA image,
+    DDS): its alpha is then in the palette, not in ``info["transparency"]``."""
+    return image.mode == "P" and getattr(image.palette, "mode", "RGB") == "RGBA"
 
 
 #: Bytes of Pillow's image per strip that :func:`_from_pil` converts.
