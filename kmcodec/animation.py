@@ -572,8 +572,8 @@ def encode_animation(
                 want, got = shape, codes.shape
                 msg = (
                     f"every frame must be {want[1]}x{want[0]} like the first, got "
-                    f"{got[1]}x{got[0]} in frame {n} (Pillow grows a GIF's canvas where a frame "
-                    "reaches outside it; gif2webp refuses such a GIF too)"
+                    f"{got[1]}x{got[0]} in frame {n} (a TIFF's pages of different sizes, or a "
+                    "GIF frame outside its canvas, which Pillow grows; gif2webp refuses those)"
                 )
                 raise ValueError(msg)
             yield codes
