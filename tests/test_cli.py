@@ -713,6 +713,29 @@ def test_compare_measures_an_animation_against_its_peers(tmp_path) -> None:
         assert row["gifsicle"] == (out / "animations" / "anim.O3.gif").stat().st_size
 
 
+def test_compare_measures_an_apng_against_webp_without_gifsicle(tmp_path) -> None:
+    import json
+
+    from PIL import features
+
+    frames = [Image.fromarray(f) for f in _animation(tmp_path / "anim.gif", frames=3)]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:], duration=90)
+    result = kmq(
+        "compare",
+        str(tmp_path / "anim.png"),
+        "--out",
+        str(tmp_path / "c"),
+        "--json",
+        str(tmp_path / "r.json"),
+    )
+    assert result.returncode == 0, result.stderr  # gifsicle, which reads GIFs only, not run
+    (row,) = json.loads((tmp_path / "r.json").read_text())["animations"]
+    assert row["exact"] is True and row["frames"] == 3 and "gifsicle" not in row
+    if features.check_module("webp"):
+        with Image.open(tmp_path / "c" / "animations" / "anim.webp") as im:
+            assert im.n_frames == 3 and row["webp"] > 0
+
+
 # --- pngquant's spellings ---
 
 
