@@ -571,6 +571,9 @@ def _compare_animations(paths: list[str], args: argparse.Namespace) -> list[dict
             f"{r.get('gifsicle', '-'):>10}{r.get('webp', '-'):>10}{r['kmq']:>10}{r['kmq_c1']:>10}"
             f"{'yes' if r['exact'] else 'NO':>7}"
         )
+    for r in rows:
+        if r.get("peers_failed"):
+            print(f"({' and '.join(r['peers_failed'])} refused {r['file']}: not measured)")
     print(f"files in {Path(args.out) / 'animations'}/")
     return rows
 
@@ -595,7 +598,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if missing:
         print(f"kmq: cannot read {', '.join(missing)}", file=sys.stderr)
         return EXIT_READ
-    animations = _compare_animations([p for p in images if _frames_of(p) > 1], args)
+    try:
+        animations = _compare_animations([p for p in images if _frames_of(p) > 1], args)
+    except (OSError, SyntaxError, _bomb_error()) as exc:
+        print(f"kmq: cannot read an animation: {exc}", file=sys.stderr)
+        return EXIT_READ
+    except (ValueError, KmqError) as exc:
+        print(f"kmq: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     images = [p for p in images if _frames_of(p) <= 1]
     if not images:
         if args.json:

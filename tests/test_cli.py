@@ -713,6 +713,16 @@ def test_compare_measures_an_animation_against_its_peers(tmp_path) -> None:
         assert row["gifsicle"] == (out / "animations" / "anim.O3.gif").stat().st_size
 
 
+def test_compare_of_a_damaged_animation_says_it_cannot_read_it(tmp_path) -> None:
+    frames = [Image.fromarray(f) for f in _animation(tmp_path / "anim.gif", frames=3)]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:], duration=90)
+    data = (tmp_path / "anim.png").read_bytes()
+    (tmp_path / "anim.png").write_bytes(data[: len(data) - 60])  # inside the last frame
+    result = kmq("compare", str(tmp_path / "anim.png"), "--out", str(tmp_path / "c"))
+    assert result.returncode == 3, result.stderr
+    assert b"cannot read an animation" in result.stderr and b"Traceback" not in result.stderr
+
+
 def test_compare_measures_an_apng_against_webp_without_gifsicle(tmp_path) -> None:
     import json
 

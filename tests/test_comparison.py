@@ -243,3 +243,27 @@ def test_timed_jobs_run_in_turn_and_each_keeps_its_best() -> None:
     best = best_in_turn({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
     assert calls == ["a", "b"] * 3
     assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in for the tools")
+def test_an_animation_a_peer_refuses_is_measured_without_it(tmp_path, monkeypatch) -> None:
+    from kmcodec.comparison.animation import measure_animation
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("gifsicle", "gif2webp"):  # both installed, gif2webp refusing every file
+        (tools / name).write_text("#!/bin/sh\nexit 1\n" if name == "gif2webp" else _COPY_SH)
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    images = [Image.new("P", (8, 6), i) for i in range(3)]
+    for im in images:
+        im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255])
+    images[0].save(tmp_path / "a.gif", save_all=True, append_images=images[1:], duration=50)
+    row = measure_animation(tmp_path / "a.gif", tmp_path / "out", repeat=1)
+    assert row["exact"] and row["peers_failed"] == ["gif2webp"]
+    assert "webp" not in row and "open_webp_s" not in row
+    assert row["gifsicle"] == (tmp_path / "a.gif").stat().st_size
+
+
+# a stand-in gifsicle: "gifsicle -O3 IN -o OUT" copies IN to OUT
+_COPY_SH = '#!/bin/sh\ncp "$2" "$4"\n'

@@ -92,6 +92,21 @@ def _run(cmd: list[str]) -> float:
     )
 
 
+def _peer(
+    cmd: list[str], failed: list[str], row: dict[str, Any] | None = None, key: str = ""
+) -> bool:
+    """Run a peer's command once; its time into ``row[key]`` if asked. False, with the tool
+    named in ``failed``, if it refuses the file (gif2webp: a frame outside the canvas)."""
+    try:
+        t = _run(cmd)
+    except subprocess.CalledProcessError:
+        failed.append(cmd[0])
+        return False
+    if row is not None:
+        row[key] = t
+    return True
+
+
 def _timed(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
@@ -154,26 +169,27 @@ def measure_animation(
     }
     with source.open("rb") as f:
         is_gif = f.read(4) == b"GIF8"  # gifsicle and gif2webp read GIFs only
+    failed: list[str] = []  # peers that refuse the file: left out, and named
     if shutil.which("gifsicle") and is_gif:
         o3 = out / f"{source.stem}.O3.gif"
         cmd = ["gifsicle", "-O3", str(source), "-o", str(o3)]
-        encoders["gifsicle_s"] = partial(_run, cmd)
-        _run(cmd)
-        row["gifsicle"] = o3.stat().st_size
+        if _peer(cmd, failed):
+            encoders["gifsicle_s"] = partial(_run, cmd)
+            row["gifsicle"] = o3.stat().st_size
+    webp = out / f"{source.stem}.webp"
     if not is_gif:  # an APNG or a WebP: Pillow's WebP writer (libwebp's), lossless
-        webp = out / f"{source.stem}.webp"
         row["webp_s"] = _timed(partial(_pillow_webp, source, webp))
-        row["webp"] = webp.stat().st_size
-        openers["open_webp_s"] = lambda: open_every_frame(webp)
     elif shutil.which("gif2webp"):
-        webp = out / f"{source.stem}.webp"
-        row["webp_s"] = _run(["gif2webp", "-m", "6", "-q", "100", str(source), "-o", str(webp)])
-        row["webp"] = webp.stat().st_size
-        openers["open_webp_s"] = lambda: open_every_frame(webp)
-        if min_size:
+        cmd = ["gif2webp", "-m", "6", "-q", "100", str(source), "-o", str(webp)]
+        if _peer(cmd, failed, row, "webp_s") and min_size:
             small = out / f"{source.stem}.min.webp"
             _run(["gif2webp", "-min_size", "-m", "6", "-q", "100", str(source), "-o", str(small)])
             row["webp_min"] = small.stat().st_size
+    if "webp_s" in row:
+        row["webp"] = webp.stat().st_size
+        openers["open_webp_s"] = lambda: open_every_frame(webp)
+    if failed:
+        row["peers_failed"] = failed
     row.update(best_in_turn(encoders, max(1, min(repeat, 3))))
     row.update(best_in_turn(openers, repeat))
     return row
