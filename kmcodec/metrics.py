@@ -19,11 +19,28 @@ def _same_shape(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, 
     if a.shape != b.shape:
         msg = f"images differ in shape: {a.shape} and {b.shape}"
         raise ValueError(msg)
-    return a, b
+    return _unseen_as_zero(a), _unseen_as_zero(b)
+
+
+def _unseen_as_zero(image: np.ndarray) -> np.ndarray:
+    """An RGBA image with every fully transparent pixel (0, 0, 0, 0): a colour nobody sees
+    does not count (the quantiser stores all of them as one such entry)."""
+    if image.ndim != 3 or image.shape[2] != 4:
+        return image
+    clear = image[..., 3] == 0
+    if not clear.any():
+        return image
+    out = image.copy()
+    out[clear] = 0
+    return out
 
 
 def mse(original: np.ndarray, decoded: np.ndarray) -> float:
-    """Mean squared error per channel value between two uint8 images of the same shape."""
+    """Mean squared error per channel value between two uint8 images of the same shape.
+
+    In RGBA images a fully transparent pixel counts as (0, 0, 0, 0), whatever colour it
+    carries: the colour of what cannot be seen is not compared (every measure here does so).
+    """
     a, b = _same_shape(original, decoded)
     diff = a.astype(np.int32) - b.astype(np.int32)
     return float(np.mean(diff * diff, dtype=np.float64))
@@ -32,7 +49,8 @@ def mse(original: np.ndarray, decoded: np.ndarray) -> float:
 def psnr(original: np.ndarray, decoded: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for 8-bit images (``inf`` if they are identical).
 
-    ``10 * log10(255**2 / MSE)``, the MSE taken over every channel value.
+    ``10 * log10(255**2 / MSE)``, the MSE taken over every channel value (a fully transparent
+    pixel as (0, 0, 0, 0): see :func:`mse`).
     """
     err = mse(original, decoded)
     return math.inf if err == 0 else 10 * math.log10(255.0**2 / err)

@@ -267,3 +267,23 @@ def test_an_animation_a_peer_refuses_is_measured_without_it(tmp_path, monkeypatc
 
 # a stand-in gifsicle: "gifsicle -O3 IN -o OUT" copies IN to OUT
 _COPY_SH = '#!/bin/sh\ncp "$2" "$4"\n'
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_gif_of_an_image_with_alpha_is_written_and_measured_for_what_it_shows(
+    tmp_path, photo, partial
+) -> None:
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    rgba[: photo.shape[0] // 3, :, 3] = 0  # a transparent band
+    rgba[: photo.shape[0] // 3, :, :3] = 255  # whose colour nobody sees
+    if partial:  # and a translucent one, which a GIF cannot show
+        rgba[photo.shape[0] // 3 : photo.shape[0] // 2, :, 3] = 128
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    result = compare(tmp_path / "a.png", (16,), out=tmp_path / "out")
+    (ic,) = result.images
+    (m,) = ic.measurements
+    (path,) = (p for p in result.files[ic.image] if p.name == f"a-k16{FORMATS['gif']}")
+    with Image.open(path) as gif:
+        shown = np.asarray(gif.convert("RGBA"))
+    assert m.sizes["gif"].psnr == pytest.approx(psnr(rgba, shown))
+    assert (m.sizes["gif"].psnr < m.psnr) == partial  # one transparent entry: GIF holds it all

@@ -210,21 +210,38 @@ def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int =
         write_atomic(path, q.encode(coding=int(name[-1])))
     elif name == "png24":
         Image.fromarray(pixels).save(path, format="PNG")
-    elif name in ("png8", "gif"):
+    elif name == "png8":
         p = Image.fromarray(q.indices, mode="P")
         p.putpalette(q.palette[:, :3].tobytes())
         if q.palette.shape[1] == 4:
             p.info["transparency"] = q.palette[:, 3].tobytes()
-        if name == "png8":
-            p.save(path, format="PNG", optimize=True)
-        else:
-            p.save(path, format="GIF")
+        p.save(path, format="PNG", optimize=True)
+    elif name == "gif":
+        # GIF holds one transparent entry and no partial alpha: entries under half opaque
+        # become that one, the rest opaque (what the GIF then shows is measured: _gif_pixels)
+        indices = q.indices
+        extra: dict[str, Any] = {}
+        if q.palette.shape[1] == 4 and (clear := q.palette[:, 3] < 128).any():
+            extra["transparency"] = t = int(clear.argmax())
+            indices = np.where(clear[indices], t, indices).astype(np.uint8)
+        p = Image.fromarray(indices, mode="P")
+        p.putpalette(q.palette[:, :3].tobytes())
+        p.save(path, format="GIF", **extra)
     elif name == "webp":
         Image.fromarray(pixels).save(path, format="WEBP", lossless=True)
     elif name == "jpeg":
         Image.fromarray(pixels).save(path, format="JPEG", quality=jpeg_quality)
     else:  # pragma: no cover
         raise ValueError(name)
+
+
+def _gif_alpha_differs(palette: np.ndarray) -> bool:
+    """Whether a GIF cannot show the palette's alpha as it is: partial alpha, or more than one
+    transparent entry (whose colours, lost in the GIF, still count in the measure)."""
+    if palette.shape[1] != 4:
+        return False
+    alpha = palette[:, 3]
+    return bool(((alpha > 0) & (alpha < 255)).any() or (alpha == 0).sum() > 1)
 
 
 def _jpeg(original: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
@@ -383,7 +400,15 @@ def _measure(
         path = folder / f"{stem}-k{k}{FORMATS[name]}"
         _save(decoded, q, name, path)
         written.append(path)
-        record(name, path, value_psnr, value_ssim, value_blur)
+        if name == "gif" and _gif_alpha_differs(q.palette):
+            from PIL import Image
+
+            with Image.open(path) as gif:
+                shown = np.asarray(gif.convert("RGBA"))[..., : original.shape[2]]
+            p, s, b = psnr(original, shown), ssim(original, shown), blurred_delta_e(original, shown)
+            record(name, path, p, s, b)
+        else:
+            record(name, path, value_psnr, value_ssim, value_blur)
     if "jpeg" in formats:
         found = smallest_jpeg(original, value_psnr)
         if found is not None:
