@@ -484,6 +484,8 @@ def decode_file(
 
     The output is lossless wherever the format allows it: palette PNG, GIF, TIFF, BMP, and
     WebP written lossless; JPEG (never lossless) at quality 95 without chroma subsampling.
+    Transparency: kept by PNG, WebP and TIFF (RGBA); by GIF where it is one fully transparent
+    entry (else the file fails, naming the formats that hold it); dropped by BMP and JPEG.
     """
     t0 = time.perf_counter()
     result = FileResult(source=source, target=target)
@@ -694,6 +696,9 @@ def np_isin_01(alpha: Any) -> bool:
 #: Formats that store a palette image as it is (with its transparency), so the decoded file
 #: stays as small as the palette allows.
 _PALETTE_FORMATS = frozenset({"PNG", "GIF", "TIFF", "BMP", "WEBP"})
+#: Of those, formats whose palette images drop a transparency Pillow gives them: an image
+#: with alpha is written as RGBA (TIFF) or without its alpha (BMP, like JPEG: no alpha there).
+_PALETTE_NO_ALPHA = frozenset({"TIFF", "BMP"})
 #: Save options that make each format's output lossless (or, for JPEG, as close as it goes).
 _LOSSLESS = {
     "WEBP": {"lossless": True, "quality": 100, "method": 4},
@@ -749,16 +754,24 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
     from .format.layout import exif_from_chunk
 
     fmt = output_format(target, format)
-    if fmt in _PALETTE_FORMATS:
+    alpha = image.palette[:, 3] if image.palette.shape[1] == 4 else None
+    save: dict[str, Any] = dict(_LOSSLESS.get(fmt, {}))
+    if fmt == "GIF" and alpha is not None:
+        if not np_isin_01(alpha) or int((alpha == 0).sum()) > 1:
+            msg = "GIF cannot hold this image's transparency exactly: write .png or .webp"
+            raise ValueError(msg)
+        save["transparency"] = int((alpha == 0).argmax()) if (alpha == 0).any() else None
+    if fmt in _PALETTE_FORMATS and not (fmt in _PALETTE_NO_ALPHA and alpha is not None):
         im = Image.fromarray(image.indices, mode="P")
         im.putpalette(image.palette[:, :3].tobytes())
-        if image.palette.shape[1] == 4:
-            im.info["transparency"] = image.palette[:, 3].tobytes()
+        if alpha is not None and fmt != "GIF":
+            im.info["transparency"] = alpha.tobytes()
     else:
         im = Image.fromarray(image.image())
-        if im.mode == "RGBA" and fmt in ("JPEG", "PPM"):
+        if im.mode == "RGBA" and fmt in ("JPEG", "PPM", "BMP"):
             im = im.convert("RGB")  # formats without alpha: drop it, as Pillow users would
-    save: dict[str, Any] = dict(_LOSSLESS.get(fmt, {}))
+    if save.get("transparency", 0) is None:
+        del save["transparency"]
     if image.icc_profile:
         save["icc_profile"] = image.icc_profile
     if image.exif:

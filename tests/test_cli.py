@@ -424,6 +424,29 @@ def test_a_sprite_over_transparency_decodes_with_the_pixels_it_leaves_transparen
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".tiff", ".png", ".webp"])
+def test_a_still_image_with_a_transparent_entry_decodes_exactly(tmp_path, suffix) -> None:
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[3:9, 4:12] = (200, 30, 60, 255)
+    rgba[5:7, 6:10] = (20, 90, 250, 255)
+    (tmp_path / "a.kmq").write_bytes(kmcodec.encode(rgba, 4))
+    out = tmp_path / f"a{suffix}"
+    result = kmq("decode", str(tmp_path / "a.kmq"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as im:
+        np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), rgba)
+
+
+def test_partial_transparency_to_gif_fails_and_names_the_formats_that_hold_it(tmp_path) -> None:
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 3] = np.arange(16, dtype=np.uint8) * 16  # translucent
+    (tmp_path / "a.kmq").write_bytes(kmcodec.encode(rgba, 16))
+    result = kmq("decode", str(tmp_path / "a.kmq"), "-o", str(tmp_path / "a.gif"))
+    assert result.returncode != 0 and b"write .png or .webp" in result.stderr
+    assert b"Traceback" not in result.stderr and not (tmp_path / "a.gif").exists()
+
+
 def test_an_animation_to_a_format_of_one_image_fails_and_names_the_ways_out(tmp_path) -> None:
     _animation(tmp_path / "anim.gif")
     assert kmq("encode", str(tmp_path / "anim.gif")).returncode == 0
