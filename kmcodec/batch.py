@@ -760,7 +760,8 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
         if not np_isin_01(alpha) or int((alpha == 0).sum()) > 1:
             msg = "GIF cannot hold this image's transparency exactly: write .png or .webp"
             raise ValueError(msg)
-        save["transparency"] = int((alpha == 0).argmax()) if (alpha == 0).any() else None
+        if (alpha == 0).any():
+            save["transparency"] = int((alpha == 0).argmax())
     if fmt in _PALETTE_FORMATS and not (fmt in _PALETTE_NO_ALPHA and alpha is not None):
         im = Image.fromarray(image.indices, mode="P")
         im.putpalette(image.palette[:, :3].tobytes())
@@ -770,8 +771,6 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
         im = Image.fromarray(image.image())
         if im.mode == "RGBA" and fmt in ("JPEG", "PPM", "BMP"):
             im = im.convert("RGB")  # formats without alpha: drop it, as Pillow users would
-    if save.get("transparency", 0) is None:
-        del save["transparency"]
     if image.icc_profile:
         save["icc_profile"] = image.icc_profile
     if image.exif:

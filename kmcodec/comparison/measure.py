@@ -218,7 +218,8 @@ def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int =
         p.save(path, format="PNG", optimize=True)
     elif name == "gif":
         # GIF holds one transparent entry and no partial alpha: entries under half opaque
-        # become that one, the rest opaque (what the GIF then shows is measured: _gif_pixels)
+        # become that one, the rest opaque (where that changes what is seen, _measure
+        # measures the GIF read back)
         indices = q.indices
         extra: dict[str, Any] = {}
         if q.palette.shape[1] == 4 and (clear := q.palette[:, 3] < 128).any():
