@@ -578,6 +578,16 @@ def _compare_animations(paths: list[str], args: argparse.Namespace) -> list[dict
     return rows
 
 
+def _compare_stopped(exc: BaseException, what: str) -> int:
+    """Say why ``kmq compare`` stopped; its exit code: an input it cannot read (Pillow's
+    errors, a decompression bomb) or anything else that failed."""
+    if isinstance(exc, (OSError, SyntaxError, _bomb_error())):
+        print(f"kmq: cannot read {what}: {exc}", file=sys.stderr)
+        return EXIT_READ
+    print(f"kmq: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare
     from .comparison.report import write_report
@@ -600,12 +610,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_READ
     try:
         animations = _compare_animations([p for p in images if _frames_of(p) > 1], args)
-    except (OSError, SyntaxError, _bomb_error()) as exc:
-        print(f"kmq: cannot read an animation: {exc}", file=sys.stderr)
-        return EXIT_READ
-    except (ValueError, KmqError) as exc:
-        print(f"kmq: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except (OSError, SyntaxError, _bomb_error(), ValueError, KmqError) as exc:
+        return _compare_stopped(exc, "an animation")
     images = [p for p in images if _frames_of(p) <= 1]
     if not images:
         if args.json:
@@ -626,12 +632,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             progress=progress,
             **options.given_arguments(args, _COMPARE_OPTIONS),
         )
-    except (OSError, SyntaxError, _bomb_error()) as exc:
-        print(f"kmq: cannot read an image: {exc}", file=sys.stderr)
-        return EXIT_READ
-    except (ValueError, KmqError) as exc:
-        print(f"kmq: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except (OSError, SyntaxError, _bomb_error(), ValueError, KmqError) as exc:
+        return _compare_stopped(exc, "an image")
     finally:
         bar.close()
     if not args.quiet:
