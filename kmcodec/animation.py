@@ -558,24 +558,29 @@ def encode_animation(
     first: dict[str, Any] = {}  # the first frame's info (ICC profile, EXIF)
     shape: tuple[int, ...] = ()
 
+    def other_size(n: int, got: tuple[int, ...]) -> ValueError:
+        return ValueError(
+            f"every frame must be {shape[1]}x{shape[0]} like the first, got {got[1]}x{got[0]}"
+            f" in frame {n} (a TIFF's pages of different sizes, or a GIF frame outside its"
+            " canvas, which Pillow grows; gif2webp refuses those)"
+        )
+
     def codes_of_frames() -> Iterator[np.ndarray]:
         nonlocal shape
         for n, frame in enumerate(frames):
             if n == fmt.MAX_FRAMES:
                 msg = f"more than the {fmt.MAX_FRAMES} frames of an animation"
                 raise LimitError(msg)
+            # A PIL frame's size is checked before its pixels are read: Pillow 10.2 reports a
+            # GIF frame outside the canvas at the grown size but still holds the old pixels.
+            if n and hasattr(frame, "convert") and (size := frame.size[::-1]) != shape:
+                raise other_size(n, size)
             codes = _frame_codes(frame)
             if n == 0:
                 first.update(getattr(frame, "info", None) or {})
                 shape = codes.shape
             elif codes.shape != shape:
-                want, got = shape, codes.shape
-                msg = (
-                    f"every frame must be {want[1]}x{want[0]} like the first, got "
-                    f"{got[1]}x{got[0]} in frame {n} (a TIFF's pages of different sizes, or a "
-                    "GIF frame outside its canvas, which Pillow grows; gif2webp refuses those)"
-                )
-                raise ValueError(msg)
+                raise other_size(n, codes.shape)
             yield codes
 
     # Each frame is read once and kept as what it changes; only quantising (every frame's
