@@ -28,7 +28,7 @@ from typing import Any
 from . import codec
 from . import options as _options
 from .errors import AnimatedInputError, KmqError, QualityError
-from .files import expand, open_image, write_atomic
+from .files import expand, gif_transparency, open_image, write_atomic
 from .quantization.pixels import as_pixels
 
 __all__ = [
@@ -638,10 +638,8 @@ def to_animation_file(anim: Any, target: str | None, format: str | None = None) 
         )
         raise ValueError(msg)
     alpha = anim.palette[:, 3] if anim.palette.shape[1] == 4 else None
-    fits_gif = len(anim.palette) <= 256 and (
-        alpha is None or (np_isin_01(alpha) and int((alpha == 0).sum()) <= 1)
-    )
-    if fmt == "GIF" and not fits_gif:
+    gif = gif_transparency(anim.palette)
+    if fmt == "GIF" and (gif is None or len(anim.palette) > 256):
         msg = (
             f"GIF cannot hold this animation exactly ({len(anim.palette)} colours"
             f"{', partial transparency' if alpha is not None else ''}): write .png or .webp"
@@ -658,9 +656,7 @@ def to_animation_file(anim: Any, target: str | None, format: str | None = None) 
         # that turns transparent needs the frame before it cleared (disposal 2). Cleared after
         # every frame, each is drawn over a wholly transparent canvas: exact, if larger.
         clear = alpha is not None and _turns_transparent(frames, alpha == 0)
-        save.update(optimize=False, disposal=2 if clear else 1)
-        if alpha is not None and (alpha == 0).any():
-            save["transparency"] = int((alpha == 0).argmax())
+        save.update(optimize=False, disposal=2 if clear else 1, **(gif or {}))
     buf = io.BytesIO()
     try:
         frames[0].save(buf, format=fmt, **save)
@@ -686,11 +682,6 @@ def _turns_transparent(frames: list[Any], clear: Any) -> bool:
             return True
         shown = ~now
     return False
-
-
-def np_isin_01(alpha: Any) -> bool:
-    """Whether every alpha value is 0 or 255."""
-    return bool(((alpha == 0) | (alpha == 255)).all())
 
 
 #: Formats that store a palette image as it is (with its transparency), so the decoded file
@@ -756,12 +747,12 @@ def to_image_file(image: codec.KmqImage, target: str | None, format: str | None 
     fmt = output_format(target, format)
     alpha = image.palette[:, 3] if image.palette.shape[1] == 4 else None
     save: dict[str, Any] = dict(_LOSSLESS.get(fmt, {}))
-    if fmt == "GIF" and alpha is not None:
-        if not np_isin_01(alpha) or int((alpha == 0).sum()) > 1:
+    if fmt == "GIF":
+        gif = gif_transparency(image.palette)
+        if gif is None:
             msg = "GIF cannot hold this image's transparency exactly: write .png or .webp"
             raise ValueError(msg)
-        if (alpha == 0).any():
-            save["transparency"] = int((alpha == 0).argmax())
+        save.update(gif)
     if fmt in _PALETTE_FORMATS and not (fmt in _PALETTE_NO_ALPHA and alpha is not None):
         im = Image.fromarray(image.indices, mode="P")
         im.putpalette(image.palette[:, :3].tobytes())

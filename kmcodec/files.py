@@ -148,6 +148,19 @@ def to_encodable(im: Any) -> Any:
     return out
 
 
+def gif_transparency(palette: Any) -> dict[str, int] | None:
+    """GIF's save options for a palette's alpha: ``{}`` where it has none, ``{"transparency":
+    i}`` for one fully transparent entry; None where a GIF cannot show it exactly (partial
+    alpha, or several fully transparent entries, whose colours differ)."""
+    if palette.shape[1] < 4:
+        return {}
+    alpha = palette[:, 3]
+    clear = alpha == 0
+    if ((alpha != 0) & (alpha != 255)).any() or int(clear.sum()) > 1:
+        return None
+    return {"transparency": int(clear.argmax())} if clear.any() else {}
+
+
 #: Temporary files of :func:`write_atomic` end with this, after the writer's host and process ID.
 TEMP_SUFFIX = ".kmq-partial"
 #: A temporary file older than this is stale even if its process ID is in use again, and a

@@ -78,9 +78,7 @@ def best_in_turn(jobs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, f
     best = dict.fromkeys(jobs, float("inf"))
     for _ in range(repeat):
         for name, fn in jobs.items():
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
+            best[name] = min(best[name], _timed(fn))
     return best
 
 
@@ -92,19 +90,14 @@ def _run(cmd: list[str]) -> float:
     )
 
 
-def _peer(
-    cmd: list[str], failed: list[str], row: dict[str, Any] | None = None, key: str = ""
-) -> bool:
-    """Run a peer's command once; its time into ``row[key]`` if asked. False, with the tool
-    named in ``failed``, if it refuses the file (gif2webp: a frame outside the canvas)."""
+def _peer(cmd: list[str], failed: list[str]) -> float | None:
+    """Run a peer's command once: its time, or None, with the tool named in ``failed``, if it
+    refuses the file (gif2webp: a frame outside the canvas)."""
     try:
-        t = _run(cmd)
+        return _run(cmd)
     except subprocess.CalledProcessError:
         failed.append(cmd[0])
-        return False
-    if row is not None:
-        row[key] = t
-    return True
+        return None
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -173,7 +166,7 @@ def measure_animation(
     if shutil.which("gifsicle") and is_gif:
         o3 = out / f"{source.stem}.O3.gif"
         cmd = ["gifsicle", "-O3", str(source), "-o", str(o3)]
-        if _peer(cmd, failed):
+        if _peer(cmd, failed) is not None:
             encoders["gifsicle_s"] = partial(_run, cmd)
             row["gifsicle"] = o3.stat().st_size
     webp = out / f"{source.stem}.webp"
@@ -181,10 +174,14 @@ def measure_animation(
         row["webp_s"] = _timed(partial(_pillow_webp, source, webp))
     elif shutil.which("gif2webp"):
         cmd = ["gif2webp", "-m", "6", "-q", "100", str(source), "-o", str(webp)]
-        if _peer(cmd, failed, row, "webp_s") and min_size:
-            small = out / f"{source.stem}.min.webp"
-            _run(["gif2webp", "-min_size", "-m", "6", "-q", "100", str(source), "-o", str(small)])
-            row["webp_min"] = small.stat().st_size
+        seconds = _peer(cmd, failed)
+        if seconds is not None:
+            row["webp_s"] = seconds
+            if min_size:
+                small = out / f"{source.stem}.min.webp"
+                cmd = ["gif2webp", "-min_size", "-m", "6", "-q", "100", str(source)]
+                _run([*cmd, "-o", str(small)])
+                row["webp_min"] = small.stat().st_size
     if "webp_s" in row:
         row["webp"] = webp.stat().st_size
         openers["open_webp_s"] = lambda: open_every_frame(webp)

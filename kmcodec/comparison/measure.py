@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import codec
-from ..files import expand, read_pixels, write_atomic
+from ..files import expand, gif_transparency, read_pixels, write_atomic
 from ..metrics import blurred_delta_e, psnr, ssim
 from ..options import check, resolve
 
@@ -236,15 +236,6 @@ def _save(pixels: np.ndarray, q: Any, name: str, path: Path, jpeg_quality: int =
         raise ValueError(name)
 
 
-def _gif_alpha_differs(palette: np.ndarray) -> bool:
-    """Whether a GIF cannot show the palette's alpha as it is: partial alpha, or more than one
-    transparent entry (whose colours, lost in the GIF, still count in the measure)."""
-    if palette.shape[1] != 4:
-        return False
-    alpha = palette[:, 3]
-    return bool(((alpha > 0) & (alpha < 255)).any() or (alpha == 0).sum() > 1)
-
-
 def _jpeg(original: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
     from PIL import Image
 
@@ -401,7 +392,7 @@ def _measure(
         path = folder / f"{stem}-k{k}{FORMATS[name]}"
         _save(decoded, q, name, path)
         written.append(path)
-        if name == "gif" and _gif_alpha_differs(q.palette):
+        if name == "gif" and gif_transparency(q.palette) is None:
             from PIL import Image
 
             with Image.open(path) as gif:
